@@ -1,0 +1,217 @@
+"""Every command of every service, as data.
+
+The node and the controller dispatch exactly these names (a test checks it), and
+docs/protocol.md documents exactly these names (another test checks that).
+"""
+
+from __future__ import annotations
+
+from protocol.errors import ErrorCode as E
+from protocol.schema import Arg, CommandSpec
+
+_COMMON_ERRORS = (E.BAD_REQUEST, E.UNSUPPORTED_VERSION, E.UNKNOWN_COMMAND, E.INTERNAL)
+_CAMERA_ERRORS = (E.CAMERA_ERROR, E.TIMEOUT)
+
+NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "info",
+        "Describe the node and its camera; tells a client where the frames are published.",
+        result=(
+            ("name", "str: the node's camera name"),
+            ("make", "str"),
+            ("model", "str"),
+            ("serial", "str: the body's serial number ('' when unknown)"),
+            ("backend", "str: 'sim' or 'gphoto2'"),
+            ("capabilities", "list[str]: of liveview, focus.levels, focus.steps, zoom, capture, config"),
+            ("zoom_levels", "list[int]: live-view magnifications, e.g. [1, 5, 10]"),
+            ("protocol", "int: the protocol major version"),
+            ("spec", "str: the specification version"),
+            ("version", "str: the tetherfocus version"),
+            ("pub", "str: the PUB endpoint as bound, e.g. 'tcp://127.0.0.1:5555'"),
+            ("pub_port", "int: the PUB port, for a client that knows only the command endpoint"),
+            ("motion", "map: the motor model used for settle estimates (level_sizes, latency_s, ...)"),
+        ),
+    ),
+    CommandSpec(
+        "status",
+        "The node's state now (the same fields as the status event).",
+        result=(
+            ("state", "str: starting | liveview | idle | busy | camera_lost"),
+            ("fps", "float: measured live-view frames per second"),
+            ("frames", "int: frames published since start"),
+            ("dropped", "int: frames the camera failed to deliver"),
+            ("move_id", "int"),
+            ("position", "float | null: dead-reckoned, level-1 units"),
+            ("homed", "bool"),
+            ("zoom", "int"),
+            ("busy", "str | null: the long command running"),
+        ),
+    ),
+    CommandSpec(
+        "liveview.start",
+        "Start live view (raises the mirror: about 1.2 s on a DSLR) and frame publishing.",
+        result=(("state", "str"),),
+        errors=(E.NOT_SUPPORTED, *_CAMERA_ERRORS, E.BUSY),
+        long=True,
+    ),
+    CommandSpec(
+        "liveview.stop",
+        "Stop live view and frame publishing.",
+        result=(("state", "str"),),
+        errors=(*_CAMERA_ERRORS, E.BUSY),
+    ),
+    CommandSpec(
+        "focus.drive",
+        "Drive the focus motor: Canon levels {direction, level, count} or integer {steps}."
+        " Returns once the drives are issued; there is no completion signal, use move_id"
+        " and settled in later frame headers.",
+        args=(
+            Arg("direction", "str", "near or far", choices=("near", "far")),
+            Arg("level", "int", "1 (about 1 unit), 2 (about 6.4), 3 (about 47)", minimum=1, maximum=3),
+            Arg("count", "int", "how many drives of that level", default=1, minimum=1, maximum=50),
+            Arg(
+                "steps",
+                "int",
+                "signed integer steps, negative is near (bodies with focus.steps)",
+                minimum=-10000,
+                maximum=10000,
+            ),
+        ),
+        one_of=(("direction", "level"), ("steps",)),
+        result=(
+            ("move_id", "int: the id frames will carry once this move is under way"),
+            ("settle_s", "float: seconds from now until the node expects the motor at rest"),
+            ("settle_at", "float: the same, on the node's clock (frame header 't')"),
+            ("position", "float | null: the new dead-reckoned position"),
+        ),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+    ),
+    CommandSpec(
+        "focus.home",
+        "Drive to the near end stop, detected when frames stop changing, and zero the position.",
+        args=(
+            Arg(
+                "max_drives",
+                "int",
+                "give up after this many level-3 drives",
+                default=40,
+                minimum=1,
+                maximum=400,
+            ),
+        ),
+        result=(("move_id", "int"), ("position", "float: 0"), ("drives", "int: drives used")),
+        errors=(E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+        long=True,
+    ),
+    CommandSpec(
+        "focus.goto",
+        "Move to a dead-reckoned position (level-1 units from the near stop), once homed;"
+        " the last approach is always made from the near side.",
+        args=(Arg("position", "float", "target, level-1 units", required=True, minimum=0, maximum=100000),),
+        result=(("move_id", "int"), ("position", "float"), ("drives", "int"), ("settle_s", "float")),
+        errors=(E.BAD_ARGS, E.NOT_READY, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
+        long=True,
+    ),
+    CommandSpec(
+        "zoom.set",
+        "Live-view magnification around a centre (fractions of the full view).",
+        args=(
+            Arg("zoom", "int", "1, 5 or 10", required=True, choices=(1, 5, 10)),
+            Arg("center", "point", "[x, y] fractions of the full view; default the centre"),
+        ),
+        result=(("move_id", "int"), ("zoom", "int"), ("center", "[float, float]")),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+    ),
+    CommandSpec(
+        "capture",
+        "Take a full-resolution shot. With download, the bytes come back in the reply;"
+        " otherwise the file is saved on the node and its path returned.",
+        args=(Arg("download", "bool", "return the bytes in the reply", default=True),),
+        result=(
+            ("name", "str: file name as the camera gave it"),
+            ("size", "int: bytes"),
+            ("sha256", "str: hex digest of the bytes"),
+            ("mime", "str"),
+            ("data", "bin: the file (when download is true)"),
+            ("path", "str: where the node saved it (when download is false)"),
+            ("t", "float: node clock when the shutter was released"),
+        ),
+        errors=(E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
+        long=True,
+    ),
+    CommandSpec(
+        "config.list",
+        "Every configuration widget: name, label, type, value, choices, read-only.",
+        result=(("items", "list[map]: name, label, type, value, readonly, choices, range, path"),),
+        errors=(E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
+    ),
+    CommandSpec(
+        "config.get",
+        "One configuration widget by name.",
+        args=(Arg("name", "str", "widget name, e.g. 'iso'", required=True),),
+        result=(("item", "map: name, label, type, value, readonly, choices, range, path"),),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, *_CAMERA_ERRORS),
+    ),
+    CommandSpec(
+        "config.set",
+        "Set a configuration widget; the value is checked against its type and choices.",
+        args=(
+            Arg("name", "str", "widget name", required=True),
+            Arg("value", "any", "new value (string, number or bool per the widget type)", required=True),
+        ),
+        result=(("item", "map: the widget as it reads afterwards"),),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, *_CAMERA_ERRORS),
+    ),
+)
+
+CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "status",
+        "Every camera of the rig and its autofocus state.",
+        result=(("cameras", "list[map]: name, online, state, roi, last_result, fps, node"),),
+    ),
+    CommandSpec(
+        "autofocus",
+        "Start an autofocus run on one camera; progress and the result come as af.<camera> events.",
+        args=(
+            Arg("camera", "str", "camera name from the rig", required=True),
+            Arg("roi", "roi", "[x, y, w, h] fractions; default the camera's current roi"),
+            Arg("strategy", "str", "'default' or 'sweep'", default="default", choices=("default", "sweep")),
+        ),
+        result=(("run_id", "int"), ("camera", "str"), ("strategy", "str"), ("roi", "[x, y, w, h]")),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
+    ),
+    CommandSpec(
+        "cancel",
+        "Cancel the autofocus running on a camera (the motor is returned to where it started).",
+        args=(Arg("camera", "str", "camera name", required=True),),
+        result=(("cancelled", "bool: false when nothing was running"),),
+        errors=(E.BAD_ARGS, E.NOT_FOUND),
+    ),
+    CommandSpec(
+        "roi.set",
+        "Set a camera's region of interest.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("roi", "roi", "[x, y, w, h] fractions of the live view", required=True),
+        ),
+        result=(("camera", "str"), ("roi", "[x, y, w, h]")),
+        errors=(E.BAD_ARGS, E.NOT_FOUND),
+    ),
+    CommandSpec(
+        "node.call",
+        "Forward one command to a camera's node (nudge, home, zoom, capture ...) and return its"
+        " result; refused with busy while that camera autofocuses.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("cmd", "str", "a node command", required=True),
+            Arg("args", "map", "its arguments", default={}),
+        ),
+        result=(("result", "map: the node's result"),),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.TIMEOUT, E.CAMERA_ERROR),
+    ),
+)
+
+NODE_COMMANDS: dict[str, CommandSpec] = {c.name: c for c in NODE_COMMAND_LIST}
+CONTROLLER_COMMANDS: dict[str, CommandSpec] = {c.name: c for c in CONTROLLER_COMMAND_LIST}
+COMMON_ERRORS = _COMMON_ERRORS

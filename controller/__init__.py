@@ -1,0 +1,1 @@
+"""controller: focus measures and focus searches (the sans-IO core), and the processes around them."""

@@ -170,6 +170,7 @@ def decode_event(frames: Sequence[object]) -> Event:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "topic must be ASCII") from None
     header = unpack_map(_frame_bytes(frames[1]), "event header")
     _check_version(header, None)
+    del header["v"]
     payload = _frame_bytes(frames[2]) if len(frames) == 3 else None
     return Event(topic, header, payload)
 

@@ -1,0 +1,143 @@
+"""The rig file: which cameras a controller (or viewer) works with.
+
+Format (TOML), one ``[[camera]]`` table per camera::
+
+    name = "studio"                   # optional: the rig's name
+
+    [[camera]]
+    name = "cam1"                     # required, unique; letters, digits, - and _
+    rep = "tcp://10.0.0.21:5556"      # required: the node's command endpoint
+    pub = "tcp://10.0.0.21:5555"      # optional: else the PUB port the node's info names
+    roi = [0.4, 0.4, 0.2, 0.2]        # optional: [x, y, w, h] fractions of the live view
+    serial = "083024001234"           # optional: the body's serial number
+
+Errors: :func:`load_rig` raises :class:`tetherfocus.errors.UsageError` with one line that
+names the file, the camera and the key at fault.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol import ProtocolError, check_roi
+from tetherfocus.errors import UsageError
+
+DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENDPOINT_RE = re.compile(r"^(tcp://[^\s:]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
+_CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial"}
+_TOP_KEYS = {"name", "camera"}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSpec:
+    name: str
+    rep: str
+    pub: str | None = None
+    roi: tuple[float, float, float, float] = DEFAULT_ROI
+    serial: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rig:
+    cameras: tuple[CameraSpec, ...]
+    name: str = "rig"
+    path: Path | None = field(default=None, compare=False)
+
+    def camera(self, name: str) -> CameraSpec:
+        """The camera called ``name``.  Raises UsageError naming the known cameras."""
+        for cam in self.cameras:
+            if cam.name == name:
+                return cam
+        known = ", ".join(c.name for c in self.cameras) or "none"
+        raise UsageError(f"no camera named {name!r} in the rig (known: {known})")
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME_RE.match(name))
+
+
+def check_endpoint(value: object, where: str) -> str:
+    if not isinstance(value, str) or not _ENDPOINT_RE.match(value):
+        raise UsageError(f"{where}: {value!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5556")
+    return value
+
+
+def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
+    """Build a Rig from parsed TOML.  Raises UsageError."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise UsageError(f"{source}: unknown key {key!r} (known: camera, name)")
+    cams = data.get("camera")
+    if not isinstance(cams, list) or not cams:
+        raise UsageError(f"{source}: no [[camera]] tables; each needs name and rep")
+    out: list[CameraSpec] = []
+    seen: set[str] = set()
+    for i, cam in enumerate(cams, 1):
+        where = f"{source}: camera {i}"
+        if not isinstance(cam, dict):
+            raise UsageError(f"{where}: must be a [[camera]] table")
+        for key in cam:
+            if key not in _CAMERA_KEYS:
+                raise UsageError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_CAMERA_KEYS))})")
+        name = cam.get("name")
+        if not isinstance(name, str) or not valid_name(name):
+            raise UsageError(f"{where}: name must be 1-64 letters, digits, '-' or '_'")
+        where = f"{source}: camera {name!r}"
+        if name in seen:
+            raise UsageError(f"{where}: the name is used twice")
+        seen.add(name)
+        if "rep" not in cam:
+            raise UsageError(f"{where}: rep (the node's command endpoint) is required")
+        rep = check_endpoint(cam["rep"], f"{where}: rep")
+        pub = check_endpoint(cam["pub"], f"{where}: pub") if "pub" in cam else None
+        roi = DEFAULT_ROI
+        if "roi" in cam:
+            try:
+                x, y, w, h = check_roi(cam["roi"])
+            except ProtocolError as exc:
+                raise UsageError(f"{where}: {exc.message}") from None
+            roi = (x, y, w, h)
+        serial = cam.get("serial")
+        if serial is not None and not isinstance(serial, str):
+            raise UsageError(f"{where}: serial must be a string")
+        out.append(CameraSpec(name, rep, pub, roi, serial))
+    rig_name = data.get("name", "rig")
+    if not isinstance(rig_name, str):
+        raise UsageError(f"{source}: name must be a string")
+    return Rig(tuple(out), rig_name)
+
+
+def load_rig(path: str | Path) -> Rig:
+    """Read and check a rig file.  Raises UsageError with one line."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"rig file {str(p)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read rig file {str(p)!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+    rig = parse_rig(data, str(p))
+    return Rig(rig.cameras, rig.name, p)
+
+
+def dump_rig(rig: Rig) -> str:
+    """The rig as TOML text (for ``rig discover --write`` and the demo)."""
+    lines = [f'name = "{rig.name}"', ""]
+    for c in rig.cameras:
+        lines.append("[[camera]]")
+        lines.append(f'name = "{c.name}"')
+        lines.append(f'rep = "{c.rep}"')
+        if c.pub:
+            lines.append(f'pub = "{c.pub}"')
+        lines.append("roi = [" + ", ".join(f"{v:g}" for v in c.roi) + "]")
+        if c.serial:
+            lines.append(f'serial = "{c.serial}"')
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""Thin-lens optics: views, blur diameters and the pillbox (disk) point spread function.
+
+Every pixel has an in-focus motor position f.  At motor position p the blur circle on the
+sensor has diameter ``|p - f| * s / N`` (s: image-side focus travel per level-1 step, N: the
+f-number).  A view turns that into pixels through its pixel pitch: live view (the whole
+sensor at e.g. 960 px), magnified live view (5x or 10x around a centre), full capture.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from camera_node.sim.scene import OpticsParams
+
+F32 = NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What one image shows: its size in pixels and the part of the sensor it covers.
+
+    ``x0, y0, x1, y1`` are fractions of the sensor (0..1).  ``kind`` is "live" or "capture".
+    """
+
+    kind: str
+    zoom: int
+    width: int
+    height: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.kind, self.zoom, self.width, self.height, self.x0, self.y0)
+
+
+def live_view(optics: OpticsParams, zoom: int = 1, center: tuple[float, float] = (0.5, 0.5)) -> View:
+    """The live view at magnification ``zoom`` around ``center`` (fractions), clamped inside."""
+    w, h = optics.liveview
+    span = 1.0 / zoom
+    cx = min(max(center[0], span / 2), 1 - span / 2)
+    cy = min(max(center[1], span / 2), 1 - span / 2)
+    # Snap to the capture pixel grid so equal requests give equal (cacheable) views.
+    cw, ch = optics.capture
+    x0 = round((cx - span / 2) * cw) / cw
+    y0 = round((cy - span / 2) * ch) / ch
+    return View("live", zoom, w, h, x0, y0, x0 + span, y0 + span)
+
+
+def capture_view(optics: OpticsParams) -> View:
+    w, h = optics.capture
+    return View("capture", 1, w, h, 0.0, 0.0, 1.0, 1.0)
+
+
+def pixel_pitch_um(optics: OpticsParams, view: View) -> float:
+    """Size of one pixel of ``view``, on the sensor, in micrometres."""
+    return optics.sensor_width_mm * 1000.0 * (view.x1 - view.x0) / view.width
+
+
+def blur_rate_px(optics: OpticsParams, view: View, f_number: float | None = None) -> float:
+    """Blur-circle diameter growth in pixels of ``view`` per motor unit of defocus."""
+    n = optics.f_number if f_number is None else f_number
+    return optics.defocus_um_per_step / n / pixel_pitch_um(optics, view)
+
+
+def blur_diameter_px(
+    optics: OpticsParams, view: View, position: float, focus: float, f_number: float | None = None
+) -> float:
+    return abs(position - focus) * blur_rate_px(optics, view, f_number)
+
+
+# --- the disk's transfer function -----------------------------------------------------------
+
+_LUT_STEP = 0.01
+_LUT_MAX = 400.0
+
+
+@lru_cache(maxsize=1)
+def _airy_lut() -> F32:
+    """g(x) = 2 J1(x) / x on [0, _LUT_MAX] (trapezoid rule over one period: spectrally exact)."""
+    x = np.arange(0.0, _LUT_MAX + _LUT_STEP, _LUT_STEP)
+    n = 512
+    tau = (np.arange(n) + 0.5) * (2 * math.pi / n)
+    out = np.empty_like(x)
+    sin_t = np.sin(tau)
+    for i in range(0, x.size, 4096):
+        xs = x[i : i + 4096, None]
+        out[i : i + 4096] = np.cos(tau[None, :] - xs * sin_t[None, :]).mean(axis=1)
+    g = np.ones_like(x)
+    g[1:] = 2 * out[1:] / x[1:]
+    g = np.append(g, 0.0)  # beyond the table: ~0
+    return g.astype(np.float32)
+
+
+def freq_radius(shape: tuple[int, int]) -> F32:
+    """|frequency| in cycles per pixel on an rfft2 grid of an image of ``shape``."""
+    fy = np.fft.fftfreq(shape[0]).astype(np.float32)
+    fx = np.fft.rfftfreq(shape[1]).astype(np.float32)
+    return np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).astype(np.float32)
+
+
+class DiskOTF:
+    """Transfer functions of pillbox blurs on one rfft2 grid, cached by quantised diameter."""
+
+    QUANTUM = 0.01  # px
+
+    def __init__(self, shape: tuple[int, int], cache_size: int = 48) -> None:
+        self._scaled = freq_radius(shape) * np.float32(math.pi / _LUT_STEP)
+        self._lut = _airy_lut()
+        self._cache: dict[int, F32] = {}
+        self._size = cache_size
+
+    def __call__(self, diameter_px: float) -> F32 | None:
+        """H(f) for a disk of ``diameter_px``; None means identity (no blur)."""
+        q = round(diameter_px / self.QUANTUM)
+        if q <= 0:
+            return None
+        h = self._cache.get(q)
+        if h is None:
+            idx = (self._scaled * np.float32(q * self.QUANTUM)).astype(np.int32)
+            np.minimum(idx, self._lut.size - 1, out=idx)
+            h = self._lut[idx]
+            if len(self._cache) >= self._size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[q] = h
+        return h
+
+
+def disk_blur(image: F32, diameter_px: float) -> F32:
+    """Blur a 2-D image with a pillbox of ``diameter_px`` (FFT, reflected borders)."""
+    if diameter_px < DiskOTF.QUANTUM:
+        return image
+    pad = min(int(diameter_px / 2) + 4, max(image.shape))
+    padded = np.pad(image, pad, mode="reflect" if pad < min(image.shape) else "edge")
+    otf = DiskOTF(padded.shape, cache_size=1)(diameter_px)
+    spec = np.fft.rfft2(padded)
+    if otf is not None:
+        spec *= otf
+    out = np.fft.irfft2(spec, s=padded.shape)
+    return np.ascontiguousarray(out[pad:-pad, pad:-pad], dtype=np.float32)

@@ -1,0 +1,149 @@
+"""Rendering a live-view frame: layered pillbox blur in the frequency domain.
+
+For each view (zoom and centre) the renderer precomputes, once, the spectra of every depth
+layer's luminance, chroma and weight.  A frame at motor position p then costs one
+multiply-add per layer with the disk's transfer function for that layer's blur diameter,
+and one inverse FFT per channel: luminance at full resolution, chroma and the layer
+weights (which normalise occlusion edges) at half resolution, as a JPEG stores chroma.
+Finished frames are cached by position, so a still motor costs nothing to re-render.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from camera_node.sim.optics import DiskOTF, View
+from camera_node.sim.scene import SceneData
+from camera_node.sim.views import half, layers_for, sample_view, to_ycc, view_rate
+
+F32 = NDArray[np.float32]
+C64 = NDArray[np.complex64]
+
+MARGIN = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Planes:
+    """A rendered (noise-free) frame: luminance (H, W) 0..255, chroma (H/2, W/2) centred on 0."""
+
+    y: F32
+    cb: F32
+    cr: F32
+
+
+@dataclass(slots=True)
+class _Layer:
+    focus: float
+    y: C64
+    cb: C64
+    cr: C64
+    w: C64 | None
+
+
+class _ViewModel:
+    def __init__(self, scene: SceneData, view: View, rate_per_n: float) -> None:
+        self.view = view
+        self.rate_per_n = rate_per_n  # px per motor unit, times the f-number
+        vi = sample_view(scene, view, MARGIN)
+        self.full_shape = vi.luma.shape
+        self.half_shape = (vi.luma.shape[0] // 2, vi.luma.shape[1] // 2)
+        cb, cr = to_ycc(vi.rgb)
+        cb_h, cr_h = half(cb), half(cr)
+        nominal_rate = rate_per_n / scene.spec.optics.f_number
+        layers = layers_for(vi, nominal_rate)
+        self.single = len(layers) == 1
+        self.layers: list[_Layer] = []
+        for focus, wgt in layers:
+            w_h = half(wgt)
+            self.layers.append(
+                _Layer(
+                    focus,
+                    np.fft.rfft2(vi.luma * wgt),
+                    np.fft.rfft2(cb_h * w_h),
+                    np.fft.rfft2(cr_h * w_h),
+                    None if self.single else np.fft.rfft2(w_h),
+                )
+            )
+        self.otf_full = DiskOTF(self.full_shape)
+        self.otf_half = DiskOTF(self.half_shape)
+        self.focus_sharp = vi.focus[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
+        self.luma_sharp = vi.luma[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
+
+    def render(self, position: float, f_number: float) -> Planes:
+        rate = self.rate_per_n / f_number
+        sy = np.zeros(self.layers[0].y.shape, np.complex64)
+        scb = np.zeros(self.layers[0].cb.shape, np.complex64)
+        scr = np.zeros_like(scb)
+        sw = None if self.single else np.zeros_like(scb)
+        for layer in self.layers:
+            d = abs(position - layer.focus) * rate
+            hf = self.otf_full(d)
+            hh = self.otf_half(d / 2)
+            _acc(sy, layer.y, hf)
+            _acc(scb, layer.cb, hh)
+            _acc(scr, layer.cr, hh)
+            if sw is not None and layer.w is not None:
+                _acc(sw, layer.w, hh)
+        v, m = self.view, MARGIN
+        mh = m // 2
+        y = np.fft.irfft2(sy, s=self.full_shape)[m : m + v.height, m : m + v.width]
+        cb = np.fft.irfft2(scb, s=self.half_shape)[mh : mh + v.height // 2, mh : mh + v.width // 2]
+        cr = np.fft.irfft2(scr, s=self.half_shape)[mh : mh + v.height // 2, mh : mh + v.width // 2]
+        if sw is not None:
+            wh = np.fft.irfft2(sw, s=self.half_shape)[mh : mh + v.height // 2, mh : mh + v.width // 2]
+            np.maximum(wh, np.float32(1e-3), out=wh)
+            cb = cb / wh
+            cr = cr / wh
+            wf = np.repeat(np.repeat(wh, 2, axis=0), 2, axis=1)
+            y = y / wf[: v.height, : v.width]
+        return Planes(np.ascontiguousarray(y, np.float32), cb.astype(np.float32), cr.astype(np.float32))
+
+
+def _acc(acc: C64, spec: C64, otf: F32 | None) -> None:
+    if otf is None:
+        acc += spec
+    else:
+        acc += spec * otf
+
+
+class Renderer:
+    """Noise-free live-view frames of one scene, for any view, position and f-number."""
+
+    def __init__(self, scene: SceneData, view_cache: int = 3, frame_cache: int = 8) -> None:
+        self.scene = scene
+        self._views: OrderedDict[tuple[object, ...], _ViewModel] = OrderedDict()
+        self._frames: OrderedDict[tuple[object, ...], Planes] = OrderedDict()
+        self._view_cache = view_cache
+        self._frame_cache = frame_cache
+
+    def model(self, view: View) -> _ViewModel:
+        vm = self._views.get(view.key)
+        if vm is None:
+            rate_per_n = view_rate(self.scene, view, 1.0)
+            vm = _ViewModel(self.scene, view, rate_per_n)
+            self._views[view.key] = vm
+            if len(self._views) > self._view_cache:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(view.key)
+        return vm
+
+    def render(self, view: View, position: float, f_number: float) -> Planes:
+        key = (view.key, round(position * 1000), f_number)
+        planes = self._frames.get(key)
+        if planes is None:
+            planes = self.model(view).render(position, f_number)
+            self._frames[key] = planes
+            if len(self._frames) > self._frame_cache:
+                self._frames.popitem(last=False)
+        return planes
+
+    def sharp_luma(self, view: View) -> F32:
+        return self.model(view).luma_sharp
+
+    def focus_map(self, view: View) -> F32:
+        return self.model(view).focus_sharp

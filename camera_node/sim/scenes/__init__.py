@@ -1,0 +1,1 @@
+"""Built-in scenes (TOML) and their images; data only."""

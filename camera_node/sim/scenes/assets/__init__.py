@@ -1,0 +1,1 @@
+"""Images and depth maps of the built-in scenes; data only."""

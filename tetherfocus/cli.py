@@ -21,6 +21,7 @@ from tetherfocus.errors import UsageError
 # Modules that contribute subcommands, in the order they appear in --help.
 _CLI_MODULES = (
     "camera_node.cli",
+    "controller.process_cli",
     "controller.cli",
     "viewer.cli",
     "tetherfocus.demo_cli",

@@ -1,0 +1,72 @@
+"""From a frame (header + JPEG) to what a focus search observes.  No IO.
+
+The region of interest is given in fractions of the *full* live view.  When the camera
+shows a magnified view (``zoom`` 5 or 10 around ``zoom_center``), the same region is
+found in the magnified frame by :func:`roi_in_view`, clipped to what the frame shows.
+
+Errors: :func:`observe` raises ``ValueError`` for an undecodable JPEG or a region that
+falls outside the magnified view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from controller import measures
+from controller.decode import Roi, roi_gray
+from controller.search._types import Observation
+
+
+def view_window(zoom: int, center: Sequence[float]) -> Roi:
+    """The part of the full view a magnified frame shows, as fractions (x, y, w, h)."""
+    if zoom <= 1:
+        return (0.0, 0.0, 1.0, 1.0)
+    span = 1.0 / zoom
+    x0 = min(max(float(center[0]) - span / 2, 0.0), 1.0 - span)
+    y0 = min(max(float(center[1]) - span / 2, 0.0), 1.0 - span)
+    return (x0, y0, span, span)
+
+
+def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi:
+    """``roi`` (fractions of the full view) in the coordinates of the frame at ``zoom``.
+
+    Clipped to the frame; raises ``ValueError`` when nothing of it is visible.
+    """
+    wx, wy, ww, wh = view_window(zoom, center)
+    x0 = (roi[0] - wx) / ww
+    y0 = (roi[1] - wy) / wh
+    x1 = (roi[0] + roi[2] - wx) / ww
+    y1 = (roi[1] + roi[3] - wy) / wh
+    x0, y0 = max(0.0, x0), max(0.0, y0)
+    x1, y1 = min(1.0, x1), min(1.0, y1)
+    if x1 - x0 <= 1e-6 or y1 - y0 <= 1e-6:
+        raise ValueError("the region is outside the magnified view")
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def observe(
+    header: Mapping[str, Any],
+    jpeg: bytes,
+    roi: Sequence[float],
+    *,
+    measure: str = measures.DEFAULT,
+    min_side: int | None = 96,
+) -> Observation:
+    """Decode only the region, score it, and wrap it with the header's move bookkeeping."""
+    m = measures.get(measure)
+    zoom = int(header.get("zoom", 1))
+    center = header.get("zoom_center", (0.5, 0.5))
+    if m.jpeg is not None:
+        value = m.jpeg(jpeg)
+        scale = 1
+    else:
+        region = roi_in_view(roi, zoom, center)
+        gray = roi_gray(jpeg, region, min_side=min_side)
+        assert m.pixels is not None
+        value = m.pixels(gray)
+        w = int(header.get("w", 0)) or 1
+        scale = max(1, min(8, round(w * region[2] / max(1, gray.shape[1]))))
+        if scale not in (1, 2, 4, 8):
+            scale = min((1, 2, 4, 8), key=lambda s: abs(s - scale))
+    return Observation.from_header(header, value, scale)

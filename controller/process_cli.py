@@ -1,0 +1,169 @@
+"""``tetherfocus controller`` (the process) and ``tetherfocus focus`` (one shot, no controller)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from typing import Any
+
+from protocol import ProtocolError, check_roi
+from tetherfocus.errors import UsageError
+
+STRATEGIES = ("default", "sweep")
+
+
+def parse_roi(text: str) -> list[float]:
+    """``"0.4,0.4,0.2,0.2"`` -> [0.4, 0.4, 0.2, 0.2].  Raises UsageError."""
+    try:
+        values = [float(v) for v in text.split(",")]
+        return check_roi(values, "--roi")
+    except ValueError:
+        raise UsageError(f"--roi {text!r}: give x,y,w,h as fractions, e.g. 0.4,0.4,0.2,0.2") from None
+    except ProtocolError as exc:
+        raise UsageError(f"--roi {text!r}: {exc.message}") from None
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "controller", help="run the controller: autofocus for many cameras, one command socket"
+    )
+    p.add_argument("--rig", required=True, help="rig file (TOML, [[camera]] tables; docs/rig.md)")
+    p.add_argument(
+        "--rep", default="tcp://127.0.0.1:5560", help="command endpoint to bind (default %(default)s)"
+    )
+    p.add_argument(
+        "--pub", default="tcp://127.0.0.1:5561", help="event endpoint to bind (default %(default)s)"
+    )
+    p.add_argument("--measure", default=None, help="focus measure (default: the strategy's own)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_controller)
+
+    f = sub.add_parser("focus", help="autofocus one camera once, straight through its node")
+    f.add_argument("--node", required=True, help="the node's command endpoint, e.g. tcp://127.0.0.1:5556")
+    f.add_argument(
+        "--roi", default="0.4,0.4,0.2,0.2", help="x,y,w,h fractions of the live view (default %(default)s)"
+    )
+    f.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
+    f.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
+    f.add_argument("--quiet", action="store_true", help="print only the final line")
+    f.set_defaults(func=_focus)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _controller(args: argparse.Namespace) -> int:
+    from controller.rig import check_endpoint, load_rig
+    from controller.service import Controller, serve
+
+    rig = load_rig(args.rig)
+    check_endpoint(args.rep, "--rep")
+    check_endpoint(args.pub, "--pub")
+    _logging(args.verbose)
+    ctl = Controller(rig, rep=args.rep, pub=args.pub, measure=args.measure)
+    try:
+        asyncio.run(serve(ctl))
+    except OSError as exc:
+        raise UsageError(f"cannot start the controller: {exc}") from None
+    return 0
+
+
+def _focus(args: argparse.Namespace) -> int:
+    from controller.rig import check_endpoint
+
+    check_endpoint(args.node, "--node")
+    roi = parse_roi(args.roi)
+    if args.strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    _logging(False)
+    return asyncio.run(_focus_once(args.node, roi, args.strategy, args.timeout, args.quiet))
+
+
+async def _focus_once(node: str, roi: list[float], strategy_name: str, timeout: float, quiet: bool) -> int:
+    import signal
+
+    import zmq.asyncio
+
+    from controller.links import CameraLink
+    from controller.rig import CameraSpec
+    from controller.runner import AutofocusRun
+    from controller.search import create_strategy
+    from tetherfocus.client import AsyncClient, RemoteError
+
+    ctx = zmq.asyncio.Context()
+    probe = AsyncClient(node, timeout=timeout, context=ctx)
+    try:
+        try:
+            info = await probe.call("info")
+        except RemoteError as exc:
+            print(f"tetherfocus focus: the node at {node} did not answer: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            probe.close()
+        name = str(info.get("name", "camera"))
+        link = CameraLink(
+            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3])), ctx, timeout=timeout
+        )
+        link.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while not link.online:
+                if time.monotonic() > deadline:
+                    print(f"tetherfocus focus: no frames from {name} at {node}", file=sys.stderr)
+                    return 1
+                await asyncio.sleep(0.05)
+            if link.node_state not in ("liveview", "busy"):
+                try:
+                    await link.call("liveview.start", timeout=30.0)
+                except RemoteError as exc:
+                    print(
+                        f"tetherfocus focus: cannot start live view on {name}: {exc.message}", file=sys.stderr
+                    )
+                    return 1
+            samples = 0
+
+            def emit(kind: str, fields: dict[str, Any]) -> None:
+                nonlocal samples
+                if quiet:
+                    return
+                if kind == "state":
+                    print(f"  {name}: {fields['state']}", flush=True)
+                elif kind == "sample":
+                    samples += 1
+                    pos = fields.get("position")
+                    where = f"{pos:+.1f}" if isinstance(pos, int | float) else "?"
+                    print(
+                        f"  sample {samples:3d}  position {where:>7}  measure {fields['measure']:.5g}"
+                        f"  zoom {fields.get('zoom', 1)}x",
+                        flush=True,
+                    )
+
+            strategy = create_strategy(
+                strategy_name, zoom_levels=link.zoom_levels, capabilities=link.capabilities
+            )
+            run = AutofocusRun(link, strategy, strategy_name, roi, emit, frame_timeout=timeout)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, run.cancel)
+            r = await run.run()
+        finally:
+            await link.stop()
+    finally:
+        ctx.term()
+    common = f"{r['drives']} drives, {r['frames']} frames, {r['seconds']:.1f} s"
+    if r["ok"]:
+        print(
+            f"{name}: focused at {r['position']:+.1f} steps from the start,"
+            f" measure {r['measure']:.5g}, {common}"
+        )
+        return 0
+    print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
+    return 1

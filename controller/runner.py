@@ -1,0 +1,199 @@
+"""The asyncio shell around a focus search: one autofocus run on one camera.
+
+It feeds the pure strategy (:mod:`controller.search`) with observations made from the
+node's frames, carries out the moves it asks for through the node's command socket, tells
+it which ``move_id`` each move got, and reports every phase, sample and the result through
+``emit``.  It never decides anything about focus itself.
+
+A run ends with a result map: ``ok``, ``position``, ``measure``, ``drives``,
+``motor_moves``, ``frames``, ``seconds``, ``strategy``, and ``reason`` when not ok.  It
+ends as failed (never hangs) when the node stops sending frames or answering: every wait
+is bounded by ``frame_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from controller.links import CameraLink, Frame
+from controller.observe import observe
+from controller.search._types import Command, Done, Drive, Failed, Observation, Strategy, Zoom
+from tetherfocus.client import RemoteError
+
+Emit = Callable[[str, dict[str, Any]], None]  # (kind, fields) -> publish an af event
+
+
+class RunFailed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class AutofocusRun:
+    def __init__(
+        self,
+        link: CameraLink,
+        strategy: Strategy,
+        strategy_name: str,
+        roi: Sequence[float],
+        emit: Emit,
+        *,
+        executor: Executor | None = None,
+        measure: str | None = None,
+        frame_timeout: float = 5.0,
+    ) -> None:
+        self.link = link
+        self.strategy = strategy
+        self.strategy_name = strategy_name
+        self.roi = list(roi)
+        self.emit = emit
+        self.executor = executor
+        self.measure = measure
+        self.frame_timeout = frame_timeout
+        self.drives = 0
+        self.motor_moves = 0
+        self.frames = 0
+        self.state = "starting"
+        self.started = time.monotonic()
+        self.result: dict[str, Any] | None = None
+        self._cancel = asyncio.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _phase(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.emit("state", {"state": state})
+
+    async def _move(self, cmd: Drive | Zoom) -> list[Command]:
+        now = time.monotonic()
+        try:
+            if isinstance(cmd, Drive):
+                r = await self.link.call(
+                    "focus.drive", {"direction": cmd.direction, "level": cmd.level, "count": cmd.count}
+                )
+                self.drives += 1
+                self.motor_moves += cmd.count
+            else:
+                args: dict[str, Any] = {"zoom": cmd.level}
+                if cmd.center is not None:
+                    args["center"] = list(cmd.center)
+                r = await self.link.call("zoom.set", args)
+        except RemoteError as exc:
+            return self.strategy.move_failed(f"{exc.code.value}: {exc.message}", time.monotonic())
+        return self.strategy.moved(int(r["move_id"]), now)
+
+    async def _carry_out(self, cmds: list[Command]) -> Done | Failed | None:
+        """Carry out commands (and any that the strategy answers with) until it wants frames."""
+        queue = list(cmds)
+        while queue:
+            cmd = queue.pop(0)
+            if isinstance(cmd, Drive | Zoom):
+                queue.extend(await self._move(cmd))
+            elif isinstance(cmd, Done | Failed):
+                return cmd
+        return None
+
+    async def _next_frame(self, q: asyncio.Queue[Frame]) -> Frame:
+        get = asyncio.ensure_future(q.get())
+        cancel = asyncio.ensure_future(self._cancel.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {get, cancel}, timeout=self.frame_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for t in (get, cancel):
+                if not t.done():
+                    t.cancel()
+        if get in done:
+            return get.result()
+        if cancel in done:
+            raise RunFailed("cancelled", "cancelled on request")
+        raise RunFailed("no_frames", f"no frame from the node in {self.frame_timeout:g} s")
+
+    async def _observe(self, frame: Frame) -> Observation:
+        loop = asyncio.get_running_loop()
+        kwargs: dict[str, Any] = {}
+        if self.measure:
+            kwargs["measure"] = self.measure
+        return await loop.run_in_executor(
+            self.executor, lambda: observe(frame.header, frame.jpeg, self.roi, **kwargs)
+        )
+
+    def _sample_position(self, obs: Observation) -> float | None:
+        pos = getattr(self.strategy, "position", None)
+        if isinstance(pos, int | float):
+            return float(pos)
+        return obs.position
+
+    async def run(self) -> dict[str, Any]:
+        q = self.link.attach()
+        end: Done | Failed | None = None
+        try:
+            self._phase("searching")
+            end = await self._carry_out(self.strategy.start(time.monotonic()))
+            while end is None:
+                if self._cancel.is_set():
+                    end = await self._carry_out(self.strategy.cancel(time.monotonic())) or Failed(
+                        "cancelled", "cancelled on request"
+                    )
+                    break
+                try:
+                    frame = await self._next_frame(q)
+                except RunFailed as exc:
+                    if exc.reason == "cancelled":
+                        continue
+                    raise
+                h = frame.header
+                # cheap pre-filter: a frame that overlaps a move is never scored
+                if not h.get("settled", False):
+                    continue
+                try:
+                    obs = await self._observe(frame)
+                except ValueError:
+                    continue
+                self.frames += 1
+                self.emit(
+                    "sample",
+                    {"position": self._sample_position(obs), "measure": obs.measure, "zoom": obs.zoom},
+                )
+                phase = getattr(self.strategy, "phase", None)
+                if isinstance(phase, str):
+                    self._phase(phase)
+                end = await self._carry_out(self.strategy.feed(obs, time.monotonic()))
+        except RunFailed as exc:
+            end = Failed(exc.reason, exc.detail)
+            # best effort: let the strategy send the motor back
+            try:
+                back = await asyncio.wait_for(self._carry_out(self.strategy.cancel(time.monotonic())), 5.0)
+                del back
+            except (TimeoutError, RemoteError):
+                pass
+        finally:
+            self.link.detach()
+        seconds = time.monotonic() - self.started
+        result: dict[str, Any] = {
+            "ok": isinstance(end, Done),
+            "strategy": self.strategy_name,
+            "drives": self.drives,
+            "motor_moves": self.motor_moves,
+            "frames": self.frames,
+            "seconds": round(seconds, 3),
+            "roi": self.roi,
+        }
+        if isinstance(end, Done):
+            result.update(position=end.position, measure=end.measure, node_position=end.node_position)
+            self._phase("done")
+        else:
+            assert isinstance(end, Failed)
+            result.update(reason=end.reason, detail=end.detail, position=None, measure=None)
+            self._phase("failed")
+        self.result = result
+        self.emit("result", {"result": result})
+        return result

@@ -107,15 +107,29 @@ def freq_radius(shape: tuple[int, int]) -> F32:
 
 
 class DiskOTF:
-    """Transfer functions of pillbox blurs on one rfft2 grid, cached by quantised diameter."""
+    """Transfer functions of pillbox blurs on one rfft2 grid, cached by quantised diameter.
+
+    The grid's radial frequencies are binned once (4096 bins up to the corner frequency),
+    so a new diameter costs a 4096-point evaluation and one gather.
+    """
 
     QUANTUM = 0.01  # px
+    BINS = 4096
 
     def __init__(self, shape: tuple[int, int], cache_size: int = 48) -> None:
-        self._scaled = freq_radius(shape) * np.float32(math.pi / _LUT_STEP)
+        rho = freq_radius(shape)
+        self._rmax = float(rho.max()) or 1.0
+        self._bin = np.minimum((rho / self._rmax * (self.BINS - 1) + 0.5).astype(np.int32), self.BINS - 1)
+        self._centres = (np.arange(self.BINS) * (self._rmax / (self.BINS - 1))).astype(np.float32)
         self._lut = _airy_lut()
         self._cache: dict[int, F32] = {}
         self._size = cache_size
+
+    def radial(self, diameter_px: float) -> F32:
+        """H at the bin centres for a disk of ``diameter_px``."""
+        x = self._centres * np.float32(math.pi * diameter_px / _LUT_STEP)
+        idx = np.minimum(x.astype(np.int32), self._lut.size - 1)
+        return self._lut[idx]
 
     def __call__(self, diameter_px: float) -> F32 | None:
         """H(f) for a disk of ``diameter_px``; None means identity (no blur)."""
@@ -124,9 +138,7 @@ class DiskOTF:
             return None
         h = self._cache.get(q)
         if h is None:
-            idx = (self._scaled * np.float32(q * self.QUANTUM)).astype(np.int32)
-            np.minimum(idx, self._lut.size - 1, out=idx)
-            h = self._lut[idx]
+            h = self.radial(q * self.QUANTUM)[self._bin]
             if len(self._cache) >= self._size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[q] = h

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from camera_node.sim.optics import DiskOTF, View
 from camera_node.sim.scene import SceneData
@@ -103,11 +104,32 @@ class _ViewModel:
         return Planes(np.ascontiguousarray(y, np.float32), cb.astype(np.float32), cr.astype(np.float32))
 
 
+def breathe(planes: Planes, view: View, magnification: float) -> Planes:
+    """Scale the frame about the optical axis (the sensor centre) by ``magnification``."""
+    h, w = planes.y.shape
+    a = 1.0 / magnification
+    # Output pixel x sees sensor u = x0 + x / w * span; the scene there is 0.5 + (u - 0.5) / m.
+    cx = ((0.5 + (view.x0 - 0.5) * a) - view.x0) / (view.x1 - view.x0) * w
+    cy = ((0.5 + (view.y0 - 0.5) * a) - view.y0) / (view.y1 - view.y0) * h
+    if abs(a - 1) * max(w, h) < 0.02 and abs(cx) < 0.02 and abs(cy) < 0.02:
+        return planes
+
+    pad = int(abs(1 - a) * max(w, h) + abs(cx) + abs(cy)) + 2
+
+    def scale(p: F32, k: float) -> F32:
+        ph, pw = p.shape
+        src = Image.fromarray(np.pad(p, pad, mode="edge"), "F")
+        box = (pad + cx * k, pad + cy * k, pad + cx * k + pw * a, pad + cy * k + ph * a)
+        return np.asarray(src.resize((pw, ph), Image.Resampling.BILINEAR, box=box), np.float32)
+
+    return Planes(scale(planes.y, 1.0), scale(planes.cb, 0.5), scale(planes.cr, 0.5))
+
+
 def _acc(acc: C64, spec: C64, otf: F32 | None) -> None:
     if otf is None:
         acc += spec
     else:
-        acc += spec * otf
+        acc += np.multiply(spec, otf)
 
 
 class Renderer:
@@ -132,11 +154,19 @@ class Renderer:
             self._views.move_to_end(view.key)
         return vm
 
+    def magnification(self, position: float) -> float:
+        """Focus breathing: relative image scale at ``position`` (1 at mid travel)."""
+        b = self.scene.spec.optics.breathing
+        return 1.0 + b * (position / self.scene.spec.motor.range - 0.5)
+
     def render(self, view: View, position: float, f_number: float) -> Planes:
         key = (view.key, round(position * 1000), f_number)
         planes = self._frames.get(key)
         if planes is None:
             planes = self.model(view).render(position, f_number)
+            m = self.magnification(position)
+            if m != 1.0:
+                planes = breathe(planes, view, m)
             self._frames[key] = planes
             if len(self._frames) > self._frame_cache:
                 self._frames.popitem(last=False)

@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from camera_node.sim.optics import View
 from camera_node.sim.render import Planes
 from camera_node.sim.scene import StreamParams
 
@@ -49,6 +48,8 @@ class Encoder:
         self.p = params
         self._rng = rng
         self._pools: dict[tuple[int, int], NoisePool] = {}
+        self._sigma_for: Planes | None = None
+        self._sigma: F32 | None = None
 
     def _pool(self, shape: tuple[int, int]) -> NoisePool:
         pool = self._pools.get(shape)
@@ -57,54 +58,47 @@ class Encoder:
             self._pools[shape] = pool
         return pool
 
-    def expose(self, planes: Planes, *, noise: bool = True) -> tuple[U8, U8, U8]:
-        """Apply flicker and noise; return 8-bit Y (full) and Cb, Cr (half resolution)."""
+    def _sigma_map(self, planes: Planes) -> F32:
+        """Per-pixel noise sigma of the luminance (cached for a still frame)."""
+        if self._sigma_for is not planes or self._sigma is None:
+            var = np.maximum(planes.y, np.float32(0.0))
+            var *= np.float32(self.p.shot_noise)
+            var += np.float32(self.p.read_noise**2)
+            self._sigma = np.sqrt(var, out=var)
+            self._sigma_for = planes
+        return self._sigma
+
+    def expose(self, planes: Planes, *, noise: bool = True) -> U8:
+        """Flicker and noise; an (H, W, 3) YCbCr array, chroma repeated 2x2 (JPEG averages it back)."""
         gain = np.float32(1.0 + self.p.flicker * float(self._rng.standard_normal()))
+        h, w = planes.y.shape
         y = planes.y * gain
         cb = planes.cb * gain
         cr = planes.cr * gain
         if noise and (self.p.read_noise > 0 or self.p.shot_noise > 0):
-            var = np.maximum(y, np.float32(0.0))
-            var *= np.float32(self.p.shot_noise)
-            var += np.float32(self.p.read_noise**2)
-            np.sqrt(var, out=var)
-            var *= self._pool(y.shape).take()
-            y += var
+            y += self._sigma_map(planes) * self._pool(y.shape).take()
             ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
             cb += self._pool(cb.shape).take() * ch_sigma
             cr += self._pool(cr.shape).take() * ch_sigma
-        return _u8(y, 0.0), _u8(cb, 128.0), _u8(cr, 128.0)
+        out = np.empty((h, w, 3), np.uint8)
+        y += np.float32(0.5)
+        np.clip(y, 0, 255, out=y)
+        out[..., 0] = y
+        for i, c in ((1, cb), (2, cr)):
+            c += np.float32(128.5)
+            np.clip(c, 0, 255, out=c)
+            c8 = c.astype(np.uint8)
+            hh, hw = c8.shape
+            for dy in (0, 1):
+                for dx in (0, 1):
+                    out[dy : 2 * hh : 2, dx : 2 * hw : 2, i] = c8[: (h - dy + 1) // 2, : (w - dx + 1) // 2]
+        return out
 
 
-def _u8(a: F32, offset: float) -> U8:
-    if offset:
-        a = a + np.float32(offset)
-    np.clip(a, 0, 255, out=a)
-    return a.astype(np.uint8)
-
-
-def to_image(y: U8, cb: U8, cr: U8) -> Image.Image:
-    """A YCbCr Pillow image (chroma upsampled to full size)."""
-    h, w = y.shape
-    yi = Image.fromarray(y, "L")
-    cbi = Image.fromarray(cb, "L").resize((w, h), Image.Resampling.BILINEAR)
-    cri = Image.fromarray(cr, "L").resize((w, h), Image.Resampling.BILINEAR)
-    return Image.merge("YCbCr", (yi, cbi, cri))
-
-
-def breathe(image: Image.Image, view: View, magnification: float) -> Image.Image:
-    """Scale the image about the optical axis (the sensor centre) by ``magnification``."""
-    w, h = image.size
-    span_x, span_y = view.x1 - view.x0, view.y1 - view.y0
-    # Output pixel x sees sensor u = x0 + x / w * span; the scene there is 0.5 + (u - 0.5) / m.
-    a = 1.0 / magnification
-    cx = ((0.5 + (view.x0 - 0.5) * a) - view.x0) / span_x * w
-    cy = ((0.5 + (view.y0 - 0.5) * a) - view.y0) / span_y * h
-    if abs(a - 1) * max(w, h) < 0.02 and abs(cx) < 0.02 and abs(cy) < 0.02:
-        return image
-    return image.transform(
-        (w, h), Image.Transform.AFFINE, (a, 0.0, cx, 0.0, a, cy), resample=Image.Resampling.BILINEAR
-    )
+def ycc_image(ycc: U8) -> Image.Image:
+    """A Pillow YCbCr image over an (H, W, 3) array (no copy)."""
+    h, w = ycc.shape[:2]
+    return Image.frombuffer("YCbCr", (w, h), ycc, "raw", "YCbCr", 0, 1)
 
 
 def encode_jpeg(image: Image.Image, quality: int) -> bytes:

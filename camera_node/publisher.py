@@ -1,0 +1,63 @@
+"""The PUB face of the node: frames and status.
+
+Bounded memory: the socket's send high-water mark is :data:`SNDHWM` messages per
+subscriber; a slow or absent subscriber loses frames (ZeroMQ drops at the HWM on a PUB
+socket), nothing queues in the node.  A frame is ``[b"frame.<name>", header, jpeg]``; the
+JPEG goes out as its own frame with ``copy=False``: the camera's bytes, untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from protocol import FrameHeader, StatusHeader, encode
+
+SNDHWM = 4
+
+
+def bind(sock: zmq.Socket[Any] | zmq.asyncio.Socket, endpoint: str) -> str:
+    """Bind and return the endpoint as bound (a ``*`` port resolved)."""
+    sock.bind(endpoint)
+    last = sock.getsockopt(zmq.LAST_ENDPOINT)
+    return last.decode() if isinstance(last, bytes) else str(last)
+
+
+class Publisher:
+    """Owns the PUB socket.  Used from the event-loop thread only.
+
+    The socket is a plain (blocking-API) one on the same context: a PUB send never waits,
+    so there is nothing to await, and ``zmq.Again`` surfaces directly.
+    """
+
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+        self._ctx: zmq.Context[Any] = zmq.Context.shadow(ctx.underlying)
+        self.sock: zmq.Socket[Any] = self._ctx.socket(zmq.PUB)
+        self.sock.setsockopt(zmq.SNDHWM, SNDHWM)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.endpoint = bind(self.sock, endpoint)
+        self.sent = 0
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.rsplit(":", 1)[1]) if self.endpoint.startswith("tcp://") else 0
+
+    def frame(self, header: FrameHeader, jpeg: bytes) -> None:
+        """Hand one frame to ZeroMQ (never blocks; dropped at the HWM)."""
+        topic, head, _payload = encode(header.event(b""))
+        self._send([topic, head, jpeg])
+
+    def status(self, header: StatusHeader) -> None:
+        self._send(encode(header.event()))
+
+    def _send(self, frames: list[Any]) -> None:
+        try:
+            self.sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+            self.sent += 1
+        except zmq.Again:  # a PUB socket drops rather than blocks; belt and braces
+            pass
+
+    def close(self) -> None:
+        self.sock.close(linger=0)

@@ -1,12 +1,16 @@
 """The camera node's subcommands of ``tetherfocus``.
 
 ``tetherfocus node --camera sim[:SCENE] | gphoto2[:PORT] --name NAME ...`` runs a node;
-``tetherfocus node bench`` measures one.  Each subcommand registers itself below.
+``tetherfocus node bench`` measures one.  ``tetherfocus sim render|scenes|bench-render``
+work with the simulated camera.  Each subcommand registers itself below.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from tetherfocus.errors import UsageError
 def register(sub: Any) -> None:
     """Add the camera node's subcommands to the ``tetherfocus`` parser."""
     _register_node(sub)
+    _register_sim(sub)
 
 
 # --------------------------------------------------------------------------- node
@@ -102,3 +107,132 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.fps <= 0:
         raise UsageError("--seconds and --fps must be positive")
     return run_bench(seconds=args.seconds, fps=args.fps, scene=args.scene, json_out=args.json)
+
+
+# --------------------------------------------------------------------------- sim
+
+
+def _register_sim(subparsers: Any) -> None:
+    sim = subparsers.add_parser("sim", help="the simulated camera: render frames, list scenes, benchmark")
+    sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
+    sub.required = True
+
+    render = sub.add_parser("render", help="write live-view frames (or captures) at given motor positions")
+    render.add_argument("scene", metavar="SCENE", help="a built-in scene name or a path to a .toml")
+    render.add_argument("--positions", required=True, help="motor positions, e.g. 100,400,700")
+    render.add_argument("--zoom", type=int, default=1, help="live-view magnification: 1, 5 or 10")
+    render.add_argument("--center", default=None, help="centre of the magnified view, x,y as fractions")
+    render.add_argument("--capture", action="store_true", help="full-resolution captures instead")
+    render.add_argument("--no-noise", action="store_true", help="leave out sensor noise and flicker")
+    render.add_argument("--format", choices=("jpg", "png"), default="jpg")
+    render.add_argument("--seed", type=int, default=None)
+    render.add_argument("--out", required=True, type=Path, help="directory for the frames")
+    render.set_defaults(func=cmd_sim_render)
+
+    scenes = sub.add_parser("scenes", help="list the built-in scenes")
+    scenes.set_defaults(func=cmd_sim_scenes)
+
+    bench = sub.add_parser("bench-render", help="time live-view rendering and JPEG encoding (JSON)")
+    bench.add_argument("--scene", default=None, help="scene (default: the default scene)")
+    bench.add_argument("--frames", type=int, default=200)
+    bench.add_argument("--zoom", type=int, default=1)
+    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--json", type=Path, default=None, help="also write the result here")
+    bench.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    bench.set_defaults(func=cmd_sim_bench)
+
+
+def _parse_positions(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--positions must be numbers separated by commas, e.g. 100,400,700 (got {text!r})"
+        ) from None
+    if not values:
+        raise UsageError("--positions needs at least one motor position, e.g. 100,400,700")
+    return values
+
+
+def _parse_center(text: str | None) -> tuple[float, float]:
+    if text is None:
+        return (0.5, 0.5)
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"--center must be x,y as fractions of the frame, e.g. 0.5,0.4 (got {text!r})"
+        ) from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise UsageError(f"--center must lie within 0..1 on both axes (got {text!r})")
+    return (x, y)
+
+
+def cmd_sim_render(args: argparse.Namespace) -> int:
+    """Write one frame per position; print the paths."""
+    from camera_node.clock import VirtualClock
+    from camera_node.sim import open_sim
+    from camera_node.sim.camera import ZOOM_LEVELS
+    from camera_node.sim.capture import render_capture_rgb
+    from camera_node.sim.optics import live_view
+    from camera_node.sim.stream import ycc_image
+
+    positions = _parse_positions(args.positions)
+    if args.zoom not in ZOOM_LEVELS:
+        raise UsageError(f"--zoom must be one of {', '.join(map(str, ZOOM_LEVELS))} (got {args.zoom})")
+    center = _parse_center(args.center)
+    sim, _ = open_sim(args.scene, clock=VirtualClock(), seed=args.seed)
+    rng = sim.spec.motor.range
+    bad = [p for p in positions if not 0 <= p <= rng]
+    if bad:
+        raise UsageError(f"--positions must lie in the motor's range 0..{rng:g} (got {bad[0]:g})")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {args.out} ({exc.strerror})") from None
+    view = live_view(sim.spec.optics, args.zoom, center)
+    for p in positions:
+        if args.capture:
+            image = render_capture_rgb(sim.scene, p, sim.f_number, sim.seed).convert("RGB")
+            stem = f"{sim.spec.name}_capture_p{p:g}"
+        else:
+            planes = sim.renderer.render(view, p, sim.f_number)
+            image = ycc_image(sim.encoder.expose(planes, noise=not args.no_noise)).convert("RGB")
+            stem = f"{sim.spec.name}_z{args.zoom}_p{p:g}"
+        path = args.out / f"{stem}.{args.format}"
+        if args.format == "jpg":
+            image.save(path, "JPEG", quality=sim.spec.stream.jpeg_quality)
+        else:
+            image.save(path, "PNG")
+        print(path)
+    return 0
+
+
+def cmd_sim_scenes(args: argparse.Namespace) -> int:
+    """List the built-in scenes with their first comment line."""
+    from camera_node.sim import DEFAULT_SCENE, SCENES_DIR, list_scenes
+
+    for name in list_scenes():
+        text = (SCENES_DIR / f"{name}.toml").read_text(encoding="utf-8")
+        first = next((ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")), "")
+        mark = " (default)" if name == DEFAULT_SCENE else ""
+        print(f"{name}{mark}: {first}")
+    return 0
+
+
+def cmd_sim_bench(args: argparse.Namespace) -> int:
+    """Print the render benchmark as JSON (pinned to one core unless --all-cores)."""
+    from camera_node.sim.bench import bench_render
+
+    if args.frames < 1:
+        raise UsageError("--frames must be at least 1")
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[0]})
+    result = bench_render(args.scene, frames=args.frames, seed=args.seed, zoom=args.zoom)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,107 @@
+"""Render benchmark: how long one live-view frame takes to render (with noise) and encode.
+
+Two workloads, each timed per frame on one core (render and encode separately):
+
+- ``still``: the motor rests, as it does between focus moves; frames come from the cache
+  of noise-free renders, so a frame is noise, flicker and JPEG encoding.
+- ``moving``: every frame at a new motor position (a sweep), so every frame renders every
+  depth layer afresh.
+
+``stream`` mixes them as an autofocus run does at 25 fps: the position changes on a
+fraction ``moving_fraction`` of frames.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from camera_node.clock import VirtualClock
+from camera_node.sim.camera import SimCamera
+from camera_node.sim.stream import encode_jpeg, ycc_image
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    render_ms: list[float]
+    encode_ms: list[float]
+    sizes: list[int]
+
+    def summary(self) -> dict[str, Any]:
+        total = np.array(self.render_ms) + np.array(self.encode_ms)
+
+        def stats(a: Any) -> dict[str, float]:
+            a = np.asarray(a, float)
+            return {
+                "median_ms": round(float(np.median(a)), 3),
+                "p90_ms": round(float(np.percentile(a, 90)), 3),
+            }
+
+        return {
+            "frames": len(self.render_ms),
+            "render": stats(self.render_ms),
+            "encode": stats(self.encode_ms),
+            "total": stats(total),
+            "frames_per_s": round(1000.0 / float(np.median(total)), 1),
+            "jpeg_kb_median": round(float(np.median(self.sizes)) / 1024, 1),
+        }
+
+
+def time_frames(sim: SimCamera, positions: list[float]) -> Timing:
+    """Render (noise included) and encode one live-view frame per position."""
+    view = sim.current_view()
+    render_ms: list[float] = []
+    encode_ms: list[float] = []
+    sizes: list[int] = []
+    q = sim.spec.stream.jpeg_quality
+    for p in positions:
+        t0 = time.perf_counter()
+        planes = sim.renderer.render(view, p, sim.f_number)
+        ycc = sim.encoder.expose(planes)
+        t1 = time.perf_counter()
+        data = encode_jpeg(ycc_image(ycc), q)
+        t2 = time.perf_counter()
+        render_ms.append((t1 - t0) * 1000)
+        encode_ms.append((t2 - t1) * 1000)
+        sizes.append(len(data))
+    return Timing(render_ms, encode_ms, sizes)
+
+
+def bench_render(
+    scene: str | None, frames: int = 200, seed: int = 1, zoom: int = 1, moving_fraction: float = 0.2
+) -> dict[str, Any]:
+    """Run the three workloads on ``scene``; returns a JSON-ready dict."""
+    from camera_node.sim import open_sim
+
+    sim, _ = open_sim(scene, clock=VirtualClock(), seed=seed)
+    sim.zoom = zoom
+    rng = np.random.default_rng(seed)
+    rmax = sim.spec.motor.range
+    view = sim.current_view()
+    t0 = time.perf_counter()
+    sim.renderer.model(view)
+    setup_ms = (time.perf_counter() - t0) * 1000
+    time_frames(sim, [rmax / 2] * 3)  # warm-up: tables, noise pools
+    still = time_frames(sim, [rmax / 2] * frames)
+    moving = time_frames(sim, list(rng.uniform(0, rmax, frames)))
+    stream_pos: list[float] = []
+    p = rmax / 2
+    for _ in range(frames):
+        if rng.random() < moving_fraction:
+            p = float(rng.uniform(0, rmax))
+        stream_pos.append(p)
+    stream = time_frames(sim, stream_pos)
+    w, h = sim.spec.optics.liveview
+    return {
+        "scene": sim.spec.name,
+        "size": [w, h],
+        "zoom": zoom,
+        "layers": len(sim.renderer.model(view).layers),
+        "view_setup_ms": round(setup_ms, 1),
+        "still": still.summary(),
+        "moving": moving.summary(),
+        "stream": {"moving_fraction": moving_fraction, **stream.summary()},
+    }

@@ -1,0 +1,65 @@
+"""The rig file: accepted forms, and one clear line for each mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.rig import DEFAULT_ROI, CameraSpec, Rig, dump_rig, load_rig, parse_rig
+from tetherfocus.errors import UsageError
+
+
+def test_minimal_rig() -> None:
+    rig = parse_rig({"camera": [{"name": "cam1", "rep": "tcp://127.0.0.1:5556"}]})
+    assert rig.cameras == (CameraSpec("cam1", "tcp://127.0.0.1:5556", None, DEFAULT_ROI),)
+
+
+def test_full_rig_round_trips_through_dump(tmp_path: Path) -> None:
+    rig = Rig(
+        (
+            CameraSpec("a", "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", (0.1, 0.2, 0.3, 0.4), "0123"),
+            CameraSpec("b-2", "tcp://[::1]:3"),
+        ),
+        "studio",
+    )
+    path = tmp_path / "rig.toml"
+    path.write_text(dump_rig(rig))
+    assert load_rig(path) == rig
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "no [[camera]] tables"),
+        ({"cameras": []}, "unknown key 'cameras'"),
+        ({"camera": [{"rep": "tcp://h:1"}]}, "name must be"),
+        ({"camera": [{"name": "a b", "rep": "tcp://h:1"}]}, "name must be"),
+        ({"camera": [{"name": "a"}]}, "rep (the node's command endpoint) is required"),
+        ({"camera": [{"name": "a", "rep": "localhost:1"}]}, "is not a ZeroMQ endpoint"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "zoom": 5}]}, "unknown key 'zoom'"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "roi": [0.9, 0, 0.5, 0.5]}]}, "inside the view"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1"}, {"name": "a", "rep": "tcp://h:2"}]}, "used twice"),
+    ],
+)
+def test_mistakes_get_one_line(data: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_rig(data, "rig.toml")
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        load_rig(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[camera]\nname=")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load_rig(bad)
+
+
+def test_unknown_camera_names_the_known_ones() -> None:
+    rig = parse_rig({"camera": [{"name": "left", "rep": "tcp://h:1"}, {"name": "right", "rep": "tcp://h:2"}]})
+    with pytest.raises(UsageError, match="known: left, right"):
+        rig.camera("middle")

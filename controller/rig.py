@@ -28,7 +28,7 @@ from tetherfocus.errors import UsageError
 
 DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENDPOINT_RE = re.compile(r"^(tcp://[^\s:]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
+_ENDPOINT_RE = re.compile(r"^(tcp://([^\s:\[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}|ipc://\S+|inproc://\S+)$")
 _CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial"}
 _TOP_KEYS = {"name", "camera"}
 

@@ -47,6 +47,7 @@ class Motor:
         self._rest = float(start)  # position once every planned move is done
         self._moves: list[Move] = []
         self._last_dir: Direction | None = None
+        self._busy_until = float("-inf")
         self.drives = 0
         self.skips = 0
 
@@ -63,13 +64,15 @@ class Motor:
         return self._rest
 
     def busy_until(self) -> float:
-        return self._moves[-1].t1 if self._moves else float("-inf")
+        """When the last planned move ends (clock seconds)."""
+        return self._busy_until
 
     def set_position(self, position: float) -> None:
         """Teleport (tests and benchmarks only); forgets pending moves and direction."""
         self._rest = float(np.clip(position, 0.0, self.p.range))
         self._moves.clear()
         self._last_dir = None
+        self._busy_until = float("-inf")
 
     # -- drives ---------------------------------------------------------------------------
     def drive_level(self, now: float, direction: Direction, level: int) -> DriveResult:
@@ -113,6 +116,7 @@ class Motor:
         if end_p != start_p:
             t1 = t0 + duration * abs(end_p - start_p) / max(size, 1e-9)
             self._moves.append(Move(t0, t1, start_p, end_p))
+            self._busy_until = t1
         self._rest = end_p
         return DriveResult(end_p - start_p, hit)
 

@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
         "--pub", default="tcp://127.0.0.1:5561", help="event endpoint to bind (default %(default)s)"
     )
     p.add_argument("--measure", default=None, help="focus measure (default: the strategy's own)")
+    p.add_argument(
+        "--keys", default=None, help="CURVE keys directory (tetherfocus keys init); encrypts every socket"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_controller)
 
@@ -68,7 +71,10 @@ def _controller(args: argparse.Namespace) -> int:
     check_endpoint(args.rep, "--rep")
     check_endpoint(args.pub, "--pub")
     _logging(args.verbose)
-    ctl = Controller(rig, rep=args.rep, pub=args.pub, measure=args.measure)
+    from tetherfocus.security import load_security
+
+    security = load_security(args.keys, "controller")
+    ctl = Controller(rig, rep=args.rep, pub=args.pub, measure=args.measure, security=security)
     try:
         asyncio.run(serve(ctl))
     except OSError as exc:

@@ -56,7 +56,9 @@ class Controller:
         self.security = security
         self.measure = measure
         self.ctx = zmq.asyncio.Context()
-        self.links = {c.name: CameraLink(c, self.ctx, security=security) for c in rig.cameras}
+        node_security = security.client_for("node") if security is not None else None
+        self.links = {c.name: CameraLink(c, self.ctx, security=node_security) for c in rig.cameras}
+        self._auth: Any = None
         self.runs: dict[str, AutofocusRun] = {}
         self.last_results: dict[str, dict[str, Any]] = {}
         self._run_tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -205,6 +207,8 @@ class Controller:
             await asyncio.sleep(STATUS_PERIOD_S)
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.security is not None:
+            self._auth = self.security.start_authenticator(self.ctx)
         rep = bind_router(self.ctx, self.rep_endpoint, self.security)
         self.pub = bind_pub(self.ctx, self.pub_endpoint, hwm=1000, security=self.security)
         self.rep_endpoint = bound_endpoint(rep)
@@ -231,6 +235,8 @@ class Controller:
             rep.close(linger=0)
             self.pub.close(linger=0)
             self.executor.shutdown(wait=False, cancel_futures=True)
+            if self._auth is not None:
+                self._auth.stop()
             self.ctx.term()
 
 

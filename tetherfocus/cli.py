@@ -25,6 +25,7 @@ _CLI_MODULES = (
     "controller.cli",
     "viewer.cli",
     "tetherfocus.demo_cli",
+    "tetherfocus.security",
 )
 
 

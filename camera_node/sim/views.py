@@ -90,7 +90,7 @@ def _texture(scene: SceneData, view: View, shape: tuple[int, int]) -> F32:
         im = Image.fromarray(g, "F").resize(
             (ew, eh), Image.Resampling.BILINEAR, box=(0, 0, ew * ratio, eh * ratio)
         )
-        n = np.asarray(im, np.float32)
+        n = np.array(im, np.float32)
     n += np.float32(1.0)
     return n
 

@@ -25,7 +25,9 @@ def edge_scene(tmp_path: Path, *, extra: str = "", capture: tuple[int, int] = (1
     return toml
 
 
-def open_test_sim(scene: str | Path = "chart", seed: int = 1, **kw: object) -> tuple[SimCamera, SimGPCamera, VirtualClock]:
+def open_test_sim(
+    scene: str | Path = "chart", seed: int = 1, **kw: object
+) -> tuple[SimCamera, SimGPCamera, VirtualClock]:
     clock = VirtualClock()
     sim, cam = open_sim(scene, clock=clock, seed=seed, **kw)  # type: ignore[arg-type]
     return sim, cam, clock

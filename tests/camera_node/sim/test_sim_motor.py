@@ -140,7 +140,9 @@ def test_same_seed_same_motion_different_seed_differs() -> None:
     st.integers(0, 2**16),
 )
 @settings(max_examples=60, deadline=None)
-def test_position_always_within_range_and_monotonic_per_move(drives: list[tuple[str, int]], seed: int) -> None:
+def test_position_always_within_range_and_monotonic_per_move(
+    drives: list[tuple[str, int]], seed: int
+) -> None:
     m = _motor(MotorParams(), seed)
     t = 0.0
     for direction, level in drives:

@@ -95,8 +95,10 @@ def test_defaults_and_name_from_stem(tmp_path: Path) -> None:
     [
         ('image = "photo.png"\ncolour = 1\n[depth]\nfocus_at = 1\n', "colour"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\nfocus = 2\n', "depth.focus"),
-        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0,0,1,1]\nfocus_at = 2\nz = 1\n',
-         "depth.region.z"),
+        (
+            'image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0,0,1,1]\nfocus_at = 2\nz = 1\n',
+            "depth.region.z",
+        ),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nfnumber = 2\n', "optics.fnumber"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[motor]\nrange_ = 2\n', "motor.range_"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[stream]\nquality = 2\n', "stream.quality"),
@@ -128,8 +130,10 @@ def test_any_unknown_top_level_key_is_refused(key: str) -> None:
         ('image = "photo.png"\n[depth]\nmap = "d.npy"\n', "near"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\nkind = "height"\n', "depth.kind"),
         ('image = "photo.png"\n[depth]\nfocus_at = "x"\n', "depth.focus_at"),
-        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0.5, 0, 0.2, 1]\nfocus_at = 2\n',
-         "box"),
+        (
+            'image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0.5, 0, 0.2, 1]\nfocus_at = 2\n',
+            "box",
+        ),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nliveview = [960]\n', "optics.liveview"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[stream]\njpeg_quality = 0\n', "jpeg_quality"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[motor]\nstart = 900\n', "motor.start"),
@@ -153,8 +157,12 @@ def test_disparity_png16_map_and_non_finite_far(tmp_path: Path) -> None:
     _image(tmp_path, 300, 200)
     disp = np.tile(np.linspace(1000, 9000, 300).astype(np.uint16), (200, 1))
     Image.fromarray(disp).save(tmp_path / "d.png")
-    spec = parse_scene(_write(tmp_path, 'image = "photo.png"\n[depth]\nmap = "d.png"\nkind = "disparity"\n'
-                                        "near = 100\nfar = 700\n"))
+    spec = parse_scene(
+        _write(
+            tmp_path,
+            'image = "photo.png"\n[depth]\nmap = "d.png"\nkind = "disparity"\nnear = 100\nfar = 700\n',
+        )
+    )
     f = load_scene(spec).focus
     assert f[:, -1].mean() == pytest.approx(100, abs=3)  # large disparity is near
     assert f[:, 0].mean() == pytest.approx(700, abs=3)
@@ -162,8 +170,12 @@ def test_disparity_png16_map_and_non_finite_far(tmp_path: Path) -> None:
     nan_map[:, :150] = 5.0
     nan_map[:, 150:160] = 10.0
     np.save(tmp_path / "n.npy", nan_map)
-    spec = parse_scene(_write(tmp_path, 'image = "photo.png"\n[depth]\nmap = "n.npy"\nkind = "disparity"\n'
-                                        "near = 100\nfar = 700\n"))
+    spec = parse_scene(
+        _write(
+            tmp_path,
+            'image = "photo.png"\n[depth]\nmap = "n.npy"\nkind = "disparity"\nnear = 100\nfar = 700\n',
+        )
+    )
     f = load_scene(spec).focus
     assert f[100, 280] == pytest.approx(700)  # NaN takes far
 

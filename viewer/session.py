@@ -1,0 +1,284 @@
+"""One browser's WebSocket: the state push, af events, frames with flow control, and actions.
+
+One writer task per connection sends everything, so nothing is ever queued per frame:
+
+- **Frames** (binary messages, see docs/viewer.md) go out with *one credit per camera*: after
+  sending a camera's frame the session waits for the browser's ``ack`` for that camera
+  before sending the next, and then sends the newest frame there is.  A slow browser
+  therefore receives fewer frames; nothing piles up in the viewer or in the socket.  A
+  credit that is not returned within ``ACK_TIMEOUT_S`` is restored, so a browser that lost
+  an ack is not starved forever.  With ``?frames=notify`` the session sends small
+  ``frame`` notices instead of the JPEG, and ``?frames=none`` sends no frames at all.
+- **State** (``{"type": "state", ...}``) is sent when it changed, at most every
+  ``STATE_MIN_INTERVAL_S``, and at least every ``STATE_REFRESH_S`` (fps, offline).
+- **af events** and **replies** are small; they wait in a bounded deque (the oldest are
+  dropped after ``MAX_OUTBOX``; the state message carries the whole curve anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from protocol import ErrorCode
+from tetherfocus.client import AsyncClient
+from viewer.actions import SESSION_ACTIONS, ActionError, action_id, parse_action
+from viewer.control import CaptureStore, run_action
+from viewer.feeds import Frame, Hub
+from viewer.jsonutil import dumps, jsonable
+
+STATE_MIN_INTERVAL_S = 0.1
+STATE_REFRESH_S = 1.0
+ACK_TIMEOUT_S = 5.0
+SEND_TIMEOUT_S = 10.0
+MAX_OUTBOX = 1000
+MAX_ACTIONS_IN_FLIGHT = 16
+MAX_MESSAGE_BYTES = 64 * 1024
+FRAME_MODES = ("ack", "notify", "none")
+
+
+def frame_message(frame: Frame, camera: str, sent_wall: float) -> bytes:
+    """The binary WebSocket message of one frame: u32 header length, JSON header, JPEG."""
+    head = dumps(
+        {
+            **jsonable(frame.header),
+            "camera": camera,
+            "pub_wall": frame.pub_wall,
+            "recv_wall": frame.received_wall,
+            "send_wall": sent_wall,
+            "bytes": len(frame.jpeg),
+        }
+    ).encode()
+    return b"".join((struct.pack(">I", len(head)), head, frame.jpeg))
+
+
+def frame_notice(frame: Frame, camera: str) -> str:
+    h = frame.header
+    return dumps(
+        {
+            "type": "frame",
+            "camera": camera,
+            "seq": h.get("seq"),
+            "move_id": h.get("move_id"),
+            "t": h.get("t"),
+            "url": f"/snapshot/{camera}.jpg",
+        }
+    )
+
+
+class Session:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        hub: Hub,
+        controller: AsyncClient,
+        captures: CaptureStore,
+        cameras: list[str],
+        frames: str = "ack",
+    ) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.controller = controller
+        self.captures = captures
+        self.cameras = cameras  # the cameras whose frames this browser wants
+        self.frames = frames
+        self.wake = asyncio.Event()
+        self.outbox: deque[str] = deque(maxlen=MAX_OUTBOX)
+        self.state_dirty = True
+        self.last_state = 0.0
+        self.credit: dict[str, bool] = dict.fromkeys(hub.names(), True)
+        self.credit_out: dict[str, float] = {}
+        self.sent_seq: dict[str, int] = dict.fromkeys(hub.names(), -1)
+        self.sent_frames = 0
+        self._actions: set[asyncio.Task[None]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------ notifications
+
+    def _on_frame(self, camera: str) -> None:
+        if self.credit.get(camera) and camera in self.cameras:
+            self.wake.set()
+
+    def _on_state(self) -> None:
+        self.state_dirty = True
+        self.wake.set()
+
+    def _on_af(self, message: dict[str, Any]) -> None:
+        self.outbox.append(dumps(message))
+        self.wake.set()
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        self.outbox.append(dumps(message))
+        self.wake.set()
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> None:
+        """Serve the connection until the browser or the server closes it."""
+        if self.frames != "none":
+            for feed in self.hub.feeds.values():
+                self._unsubscribe.append(feed.listen(self._on_frame))
+        self._unsubscribe.append(self.hub.on_state(self._on_state))
+        self._unsubscribe.append(self.hub.on_af(self._on_af))
+        self.send_json({"type": "hello", "cameras": self.hub.names(), "frames": self.frames})
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._reader()
+        finally:
+            for unsub in self._unsubscribe:
+                unsub()
+            writer.cancel()
+            for t in list(self._actions):
+                t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    async def _send(self, coro: Any) -> None:
+        await asyncio.wait_for(coro, SEND_TIMEOUT_S)
+
+    async def _writer(self) -> None:
+        try:
+            while not self.ws.closed:
+                await self._flush()
+                timeout = STATE_REFRESH_S
+                if self.state_dirty:
+                    timeout = max(0.0, self.last_state + STATE_MIN_INTERVAL_S - time.monotonic())
+                if self.credit_out:
+                    oldest = min(self.credit_out.values())
+                    timeout = min(timeout, max(0.0, oldest + ACK_TIMEOUT_S - time.monotonic()))
+                try:
+                    await asyncio.wait_for(self.wake.wait(), max(timeout, 0.01))
+                except TimeoutError:
+                    pass
+                self.wake.clear()
+        except (ConnectionError, TimeoutError, RuntimeError):
+            # The browser went away, or is so slow a send could not finish: drop it.
+            await self.ws.close(code=1011, message=b"send timed out")
+
+    async def _flush(self) -> None:
+        while self.outbox:
+            await self._send(self.ws.send_str(self.outbox.popleft()))
+        now = time.monotonic()
+        if now - self.last_state >= STATE_REFRESH_S:
+            self.state_dirty = True
+        if self.state_dirty and now - self.last_state >= STATE_MIN_INTERVAL_S:
+            self.state_dirty = False
+            self.last_state = now
+            await self._send(self.ws.send_str(dumps({"type": "state", **self.hub.state(now)})))
+        if self.frames == "none":
+            return
+        for cam in self.cameras:
+            out = self.credit_out.get(cam)
+            if out is not None and now - out > ACK_TIMEOUT_S:
+                self._restore(cam)
+            if not self.credit.get(cam):
+                continue
+            feed = self.hub.get(cam)
+            frame = feed.latest if feed is not None else None
+            if frame is None or frame.seq == self.sent_seq.get(cam):
+                continue
+            self.sent_seq[cam] = frame.seq
+            if self.frames == "notify":
+                await self._send(self.ws.send_str(frame_notice(frame, cam)))
+                continue
+            self.credit[cam] = False
+            self.credit_out[cam] = now
+            await self._send(self.ws.send_bytes(frame_message(frame, cam, time.time())))
+            self.sent_frames += 1
+
+    def _restore(self, cam: str) -> None:
+        self.credit[cam] = True
+        self.credit_out.pop(cam, None)
+
+    # ------------------------------------------------------------------ reading
+
+    async def _reader(self) -> None:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                self._handle_text(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                self.send_json(_error(None, ErrorCode.BAD_REQUEST, "send actions as JSON text messages"))
+            elif msg.type == WSMsgType.ERROR:
+                break
+
+    def _handle_text(self, text: str) -> None:
+        if len(text) > MAX_MESSAGE_BYTES:
+            self.send_json(_error(None, ErrorCode.BAD_REQUEST, "message too large"))
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self.send_json(_error(None, ErrorCode.BAD_REQUEST, "not valid JSON"))
+            return
+        rid = action_id(msg)
+        action = msg.get("action") if isinstance(msg, dict) else None
+        if action in SESSION_ACTIONS:
+            self._session_action(msg, rid)
+            return
+        try:
+            call = parse_action(msg, self.hub.names())
+        except ActionError as exc:
+            self.send_json(_error(rid, exc.code, exc.message, action))
+            return
+        if len(self._actions) >= MAX_ACTIONS_IN_FLIGHT:
+            self.send_json(_error(rid, ErrorCode.BUSY, "too many actions in flight", action))
+            return
+        task = asyncio.create_task(self._run(call, rid))
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
+
+    def _session_action(self, msg: dict[str, Any], rid: str | int | None) -> None:
+        if msg["action"] == "ack":
+            cam = msg.get("camera")
+            if isinstance(cam, str) and cam in self.credit:
+                self._restore(cam)
+                self.wake.set()
+            return  # acks are not answered: they come with every frame
+        cams = msg.get("cameras")
+        if not (isinstance(cams, list) and all(isinstance(c, str) for c in cams)):
+            self.send_json(_error(rid, ErrorCode.BAD_ARGS, "'cameras' must be a list of names", "subscribe"))
+            return
+        unknown = [c for c in cams if c not in self.credit]
+        if unknown:
+            self.send_json(_error(rid, ErrorCode.NOT_FOUND, f"no camera {unknown[0]!r}", "subscribe"))
+            return
+        self.cameras = list(cams)
+        self.send_json({"type": "reply", "id": rid, "action": "subscribe", "ok": True, "result": {}})
+
+    async def _run(self, call: Any, rid: str | int | None) -> None:
+        try:
+            result = await run_action(call, self.controller, self.hub, self.captures)
+        except ActionError as exc:
+            self.send_json(_error(rid, exc.code, exc.message, call.action, call.camera))
+            return
+        self.send_json(
+            {
+                "type": "reply",
+                "id": rid,
+                "action": call.action,
+                "camera": call.camera,
+                "ok": True,
+                "result": result,
+            }
+        )
+
+
+def _error(
+    rid: str | int | None, code: ErrorCode, message: str, action: object = None, camera: str | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "reply",
+        "id": rid,
+        "action": action if isinstance(action, str) else None,
+        "camera": camera,
+        "ok": False,
+        "error": {"code": code.value, "message": message},
+    }

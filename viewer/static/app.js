@@ -1,0 +1,440 @@
+// tetherfocus viewer page.  Plain modern JavaScript, no dependencies, nothing from a CDN.
+//
+// One WebSocket (/ws) brings the state, autofocus events and the frames (binary messages:
+// u32 big-endian header length, JSON header, the node's JPEG).  After showing a camera's
+// frame the page acks it; the server sends that camera's next (newest) frame only then, so
+// a slow page gets fewer frames rather than a backlog.  docs/viewer.md has the formats.
+
+const tiles = new Map(); // camera name -> Tile
+let ws = null;
+let nextId = 1;
+const pending = new Map(); // action id -> camera
+
+// For benchmarks and tests: per-frame latency samples, seconds.
+//   pub:  node publish (frame header t, mapped to wall time by the viewer) -> page receipt
+//   hop:  viewer receipt -> page receipt
+// Both use wall clocks of the same host (performance.timeOrigin + performance.now() here,
+// time.time() in the viewer); see docs/viewer.md.
+const stats = { frames: 0, lat: [], hop: [], max: 20000 };
+window.tf = { tiles, stats, send: (m) => send(m) };
+
+function nowWall() {
+  return (performance.timeOrigin + performance.now()) / 1000;
+}
+
+function send(msg) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(JSON.stringify(msg));
+  return true;
+}
+
+function act(camera, msg) {
+  const id = nextId++;
+  pending.set(id, camera);
+  if (!send({ ...msg, camera, id })) {
+    tiles.get(camera)?.message("not connected to the viewer", true);
+  }
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+class Tile {
+  constructor(name) {
+    this.name = name;
+    const tpl = document.getElementById("tile-template");
+    this.el = tpl.content.firstElementChild.cloneNode(true);
+    this.el.dataset.camera = name;
+    this.el.id = `tile-${name}`;
+    this.q = (sel) => this.el.querySelector(sel);
+    this.q(".name").textContent = name;
+    this.img = this.q("img.frame");
+    this.view = this.q(".view");
+    this.roiBox = this.q(".roi");
+    this.draft = this.q(".draft");
+    this.curve = this.q("canvas.curve");
+    this.hist = this.q("canvas.hist");
+    this.histCtx = null;
+    this.lastHist = 0;
+    this.url = null;
+    this.frames = 0;
+    this.roi = [0.4, 0.4, 0.2, 0.2];
+    this.af = { state: "idle", run_id: null, samples: [], result: null };
+    this.header = null;
+    this.drag = null;
+    this.bind();
+    this.drawCurve();
+  }
+
+  bind() {
+    this.el.querySelectorAll("button[data-act]").forEach((b) => {
+      b.addEventListener("click", () => this.onButton(b));
+    });
+    const v = this.view;
+    v.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      v.setPointerCapture(e.pointerId);
+      this.drag = { start: this.frac(e), x0: e.clientX, y0: e.clientY, moved: false };
+    });
+    v.addEventListener("pointermove", (e) => {
+      if (!this.drag) return;
+      if (Math.hypot(e.clientX - this.drag.x0, e.clientY - this.drag.y0) > 5) this.drag.moved = true;
+      if (this.drag.moved) this.place(this.draft, this.rectFrom(this.drag.start, this.frac(e)));
+    });
+    v.addEventListener("pointerup", (e) => {
+      if (!this.drag) return;
+      const d = this.drag;
+      this.drag = null;
+      this.draft.hidden = true;
+      const p = this.frac(e);
+      const roi = d.moved ? this.rectFrom(d.start, p) : this.centredAt(p);
+      this.setRoi(roi);
+    });
+    v.addEventListener("pointercancel", () => {
+      this.drag = null;
+      this.draft.hidden = true;
+    });
+  }
+
+  frac(e) {
+    const r = this.view.getBoundingClientRect();
+    return [clamp((e.clientX - r.left) / r.width, 0, 1), clamp((e.clientY - r.top) / r.height, 0, 1)];
+  }
+
+  rectFrom(a, b) {
+    const min = 0.02;
+    let x = Math.min(a[0], b[0]);
+    let y = Math.min(a[1], b[1]);
+    let w = Math.max(Math.abs(a[0] - b[0]), min);
+    let h = Math.max(Math.abs(a[1] - b[1]), min);
+    x = clamp(x, 0, 1 - w);
+    y = clamp(y, 0, 1 - h);
+    return [x, y, w, h];
+  }
+
+  centredAt(p) {
+    const [, , w, h] = this.roi;
+    return [clamp(p[0] - w / 2, 0, 1 - w), clamp(p[1] - h / 2, 0, 1 - h), w, h];
+  }
+
+  setRoi(roi) {
+    const r = roi.map((v) => Math.round(v * 10000) / 10000);
+    r[2] = Math.min(r[2], 1 - r[0]);
+    r[3] = Math.min(r[3], 1 - r[1]);
+    this.roi = r;
+    this.showRoi();
+    act(this.name, { action: "roi", roi: r });
+  }
+
+  place(box, [x, y, w, h]) {
+    box.hidden = false;
+    box.style.left = `${x * 100}%`;
+    box.style.top = `${y * 100}%`;
+    box.style.width = `${w * 100}%`;
+    box.style.height = `${h * 100}%`;
+  }
+
+  showRoi() {
+    this.place(this.roiBox, this.roi);
+    this.el.dataset.roi = this.roi.join(",");
+  }
+
+  onButton(b) {
+    const a = b.dataset.act;
+    const msg = { action: a };
+    if (a === "autofocus") {
+      msg.roi = this.roi;
+      this.af = { state: "starting", run_id: null, samples: [], result: null };
+      this.drawCurve();
+    } else if (a === "nudge") {
+      msg.direction = b.dataset.direction;
+      msg.level = Number(b.dataset.level);
+    } else if (a === "zoom") {
+      msg.zoom = Number(b.dataset.zoom);
+      msg.center = [this.roi[0] + this.roi[2] / 2, this.roi[1] + this.roi[3] / 2];
+    }
+    this.message(`${a}…`);
+    act(this.name, msg);
+  }
+
+  message(text, error = false) {
+    const m = this.q(".msg");
+    m.textContent = text;
+    m.classList.toggle("error", error);
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  async showFrame(header, blob) {
+    const url = URL.createObjectURL(blob);
+    const old = this.url;
+    this.url = url;
+    this.img.src = url;
+    try {
+      await this.img.decode();
+    } catch (_) {
+      /* a frame the browser cannot decode (or one replaced meanwhile): skip it */
+    }
+    if (old) URL.revokeObjectURL(old);
+    this.header = header;
+    this.frames += 1;
+    const ds = this.el.dataset;
+    ds.frames = String(this.frames);
+    ds.seq = String(header.seq);
+    ds.moveId = String(header.move_id);
+    ds.settled = String(header.settled);
+    ds.zoom = String(header.zoom);
+    this.q(".meta").textContent =
+      `seq ${header.seq} · move ${header.move_id}${header.settled ? "" : " (moving)"} · ` +
+      `pos ${header.position == null ? "not homed" : header.position.toFixed(1)} · ${header.zoom}× · ` +
+      `${header.w}×${header.h}`;
+    this.el.querySelectorAll("button[data-zoom]").forEach((z) => {
+      z.classList.toggle("active", Number(z.dataset.zoom) === header.zoom);
+    });
+    const t = performance.now();
+    if (t - this.lastHist > 250) {
+      this.lastHist = t;
+      this.drawHistogram();
+    }
+  }
+
+  drawHistogram() {
+    const w = 160;
+    const h = 106;
+    if (!this.histCtx) {
+      this.histSrc = document.createElement("canvas");
+      this.histSrc.width = w;
+      this.histSrc.height = h;
+      this.histCtx = this.histSrc.getContext("2d", { willReadFrequently: true });
+    }
+    if (!this.img.naturalWidth) return;
+    this.histCtx.drawImage(this.img, 0, 0, w, h);
+    const px = this.histCtx.getImageData(0, 0, w, h).data;
+    const bins = new Uint32Array(64);
+    for (let i = 0; i < px.length; i += 4) {
+      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
+      bins[Math.min(63, y >> 2)] += 1;
+    }
+    const c = this.hist.getContext("2d");
+    const W = this.hist.width;
+    const H = this.hist.height;
+    c.clearRect(0, 0, W, H);
+    const peak = Math.max(...bins) || 1;
+    c.fillStyle = "#c8c8c8";
+    const bw = W / bins.length;
+    bins.forEach((n, i) => {
+      const bh = (n / peak) * (H - 4);
+      c.fillRect(i * bw, H - bh, Math.max(1, bw - 0.5), bh);
+    });
+    this.el.dataset.histogram = "1";
+  }
+
+  // ---------------------------------------------------------------- state
+
+  applyState(cam) {
+    const st = this.q(".label.state");
+    st.textContent = cam.state;
+    st.dataset.state = cam.state;
+    this.el.dataset.state = cam.state;
+    this.q(".label.fps").textContent = `${Number(cam.fps || 0).toFixed(1)} fps`;
+    if (!this.drag && Array.isArray(cam.roi)) {
+      this.roi = cam.roi;
+      this.showRoi();
+    }
+    if (cam.af) this.applyAf(cam.af);
+    if (cam.error && cam.state !== "liveview") this.message(cam.error, true);
+  }
+
+  applyAf(af) {
+    // The state message carries the whole curve: it wins over what events built so far,
+    // unless it is about an older run.
+    if (this.af.run_id != null && af.run_id != null && af.run_id < this.af.run_id) return;
+    this.af = { ...af, samples: af.samples || [] };
+    this.afChanged();
+  }
+
+  onAfEvent(ev) {
+    if (this.af.run_id != null && ev.run_id < this.af.run_id) return;
+    if (ev.run_id !== this.af.run_id) {
+      this.af = { state: "starting", run_id: ev.run_id, samples: [], result: null };
+    }
+    if (ev.kind === "sample" && ev.position != null && ev.measure != null) {
+      this.af.samples.push([ev.position, ev.measure, ev.zoom]);
+    } else if (ev.kind === "result") {
+      this.af.result = ev.result;
+    }
+    if (ev.af_state) this.af.state = ev.af_state;
+    else if (ev.kind === "state" && ev.state) this.af.state = ev.state;
+    this.afChanged();
+  }
+
+  afChanged() {
+    const label = this.q(".label.af");
+    label.textContent = `AF ${this.af.state}`;
+    label.dataset.state = this.af.state;
+    const ds = this.el.dataset;
+    ds.afState = this.af.state;
+    ds.samples = String(this.af.samples.length);
+    const r = this.af.result;
+    ds.result = r ? (r.ok ? "ok" : "failed") : "";
+    if (r) {
+      const text = r.ok
+        ? `focused at ${Number(r.position).toFixed(1)} (measure ${Number(r.measure).toPrecision(4)}, ` +
+          `${r.frames ?? "?"} frames, ${Number(r.seconds ?? 0).toFixed(1)} s)`
+        : `autofocus failed: ${r.reason ?? "unknown reason"}`;
+      this.message(text, !r.ok);
+    }
+    this.drawCurve();
+  }
+
+  drawCurve() {
+    const c = this.curve.getContext("2d");
+    const W = this.curve.width;
+    const H = this.curve.height;
+    const pad = 18;
+    c.clearRect(0, 0, W, H);
+    c.strokeStyle = "#33373d";
+    c.strokeRect(pad, 4, W - pad - 4, H - pad - 4);
+    const s = this.af.samples || [];
+    const r = this.af.result;
+    if (!s.length) {
+      c.fillStyle = "#9aa0a6";
+      c.font = "12px system-ui";
+      c.fillText("no autofocus samples yet", pad + 8, H / 2);
+      return;
+    }
+    const xs = s.map((p) => p[0]);
+    const ys = s.map((p) => p[1]);
+    if (r && r.ok && r.position != null) xs.push(r.position);
+    let x0 = Math.min(...xs);
+    let x1 = Math.max(...xs);
+    let y0 = Math.min(...ys, 0);
+    let y1 = Math.max(...ys);
+    if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
+    if (y1 - y0 < 1e-12) { y1 = y0 + 1; }
+    const X = (v) => pad + ((v - x0) / (x1 - x0)) * (W - pad - 10) + 2;
+    const Y = (v) => H - pad - ((v - y0) / (y1 - y0)) * (H - pad - 10);
+    const sorted = s.filter((p) => p[2] === 1 || p[2] == null).sort((a, b) => a[0] - b[0]);
+    c.strokeStyle = "#5b8def";
+    c.beginPath();
+    sorted.forEach((p, i) => (i ? c.lineTo(X(p[0]), Y(p[1])) : c.moveTo(X(p[0]), Y(p[1]))));
+    c.stroke();
+    s.forEach((p, i) => {
+      c.fillStyle = p[2] > 1 ? "#ffb000" : "#8fb4ff";
+      if (i === s.length - 1) c.fillStyle = "#ffffff";
+      c.beginPath();
+      c.arc(X(p[0]), Y(p[1]), 2.5, 0, Math.PI * 2);
+      c.fill();
+    });
+    if (r && r.position != null) {
+      c.strokeStyle = r.ok ? "#3ccf6e" : "#ff5a52";
+      c.setLineDash([4, 3]);
+      c.beginPath();
+      c.moveTo(X(r.position), 4);
+      c.lineTo(X(r.position), H - pad);
+      c.stroke();
+      c.setLineDash([]);
+      c.fillStyle = c.strokeStyle;
+      c.font = "11px system-ui";
+      c.fillText(`${r.ok ? "best" : "failed"} ${Number(r.position).toFixed(1)}`, Math.min(X(r.position) + 3, W - 70), 15);
+    }
+    c.fillStyle = "#9aa0a6";
+    c.font = "10px system-ui";
+    c.fillText(x0.toFixed(0), pad, H - 4);
+    c.fillText(x1.toFixed(0), W - 30, H - 4);
+  }
+
+  onReply(msg) {
+    if (!msg.ok) {
+      this.message(`${msg.action ?? "action"}: ${msg.error.code}: ${msg.error.message}`, true);
+      return;
+    }
+    const res = msg.result || {};
+    if (msg.action === "capture" && res.url) {
+      const a = document.createElement("a");
+      a.href = res.url;
+      a.download = res.name;
+      a.textContent = `${res.name} (${(res.size / 1e6).toFixed(1)} MB)`;
+      a.className = "capture-link";
+      this.q(".downloads").prepend(a);
+      this.message(`captured ${res.name}`);
+    } else if (msg.action === "autofocus") {
+      this.message(`autofocus run ${res.run_id} started`);
+    } else if (msg.action === "nudge") {
+      this.message(`moved (move ${res.move_id})`);
+    } else if (msg.action === "roi") {
+      this.message(`focus region ${res.roi ? res.roi.map((v) => v.toFixed(2)).join(", ") : "set"}`);
+    } else {
+      this.message(`${msg.action}: done`);
+    }
+  }
+}
+
+// -------------------------------------------------------------------- WebSocket
+
+function ensureTiles(names) {
+  const grid = document.getElementById("grid");
+  for (const n of names) {
+    if (!tiles.has(n)) {
+      const t = new Tile(n);
+      tiles.set(n, t);
+      grid.append(t.el);
+    }
+  }
+}
+
+function onBinary(buf) {
+  const recv = nowWall();
+  const dv = new DataView(buf);
+  const n = dv.getUint32(0);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  stats.frames += 1;
+  if (header.pub_wall != null && stats.lat.length < stats.max) stats.lat.push(recv - header.pub_wall);
+  if (header.recv_wall != null && stats.hop.length < stats.max) stats.hop.push(recv - header.recv_wall);
+  const tile = tiles.get(header.camera);
+  const ack = () => send({ action: "ack", camera: header.camera });
+  if (!tile) return ack();
+  tile.showFrame(header, new Blob([new Uint8Array(buf, 4 + n)], { type: "image/jpeg" })).finally(ack);
+}
+
+function onText(text) {
+  const msg = JSON.parse(text);
+  if (msg.type === "hello") {
+    ensureTiles(msg.cameras);
+  } else if (msg.type === "state") {
+    ensureTiles(msg.cameras.map((c) => c.name));
+    for (const cam of msg.cameras) tiles.get(cam.name).applyState(cam);
+    const ctl = document.getElementById("controller");
+    const online = msg.controller && msg.controller.online;
+    ctl.dataset.state = online ? "online" : online === false ? "offline" : "unknown";
+    ctl.textContent = `controller: ${online ? "online" : online === false ? "offline" : "?"}`;
+    ctl.title = (msg.controller && msg.controller.error) || "";
+  } else if (msg.type === "af") {
+    tiles.get(msg.camera)?.onAfEvent(msg);
+  } else if (msg.type === "reply") {
+    const cam = msg.camera ?? pending.get(msg.id);
+    pending.delete(msg.id);
+    const tile = tiles.get(cam);
+    if (tile) tile.onReply(msg);
+    else if (!msg.ok) console.warn("viewer:", msg.error);
+  }
+}
+
+function connect(delay = 500) {
+  const conn = document.getElementById("conn");
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  ws = new WebSocket(`${proto}//${location.host}/ws`);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => {
+    conn.dataset.state = "open";
+    conn.textContent = "live";
+    delay = 500;
+  };
+  ws.onmessage = (e) => (typeof e.data === "string" ? onText(e.data) : onBinary(e.data));
+  ws.onclose = () => {
+    conn.dataset.state = "closed";
+    conn.textContent = "disconnected – retrying";
+    setTimeout(() => connect(Math.min(delay * 2, 5000)), delay);
+  };
+}
+
+connect();

@@ -49,7 +49,8 @@ scalars = st.one_of(
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=8), st.integers()), inner, max_size=4)
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=8), st.integers()), inner, max_size=4),
     ),
     max_leaves=12,
 )
@@ -63,7 +64,11 @@ valid_messages = st.one_of(
         st.sampled_from(["info", "status", "focus.drive", "zoom.set", "config.get"]),
         st.dictionaries(st.text(max_size=6), scalars, max_size=4),
     ),
-    st.builds(lambda i, r: Reply(i, r), st.text(min_size=1, max_size=10), st.dictionaries(st.text(max_size=6), scalars)),
+    st.builds(
+        lambda i, r: Reply(i, r),
+        st.text(min_size=1, max_size=10),
+        st.dictionaries(st.text(max_size=6), scalars),
+    ),
     st.builds(
         lambda i, c, m: ErrorReply(i, c, m),
         st.text(min_size=1, max_size=10),

@@ -12,9 +12,17 @@ DRIVE = NODE_COMMANDS["focus.drive"]
 
 OK_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("focus.drive", {"direction": "far", "level": 2}, {"direction": "far", "level": 2, "count": 1}),
-    ("focus.drive", {"direction": "near", "level": 1, "count": 5}, {"direction": "near", "level": 1, "count": 5}),
+    (
+        "focus.drive",
+        {"direction": "near", "level": 1, "count": 5},
+        {"direction": "near", "level": 1, "count": 5},
+    ),
     ("focus.drive", {"steps": -40}, {"steps": -40, "count": 1}),
-    ("focus.drive", {"direction": "far", "level": 3, "future_field": 1}, {"direction": "far", "level": 3, "count": 1}),
+    (
+        "focus.drive",
+        {"direction": "far", "level": 3, "future_field": 1},
+        {"direction": "far", "level": 3, "count": 1},
+    ),
     ("zoom.set", {"zoom": 5}, {"zoom": 5}),
     ("zoom.set", {"zoom": 10, "center": [0.25, 1]}, {"zoom": 10, "center": [0.25, 1.0]}),
     ("capture", {}, {"download": True}),

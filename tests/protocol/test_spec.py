@@ -28,7 +28,9 @@ def _documented(title: str) -> dict[str, str]:
 
 
 def test_spec_version_is_pinned_to_the_code() -> None:
-    m = re.search(r"Specification version: \*\*([0-9]+\.[0-9]+)\*\* \(protocol major version `([0-9]+)`\)", SPEC)
+    m = re.search(
+        r"Specification version: \*\*([0-9]+\.[0-9]+)\*\* \(protocol major version `([0-9]+)`\)", SPEC
+    )
     assert m, "the version line is missing"
     assert m.group(1) == SPEC_VERSION
     assert int(m.group(2)) == PROTOCOL_VERSION

@@ -36,7 +36,7 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     v = values[order]
     c = np.cumsum(weights[order], dtype=np.float64)
     if c[-1] <= 0:
-        return float(np.median(v))
+        return float(v[len(v) // 2])
     return float(v[np.searchsorted(c, c[-1] / 2)])
 
 

@@ -15,7 +15,10 @@ from camera_node.sim.scene import MotorParams
 QUIET = MotorParams(jitter=0.0, skip_probability=0.0, asymmetry=0.0, backlash=0.0, latency_s=0.0)
 
 
-def _motor(params: MotorParams = MotorParams(), seed: int = 1) -> Motor:
+DEFAULT = MotorParams()
+
+
+def _motor(params: MotorParams = DEFAULT, seed: int = 1) -> Motor:
     return Motor(params, np.random.default_rng(seed))
 
 

@@ -96,7 +96,8 @@ def test_defaults_and_name_from_stem(tmp_path: Path) -> None:
         ('image = "photo.png"\ncolour = 1\n[depth]\nfocus_at = 1\n', "colour"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\nfocus = 2\n', "depth.focus"),
         (
-            'image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0,0,1,1]\nfocus_at = 2\nz = 1\n',
+            'image = "photo.png"\n[depth]\nfocus_at = 1\n'
+            "[[depth.region]]\nbox = [0,0,1,1]\nfocus_at = 2\nz = 1\n",
             "depth.region.z",
         ),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nfnumber = 2\n', "optics.fnumber"),
@@ -131,7 +132,8 @@ def test_any_unknown_top_level_key_is_refused(key: str) -> None:
         ('image = "photo.png"\n[depth]\nfocus_at = 1\nkind = "height"\n', "depth.kind"),
         ('image = "photo.png"\n[depth]\nfocus_at = "x"\n', "depth.focus_at"),
         (
-            'image = "photo.png"\n[depth]\nfocus_at = 1\n[[depth.region]]\nbox = [0.5, 0, 0.2, 1]\nfocus_at = 2\n',
+            'image = "photo.png"\n[depth]\nfocus_at = 1\n'
+            "[[depth.region]]\nbox = [0.5, 0, 0.2, 1]\nfocus_at = 2\n",
             "box",
         ),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nliveview = [960]\n', "optics.liveview"),

@@ -45,28 +45,42 @@ def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def measure_region(
+    jpeg: bytes,
+    roi: Sequence[float],
+    *,
+    zoom: int = 1,
+    center: Sequence[float] = (0.5, 0.5),
+    scale: int = 1,
+    measure: str = measures.DEFAULT,
+) -> float:
+    """The focus measure of ``roi`` (full-view fractions) in a frame shown at ``zoom``.
+
+    Decodes only the region, at DCT ``scale``.  Raises ``ValueError`` (bad JPEG, region
+    not visible) or ``KeyError`` (unknown measure).
+    """
+    m = measures.get(measure)
+    if m.jpeg is not None:
+        return m.jpeg(jpeg)
+    assert m.pixels is not None
+    return m.pixels(roi_gray(jpeg, roi_in_view(roi, zoom, center), scale=scale))
+
+
 def observe(
     header: Mapping[str, Any],
     jpeg: bytes,
     roi: Sequence[float],
     *,
+    scale: int = 1,
     measure: str = measures.DEFAULT,
-    min_side: int | None = 96,
 ) -> Observation:
-    """Decode only the region, score it, and wrap it with the header's move bookkeeping."""
-    m = measures.get(measure)
-    zoom = int(header.get("zoom", 1))
-    center = header.get("zoom_center", (0.5, 0.5))
-    if m.jpeg is not None:
-        value = m.jpeg(jpeg)
-        scale = 1
-    else:
-        region = roi_in_view(roi, zoom, center)
-        gray = roi_gray(jpeg, region, min_side=min_side)
-        assert m.pixels is not None
-        value = m.pixels(gray)
-        w = int(header.get("w", 0)) or 1
-        scale = max(1, min(8, round(w * region[2] / max(1, gray.shape[1]))))
-        if scale not in (1, 2, 4, 8):
-            scale = min((1, 2, 4, 8), key=lambda s: abs(s - scale))
+    """Score a frame's region at ``scale`` and wrap it with the header's move bookkeeping."""
+    value = measure_region(
+        jpeg,
+        roi,
+        zoom=int(header.get("zoom", 1)),
+        center=header.get("zoom_center", (0.5, 0.5)),
+        scale=scale,
+        measure=measure,
+    )
     return Observation.from_header(header, value, scale)

@@ -153,7 +153,7 @@ async def _focus_once(node: str, roi: list[float], strategy_name: str, timeout: 
                     )
 
             strategy = create_strategy(
-                strategy_name, zoom_levels=link.zoom_levels, capabilities=link.capabilities
+                strategy_name, zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=roi
             )
             run = AutofocusRun(link, strategy, strategy_name, roi, emit, frame_timeout=timeout)
             loop = asyncio.get_running_loop()

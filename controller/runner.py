@@ -75,8 +75,11 @@ class AutofocusRun:
         now = time.monotonic()
         try:
             if isinstance(cmd, Drive):
+                # the node answers once every drive is issued: allow for each one
                 r = await self.link.call(
-                    "focus.drive", {"direction": cmd.direction, "level": cmd.level, "count": cmd.count}
+                    "focus.drive",
+                    {"direction": cmd.direction, "level": cmd.level, "count": cmd.count},
+                    timeout=5.0 + 0.6 * cmd.count,
                 )
                 self.drives += 1
                 self.motor_moves += cmd.count
@@ -119,7 +122,7 @@ class AutofocusRun:
 
     async def _observe(self, frame: Frame) -> Observation:
         loop = asyncio.get_running_loop()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"scale": self.strategy.wanted_scale}
         if self.measure:
             kwargs["measure"] = self.measure
         return await loop.run_in_executor(

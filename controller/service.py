@@ -131,7 +131,9 @@ class Controller:
         if "roi" in args:
             link.roi = list(args["roi"])
         name = args["strategy"]
-        strategy = create_strategy(name, zoom_levels=link.zoom_levels, capabilities=link.capabilities)
+        strategy = create_strategy(
+            name, zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=link.roi
+        )
         self._run_ids += 1
         run_id = self._run_ids
         run = AutofocusRun(

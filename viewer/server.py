@@ -43,7 +43,7 @@ async def run_viewer(
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     try:
-        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        site = web.TCPSite(runner, config.host, config.port)
         await site.start()
         port = config.port
         for addr in runner.addresses:

@@ -47,7 +47,9 @@ def _register_node(sub: Any) -> None:
     p.add_argument("--name", default="cam1", help="camera name, used in topics (default: cam1)")
     p.add_argument("--pub", default=DEFAULT_PUB, help=f"PUB endpoint to bind (default: {DEFAULT_PUB})")
     p.add_argument("--rep", default=DEFAULT_REP, help=f"command endpoint to bind (default: {DEFAULT_REP})")
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="live-view rate cap, 0 for none (default: 25)")
+    p.add_argument(
+        "--fps", type=float, default=DEFAULT_FPS, help="live-view rate cap, 0 for none (default: 25)"
+    )
     p.add_argument("--save-dir", type=Path, help="where capture {download: false} saves files on the node")
     p.add_argument("--seed", type=int, help="random seed of the simulated camera")
     p.add_argument("--no-liveview", action="store_true", help="do not start live view at startup")

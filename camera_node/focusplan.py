@@ -27,15 +27,19 @@ DEFAULT_OVERSCAN = 20.0  # level-1 units past the target on a move toward near
 def decompose(distance: float, sizes: tuple[float, float, float]) -> list[int]:
     """Levels (3, then 2, then 1) whose nominal sizes add up closest to ``distance`` >= 0.
 
-    Greedy: as many level-3 drives as fit, then level 2, then the rest rounded to level 1.
+    Greedy: as many level-3 drives as fit, then level 2, then the rest rounded to level 1;
+    one more coarse drive is taken when it overshoots by at most half a level-1 step.
     """
     levels: list[int] = []
     rest = max(0.0, distance)
     for level in (3, 2):
-        n = int(rest // sizes[level - 1])
+        size = sizes[level - 1]
+        n = int(rest // size)
+        if rest - n * size > size - sizes[0] / 2:
+            n += 1
         levels += [level] * n
-        rest -= n * sizes[level - 1]
-    levels += [1] * round(rest / sizes[0])
+        rest -= n * size
+    levels += [1] * max(0, round(rest / sizes[0]))
     return levels
 
 

@@ -116,7 +116,7 @@ async def liveview_start(node: Node, args: Result) -> Result:
     node.want_liveview = True
     if not node.liveview_on:
         await node.start_liveview()
-    return {"state": node.state}
+    return {"state": "liveview"}  # node.state still says busy: this command is running
 
 
 async def liveview_stop(node: Node, args: Result) -> Result:

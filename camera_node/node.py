@@ -1,9 +1,10 @@
 """Running one node process: signals, the ready line, and a clean exit.
 
 ``run_node(config)`` returns the exit status: 0 after SIGINT or SIGTERM (sockets closed with
-linger 0, the camera worker stopped, the camera closed).  When the node is up it prints one
-JSON line on stdout, ``{"ready": true, "name": ..., "pub": ..., "rep": ...}``, with the
-endpoints as bound (a ``*`` port resolved), so scripts and tests can use port ``*``.
+linger 0, the camera worker stopped, the camera closed).  Once its sockets are bound
+and the camera has been tried (opened, live view started, or found missing) it prints one
+JSON line on stdout, ``{"ready": true, "name", "pub", "rep", "state"}``, with the endpoints
+as bound (a ``*`` port resolved), so scripts and tests can use port ``*``.
 Logs go to stderr.
 """
 
@@ -26,6 +27,7 @@ from protocol import PROTOCOL_VERSION, SPEC_VERSION
 from tetherfocus import __version__
 
 log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 30.0  # the ready line waits this long at most for the first camera open
 JOIN_TIMEOUT_S = 5.0  # after shutdown, how long a hung camera call may hold the exit
 
 
@@ -59,10 +61,21 @@ async def serve(config: NodeConfig, clock: Clock) -> Node:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ready = {"ready": True, "name": node.name, "pub": node.publisher.endpoint, "rep": node.rep_endpoint}
+    running = asyncio.ensure_future(node.run(stop))
+    try:  # ready once the camera was tried (state liveview, idle or camera_lost)
+        await asyncio.wait_for(asyncio.shield(node.started.wait()), READY_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("the camera has not answered within %.0f s; serving anyway", READY_TIMEOUT_S)
+    ready = {
+        "ready": True,
+        "name": node.name,
+        "pub": node.publisher.endpoint,
+        "rep": node.rep_endpoint,
+        "state": node.state,
+    }
     print(json.dumps(ready), flush=True)
     log.info("node %s: frames on %s, commands on %s", node.name, node.publisher.endpoint, node.rep_endpoint)
-    await node.run(stop)
+    await running
     return node
 
 

@@ -94,6 +94,7 @@ class Node:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lost_event = asyncio.Event()
         self._lv_wakeup = asyncio.Event()
+        self.started = asyncio.Event()  # set after the first attempt to open the camera
         self.ctx = zmq.asyncio.Context()
         try:
             self.publisher = Publisher(self.ctx, config.pub)
@@ -195,12 +196,18 @@ class Node:
                     ", ".join(sorted(self.caps)),
                 )
                 if self.want_liveview and CAP_LIVEVIEW in self.caps:
-                    await self.start_liveview()
+                    try:
+                        await self.start_liveview()
+                    except (ProtocolError, BackendError) as exc:
+                        if not self.lost:
+                            log.warning("live view did not start: %s", exc)
+                self.started.set()
                 await self._lost_event.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.on_lost(exc)
+                self.started.set()
                 delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
                 attempt += 1
                 log.warning("cannot open the camera (%s); retrying in %.1f s", exc, delay)

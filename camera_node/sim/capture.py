@@ -101,9 +101,12 @@ def _layers(focus_src: F32, rate: float) -> list[tuple[float, float]]:
 
 
 def _weights(focus: F32, value: float, step: float) -> F32:
+    out: F32
     if step == 0.0:
-        return (focus == np.float32(value)).astype(np.float32)
-    return np.clip(1.0 - np.abs(focus - np.float32(value)) / np.float32(step), 0.0, 1.0).astype(np.float32)
+        out = (focus == np.float32(value)).astype(np.float32)
+    else:
+        out = np.clip(1.0 - np.abs(focus - np.float32(value)) / np.float32(step), 0.0, 1.0).astype(np.float32)
+    return out
 
 
 def render_capture(scene: SceneData, position: float, f_number: float, seed: int, quality: int) -> bytes:

@@ -103,7 +103,8 @@ def freq_radius(shape: tuple[int, int]) -> F32:
     """|frequency| in cycles per pixel on an rfft2 grid of an image of ``shape``."""
     fy = np.fft.fftfreq(shape[0]).astype(np.float32)
     fx = np.fft.rfftfreq(shape[1]).astype(np.float32)
-    return np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).astype(np.float32)
+    rho: F32 = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).astype(np.float32)
+    return rho
 
 
 class DiskOTF:

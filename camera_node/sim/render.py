@@ -63,10 +63,10 @@ class _ViewModel:
             self.layers.append(
                 _Layer(
                     focus,
-                    np.fft.rfft2(vi.luma * wgt),
-                    np.fft.rfft2(cb_h * w_h),
-                    np.fft.rfft2(cr_h * w_h),
-                    None if self.single else np.fft.rfft2(w_h),
+                    _spectrum(vi.luma * wgt),
+                    _spectrum(cb_h * w_h),
+                    _spectrum(cr_h * w_h),
+                    None if self.single else _spectrum(w_h),
                 )
             )
         self.otf_full = DiskOTF(self.full_shape)
@@ -123,6 +123,11 @@ def breathe(planes: Planes, view: View, magnification: float) -> Planes:
         return np.asarray(src.resize((pw, ph), Image.Resampling.BILINEAR, box=box), np.float32)
 
     return Planes(scale(planes.y, 1.0), scale(planes.cb, 0.5), scale(planes.cr, 0.5))
+
+
+def _spectrum(a: F32) -> C64:
+    """rfft2 of a float32 image (complex64 with numpy >= 2)."""
+    return np.fft.rfft2(a).astype(np.complex64, copy=False)
 
 
 def _acc(acc: C64, spec: C64, otf: F32 | None) -> None:

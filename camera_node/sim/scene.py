@@ -295,8 +295,8 @@ def _load_map(spec: SceneSpec, size: tuple[int, int]) -> F32:
     assert d.near is not None and d.far is not None
     f = d.far + t * (d.near - d.far)
     f = np.where(finite, f, d.far).astype(np.float32)
-    im = Image.fromarray(f, "F").resize(size, Image.Resampling.BILINEAR)
-    return np.array(im, dtype=np.float32)  # a writable copy: regions go on top
+    resized = Image.fromarray(f, "F").resize(size, Image.Resampling.BILINEAR)
+    return np.array(resized, dtype=np.float32)  # a writable copy: regions go on top
 
 
 def load_scene(spec: SceneSpec) -> SceneData:

@@ -130,4 +130,5 @@ def to_ycc(rgb: F32) -> tuple[F32, F32]:
 def half(a: F32) -> F32:
     """2x2 block mean (dimensions must be even)."""
     h, w = a.shape
-    return a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float32)
+    out: F32 = a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float32)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from io import BytesIO
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def test_frames_come_at_the_frame_rate_in_virtual_time() -> None:
     for _ in range(10):
         cam.capture_preview()
         times.append(clock.now())
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(g == pytest.approx(1 / sim.spec.stream.fps) for g in gaps)
     clock.advance(0.013)  # a slow consumer gets the next frame on the grid
     cam.capture_preview()
@@ -260,7 +261,7 @@ def test_same_seed_same_bytes_different_seed_differs() -> None:
 
 
 def test_summary_and_exit() -> None:
-    sim, cam, clock = open_test_sim()
+    sim, cam, _ = open_test_sim()
     cam.init()
     assert "Canon" in cam.get_summary().text
     cam.capture_preview()

@@ -71,12 +71,26 @@ def _open(jpeg: bytes) -> Image.Image:
     return im
 
 
-def roi_gray(jpeg: bytes, roi: Roi, *, min_side: int | None = 96) -> npt.NDArray[np.uint8]:
-    """The region of ``jpeg`` as a uint8 luma array, decoded at the coarsest DCT scale that keeps
-    ``min_side`` pixels on the region's short side (``None``: full resolution)."""
+MIN_SIDE_FLOOR = 8
+
+
+def roi_gray(
+    jpeg: bytes, roi: Roi, *, min_side: int | None = 96, scale: int | None = None
+) -> npt.NDArray[np.uint8]:
+    """The region of ``jpeg`` as a uint8 luma array.
+
+    Decoded at DCT ``scale`` (1, 2, 4, 8) if given, reduced as needed to keep at least
+    8 pixels on the region's short side; otherwise at the coarsest scale that keeps
+    ``min_side`` pixels there (``None``: full resolution).
+    """
     roi = check_roi(roi)
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     im = _open(jpeg)
-    scale = pick_scale(im.size, roi, min_side)
+    if scale is None:
+        scale = pick_scale(im.size, roi, min_side)
+    else:
+        scale = min(scale, pick_scale(im.size, roi, MIN_SIDE_FLOOR))
     im.draft("L", (max(1, -(-im.size[0] // scale)), max(1, -(-im.size[1] // scale))))
     try:
         im = im.convert("L") if im.mode != "L" else im

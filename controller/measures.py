@@ -5,11 +5,15 @@ least 3x3) and returns a float that is
 
 - 0 for a flat region,
 - larger for a sharper version of the same region,
-- unchanged by adding a constant to every pixel (except ``normalized_variance``, which
-  divides by the mean brightness on purpose), by transposing, or by rotating 180 degrees.
+- unchanged by transposing or rotating 180 degrees, and by adding a constant to every
+  pixel (except ``normvar`` and the ``_n`` variants, which divide by the mean brightness
+  on purpose).
 
 The gradient measures scale with the square of the image contrast, so exposure flicker of
-1 % moves them by about 2 %; a search compares them only within one view (one zoom level).
+1 % moves them by about 2 %.  Their ``_n`` variants divide by the squared mean brightness
+and so do not move with exposure at all (measured on the simulated camera: frame-to-frame
+noise of Tenengrad drops from about 1-2 % to 0.3-0.5 %).  A search compares a measure only
+within one view (one zoom level, one decode scale).
 
 ``jpeg_size`` is the free proxy: a sharper frame holds more high-frequency detail, so the
 camera's own JPEG encoder spends more bytes on it.  It needs no decoding at all, but it
@@ -82,6 +86,19 @@ def jpeg_size(jpeg: bytes) -> float:
     return float(len(jpeg))
 
 
+def gain_normalized(fn: PixelMeasure) -> PixelMeasure:
+    """``fn`` divided by the squared mean brightness: blind to exposure gain (flicker); 0 for black."""
+
+    def measure(gray: Gray) -> float:
+        a = _as_float(gray)
+        mean = float(a.mean())
+        return 0.0 if mean <= 0.0 else fn(a) / (mean * mean)
+
+    measure.__name__ = f"{getattr(fn, '__name__', 'measure')}_n"
+    measure.__doc__ = f"{getattr(fn, '__name__', 'measure')} over the squared mean brightness."
+    return measure
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
     """A named focus measure.  ``needs`` says what to hand it: decoded pixels or the JPEG bytes."""
@@ -105,12 +122,15 @@ _REGISTRY: dict[str, Measure] = {
         Measure("tenengrad", "pixels", pixels=tenengrad),
         Measure("brenner", "pixels", pixels=brenner),
         Measure("normvar", "pixels", pixels=normalized_variance),
+        Measure("laplacian_n", "pixels", pixels=gain_normalized(variance_of_laplacian)),
+        Measure("tenengrad_n", "pixels", pixels=gain_normalized(tenengrad)),
+        Measure("brenner_n", "pixels", pixels=gain_normalized(brenner)),
         Measure("jpeg_size", "jpeg", jpeg=jpeg_size),
     )
 }
 
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
-DEFAULT = "tenengrad"
+DEFAULT = "tenengrad_n"
 
 
 def get(name: str) -> Measure:

@@ -95,3 +95,22 @@ def test_bad_bytes() -> None:
         decode.roi_gray(png.getvalue(), (0, 0, 1, 1))
     with pytest.raises(ValueError, match="JPEG"):
         decode.roi_gray(JPEG[: len(JPEG) // 3], (0, 0, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("roi", "scale", "shape"),
+    [
+        ((0.0, 0.0, 1.0, 1.0), 8, (80, 120)),
+        ((0.0, 0.0, 1.0, 1.0), 2, (320, 480)),
+        ((0.4, 0.4, 0.1, 0.1), 8, (8, 12)),  # 64 px short side: 1/8 leaves 8
+        ((0.45, 0.45, 0.05, 0.05), 8, (8, 12)),  # 32 px: clamped to 1/4 (8 px)
+        ((0.45, 0.45, 0.05, 0.05), 2, (16, 24)),
+    ],
+)
+def test_explicit_scale(roi: decode.Roi, scale: int, shape: tuple[int, int]) -> None:
+    assert decode.roi_gray(JPEG, roi, scale=scale).shape == shape
+
+
+def test_explicit_scale_must_be_a_dct_scale() -> None:
+    with pytest.raises(ValueError, match="scale"):
+        decode.roi_gray(JPEG, (0, 0, 1, 1), scale=3)

@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from controller import measures
 
-PIXEL_MEASURES = ["laplacian", "tenengrad", "brenner", "normvar"]
+PIXEL_MEASURES = ["laplacian", "tenengrad", "brenner", "normvar", "laplacian_n", "tenengrad_n", "brenner_n"]
 GRADIENT_MEASURES = ["laplacian", "tenengrad", "brenner"]
 
 EDGE = np.array([[0, 0, 0, 10, 10, 10]] * 4, dtype=np.uint8)  # a vertical step edge, 4x6
@@ -32,7 +32,10 @@ GOLDEN = [
     (np.full((8, 8), 7.0), "tenengrad", 0.0),
     (np.full((8, 8), 7.0), "brenner", 0.0),
     (np.full((8, 8), 7.0), "normvar", 0.0),
+    (np.full((8, 8), 7.0), "tenengrad_n", 0.0),
     (np.zeros((8, 8)), "normvar", 0.0),
+    (EDGE, "tenengrad_n", 800.0 / 25),  # mean brightness 5
+    (EDGE, "brenner_n", 50.0 / 25),
 ]
 
 
@@ -74,6 +77,17 @@ def test_offset_invariant_and_gain_squared(name: str) -> None:
     a = _texture(5)
     assert f(a + 37.0) == pytest.approx(f(a), rel=1e-9)
     assert f(a * 3.0) == pytest.approx(9.0 * f(a), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["laplacian_n", "tenengrad_n", "brenner_n"])
+def test_normalized_variants_ignore_gain(name: str) -> None:
+    f = measures.get(name).pixels
+    raw = measures.get(name[:-2]).pixels
+    assert f is not None and raw is not None
+    a = _texture(8)
+    assert f(a * 1.7) == pytest.approx(f(a), rel=1e-9)
+    assert f(a) == pytest.approx(raw(a) / a.mean() ** 2, rel=1e-12)
+    assert f(np.zeros((5, 5))) == 0.0
 
 
 def test_normvar_scales_with_gain() -> None:

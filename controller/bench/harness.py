@@ -1,0 +1,198 @@
+"""One benchmark run: a strategy against the simulated camera, in virtual time.
+
+The run is what a node plus a controller would do, in one thread and without sockets:
+
+- the camera is :func:`camera_node.sim.open_sim` behind :class:`GPhoto2Backend`, so drives
+  go through the same ``manualfocusdrive`` None toggle (100 ms of clock each) and zoom
+  through ``eoszoom``/``eoszoomposition``;
+- :class:`camera_node.motion.MoveTracker` stamps each frame's ``move_id``, ``settled`` and
+  ``position`` exactly as the node does;
+- frames come from ``preview()``, which blocks on the clock until the next frame (25 fps);
+  while the tracker says the motor is still moving the harness lets the clock run to the
+  settle estimate instead of decoding frames every search would ignore (the frame grid,
+  and so the timing, is the same);
+- each settled frame's region is decoded at the strategy's ``wanted_scale`` (in the
+  magnified view when zoomed), measured, and fed to the strategy;
+- every command costs ``COMMAND_LATENCY_S`` of clock for the round trip to the node.
+
+Truth (where focus really is) is read from the simulator only after the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from camera_node.backends.gphoto2 import GPhoto2Backend
+from camera_node.clock import VirtualClock
+from camera_node.motion import MoveTracker
+from camera_node.sim import open_sim, resolve_scene
+from camera_node.sim.scene import OpticsParams
+from controller import measures
+from controller.bench.cases import Case
+from controller.decode import roi_gray
+from controller.observe import roi_in_view
+from controller.search import Command, Done, Drive, Failed, Observation, Zoom, create_strategy
+
+COMMAND_LATENCY_S = 0.005
+TIME_LIMIT_S = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    case: str
+    repeat: int
+    strategy: str
+    success: bool
+    final_position: float
+    truth: float
+    abs_error_steps: float
+    tolerance_steps: float
+    drives: int
+    motor_moves: int
+    zooms: int
+    frames: int
+    seconds: float
+    failure: str | None
+    detail: str
+    start: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "repeat": self.repeat,
+            "success": self.success,
+            "final_position": round(self.final_position, 3),
+            "truth": round(self.truth, 3),
+            "abs_error_steps": round(self.abs_error_steps, 3),
+            "tolerance_steps": round(self.tolerance_steps, 3),
+            "drives": self.drives,
+            "motor_moves": self.motor_moves,
+            "zooms": self.zooms,
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "failure": self.failure,
+            "detail": self.detail,
+            "start": round(self.start, 3),
+        }
+
+
+def tolerance_steps(optics: OpticsParams) -> float:
+    """Defocus (level-1 steps) at which the full-resolution blur circle reaches 2 pixels."""
+    pitch_um = optics.sensor_width_mm * 1000.0 / optics.capture[0]
+    return 2.0 * pitch_um * optics.f_number / optics.defocus_um_per_step
+
+
+def run_case(
+    case: Case,
+    repeat: int,
+    strategy_name: str,
+    *,
+    measure: str = measures.DEFAULT,
+    options: dict[str, Any] | None = None,
+    time_limit_s: float = TIME_LIMIT_S,
+    trace: list[str] | None = None,
+) -> RunResult:
+    """Run ``strategy_name`` once on ``case`` with seed (case or scene seed) + ``repeat``."""
+    clock = VirtualClock()
+    base_seed = resolve_scene(case.scene).seed if case.seed is None else case.seed
+    sim, gp = open_sim(case.scene, clock=clock, seed=base_seed + repeat)
+    if case.start is not None:
+        sim.set_true_position(case.start)
+    start = sim.true_position()
+    optics = sim.spec.optics
+    backend = GPhoto2Backend(gp, clock, sensor_size=optics.capture)
+    info = backend.open()
+    backend.liveview_start()  # raises the mirror: the first frame waits for it
+    m = measures.get(measure)
+    tracker = MoveTracker()
+    zoom, center = 1, (0.5, 0.5)
+    strategy = create_strategy(
+        strategy_name,
+        zoom_levels=info.zoom_levels,
+        capabilities=info.capabilities,
+        roi=case.roi,
+        **(options or {}),
+    )
+    t0 = clock.now()
+    drives = motor_moves = zooms = frames = 0
+    seq = 0
+    todo: list[Command] = strategy.start(t0)
+    end: Done | Failed | None = None
+    while end is None:
+        while todo and end is None:
+            cmd = todo.pop(0)
+            if trace is not None:
+                trace.append(f"{clock.now() - t0:7.3f} true={sim.true_position():7.2f} {cmd}")
+            if isinstance(cmd, Drive):
+                clock.sleep(COMMAND_LATENCY_S)
+                move_id = tracker.accept(clock.now(), parts=cmd.count)
+                for _ in range(cmd.count):
+                    backend.focus_drive(cmd.direction, cmd.level)
+                    tracker.drive_issued(cmd.direction, cmd.level, clock.now())
+                drives += 1
+                motor_moves += cmd.count
+                todo.extend(strategy.moved(move_id, clock.now()))
+            elif isinstance(cmd, Zoom):
+                clock.sleep(COMMAND_LATENCY_S)
+                move_id = tracker.accept(clock.now(), parts=1)
+                c = cmd.center or (0.5, 0.5)
+                backend.zoom_set(cmd.level, c)
+                tracker.zoom_issued(clock.now())
+                zoom, center = cmd.level, c
+                zooms += 1
+                todo.extend(strategy.moved(move_id, clock.now()))
+            else:
+                end = cmd
+        if end is not None:
+            break
+        if clock.now() - t0 > time_limit_s:
+            end = Failed("timeout", f"no result in {time_limit_s:g} s of virtual time")
+            break
+        if not tracker.settled(clock.now()):
+            clock.sleep(tracker.settle_at - clock.now() - 1e-4)
+        jpeg, _w, _h = backend.preview()
+        seq += 1
+        t = clock.now()
+        if not tracker.settled(t):
+            continue
+        scale = strategy.wanted_scale
+        if m.jpeg is not None:
+            value = m.jpeg(jpeg)
+        else:
+            assert m.pixels is not None
+            gray = roi_gray(jpeg, roi_in_view(case.roi, zoom, center), scale=scale)
+            value = m.pixels(gray)
+        frames += 1
+        obs = Observation(seq, t, tracker.move_id, True, zoom, value, scale, tracker.position)
+        todo = strategy.feed(obs, t)
+        if trace is not None:
+            phase = getattr(strategy, "state", None)
+            trace.append(
+                f"{t - t0:7.3f} true={sim.true_position():7.2f} frame z{zoom} s{scale} {value:.5g} {phase}"
+            )
+    seconds = clock.now() - t0
+    clock.sleep(max(0.0, sim.motor.busy_until() - clock.now()) + 0.01)
+    final = sim.true_position()
+    truth = sim.best_position(case.roi)
+    tol = tolerance_steps(optics)
+    err = abs(final - truth)
+    ok = isinstance(end, Done) and err <= tol
+    return RunResult(
+        case=case.name,
+        repeat=repeat,
+        strategy=strategy_name,
+        success=ok,
+        final_position=final,
+        truth=truth,
+        abs_error_steps=err,
+        tolerance_steps=tol,
+        drives=drives,
+        motor_moves=motor_moves,
+        zooms=zooms,
+        frames=frames,
+        seconds=seconds,
+        failure=end.reason if isinstance(end, Failed) else None,
+        detail=end.detail if isinstance(end, Failed) else end.reason,
+        start=start,
+    )

@@ -1,0 +1,86 @@
+"""Summaries of benchmark runs: the printed table and the JSON document.
+
+JSON: ``{"strategies": {NAME: {"summary": {...}, "runs": [...]}}}`` where the summary holds
+runs, success_rate, median_seconds, p90_seconds, median_drives, median_motor_moves,
+median_frames and median_abs_error_steps, and each run is :meth:`RunResult.as_json`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from controller.bench.harness import RunResult
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), without numpy."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
+    n = len(runs)
+    ok = sum(r.success for r in runs)
+    failures: dict[str, int] = {}
+    for r in runs:
+        if r.failure is not None:
+            failures[r.failure] = failures.get(r.failure, 0) + 1
+        elif not r.success:
+            failures["off_target"] = failures.get("off_target", 0) + 1
+    return {
+        "runs": n,
+        "success_rate": round(ok / n, 4) if n else 0.0,
+        "median_seconds": round(_percentile([r.seconds for r in runs], 50), 3),
+        "p90_seconds": round(_percentile([r.seconds for r in runs], 90), 3),
+        "median_drives": _percentile([r.drives for r in runs], 50),
+        "median_motor_moves": _percentile([r.motor_moves for r in runs], 50),
+        "median_frames": _percentile([r.frames for r in runs], 50),
+        "median_abs_error_steps": round(_percentile([r.abs_error_steps for r in runs], 50), 3),
+        "failures": failures,
+    }
+
+
+def document(results: dict[str, Sequence[RunResult]]) -> dict[str, Any]:
+    return {
+        "strategies": {
+            name: {"summary": summarize(runs), "runs": [r.as_json() for r in runs]}
+            for name, runs in results.items()
+        }
+    }
+
+
+def table(results: dict[str, Sequence[RunResult]]) -> str:
+    """The summary as a fixed-width table, one row per strategy."""
+    head = ("strategy", "runs", "success", "median s", "p90 s", "drives", "motor", "frames", "|err| steps")
+    rows = [head]
+    for name, runs in results.items():
+        s = summarize(runs)
+        rows.append(
+            (
+                name,
+                str(s["runs"]),
+                f"{100 * s['success_rate']:.1f}%",
+                f"{s['median_seconds']:.2f}",
+                f"{s['p90_seconds']:.2f}",
+                f"{s['median_drives']:g}",
+                f"{s['median_motor_moves']:g}",
+                f"{s['median_frames']:g}",
+                f"{s['median_abs_error_steps']:.2f}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Subcommands of the controller package.
+
+``register(subparsers)`` adds them to the ``tetherfocus`` command; each parser sets
+``func`` to a handler that takes the parsed arguments and returns an exit status.
+Add new subcommands as further ``_add_*`` functions called from :func:`register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    _add_bench(subparsers)
+
+
+def _add_bench(subparsers: Any) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks that run in virtual time")
+    kinds = bench.add_subparsers(dest="bench", metavar="KIND")
+    kinds.required = True
+    af = kinds.add_parser(
+        "af",
+        help="autofocus strategies against the simulated camera",
+        description="Run every case of CASES.toml with each strategy on the simulated camera, "
+        "in virtual time, and print a summary table.",
+    )
+    af.add_argument(
+        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
+    )
+    af.add_argument(
+        "--strategy", default="sweep,default", help="comma-separated strategies (default %(default)s)"
+    )
+    af.add_argument("--json", metavar="OUT.json", help="write every run and the summaries here")
+    af.add_argument("--measure", default=None, help="focus measure (default: the controller's default)")
+    af.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
+    af.add_argument("--quiet", action="store_true", help="print only the table")
+    af.set_defaults(func=_bench_af)
+
+
+def _bench_af(args: argparse.Namespace) -> int:
+    from controller import measures
+    from controller.bench.af import main
+
+    if args.measure is None:
+        args.measure = measures.DEFAULT
+    return main(args)

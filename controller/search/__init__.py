@@ -1,0 +1,78 @@
+"""Focus searches as pure state machines (sans-IO, h11 style).
+
+A search is fed :class:`Observation` s (frame header fields plus a focus measure) and
+returns commands: :class:`Drive`, :class:`Zoom`, and finally :class:`Done` or
+:class:`Failed`.  It never sleeps, never touches a socket and takes time only as an
+argument, so the same object runs inside the controller process, the one-shot ``focus``
+command and the in-process benchmark.  See :class:`Strategy` for the calling contract.
+
+Strategies: ``default`` (:mod:`.default`) and ``sweep`` (:mod:`.sweep`, the published
+baseline).  Make one with :func:`create_strategy`.
+
+Errors: :func:`create_strategy` raises ``ValueError`` for an unknown name or option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from controller.search._types import (
+    Command,
+    Direction,
+    Done,
+    Drive,
+    Failed,
+    Move,
+    Observation,
+    Strategy,
+    Zoom,
+)
+from controller.search.default import Default
+from controller.search.sweep import Sweep
+
+STRATEGIES: dict[str, type[Default] | type[Sweep]] = {"default": Default, "sweep": Sweep}
+NAMES: tuple[str, ...] = tuple(STRATEGIES)
+
+__all__ = [
+    "NAMES",
+    "STRATEGIES",
+    "Command",
+    "Default",
+    "Direction",
+    "Done",
+    "Drive",
+    "Failed",
+    "Move",
+    "Observation",
+    "Strategy",
+    "Sweep",
+    "Zoom",
+    "create_strategy",
+]
+
+
+def create_strategy(
+    name: str,
+    *,
+    zoom_levels: Sequence[int] = (1,),
+    capabilities: Iterable[str] = (),
+    roi: Sequence[float] | None = None,
+    **options: Any,
+) -> Default | Sweep:
+    """A fresh search called ``name`` for a camera that offers ``zoom_levels``.
+
+    ``capabilities`` is the node's list: magnification is used only if it holds "zoom".
+    ``roi`` (x, y, w, h fractions) centres the magnified view on the region.  Other
+    ``options`` go to the strategy's constructor.
+    """
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(NAMES)}") from None
+    caps = set(capabilities)
+    if cls is Default:
+        levels = tuple(zoom_levels) if ("zoom" in caps or not caps) else (1,)
+        center = (0.5, 0.5) if roi is None else (roi[0] + roi[2] / 2, roi[1] + roi[3] / 2)
+        return Default(zoom_levels=levels, roi_center=center, **options)
+    return Sweep(**options)

@@ -1,0 +1,254 @@
+"""What every search shares: frame gating, one move at a time, the position ledger, endings.
+
+A concrete search subclasses :class:`SearchMachine` and implements ``_begin`` and
+``_on_sample``.  This base
+
+- accepts a frame only if no move is outstanding, the frame follows the last accepted
+  move (``move_id``), the node says the motor has ``settled``, and the frame shows the
+  zoom and was measured at the scale the search asked for.  Everything else is counted
+  as ignored;
+- averages ``frames_per_sample`` accepted frames into one sample and keeps an estimate of
+  the relative frame-to-frame noise;
+- sends queued moves one at a time: the next only after ``moved`` for the previous one;
+- keeps the nominal position relative to the start, in level-1 units (the node's
+  ``position`` is absent until homed, and is dead reckoning too);
+- ends: ``_finish`` restores the starting zoom and reports Done; ``_fail`` restores the
+  zoom, drives back to the start, then reports Failed.  ``cancel`` and ``move_failed``
+  end the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+
+from controller.search._types import Command, Direction, Done, Drive, Failed, Move, Observation, Zoom
+
+LEVEL_SIZES = (1.0, 6.4, 47.0)
+
+
+def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1) -> list[Drive]:
+    """Drives (coarsest first, all one direction) that move ``delta`` nominal units.
+
+    Coarser levels round down so no drive reverses; the ``finest`` level rounds to nearest.
+    """
+    direction: Direction = "far" if delta > 0 else "near"
+    rest = abs(delta)
+    out: list[Drive] = []
+    for level in (3, 2, 1):
+        if level < finest:
+            break
+        size = sizes[level - 1]
+        n = math.floor(rest / size + 0.5) if level == finest else math.floor(rest / size + 1e-9)
+        if n > 0:
+            out.append(Drive(direction, level, n))
+            rest -= n * size
+    return out
+
+
+class SearchMachine:
+    """Base of the focus searches; see the module docstring.  Not thread-safe."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        *,
+        level_sizes: Sequence[float] = LEVEL_SIZES,
+        frames_per_sample: int = 1,
+        stall_timeout_s: float = 15.0,
+    ) -> None:
+        if len(level_sizes) != 3 or min(level_sizes) <= 0:
+            raise ValueError("level_sizes must be three positive sizes (level 1, 2, 3)")
+        if frames_per_sample < 1:
+            raise ValueError("frames_per_sample must be >= 1")
+        self.levels = tuple(float(v) for v in level_sizes)
+        self.frames_per_sample = frames_per_sample
+        self.stall_timeout_s = stall_timeout_s
+        self.pos = 0.0  # nominal, relative to the start
+        self.last_dir: Direction | None = None
+        self.started = False
+        self.finished = False
+        self.zoom: int | None = None  # the zoom frames must show
+        self.start_zoom: int | None = None
+        self._scale = 1
+        self._queue: deque[Move] = deque()
+        self._terminal: Done | Failed | None = None
+        self._pending = False
+        self._floor: int | None = None  # frames need move_id >= this
+        self._acc: list[float] = []
+        self._noise: list[float] = []
+        self._cancel: tuple[str, str] | None = None
+        self._returning = False
+        self._last_progress = 0.0
+        self.last_obs: Observation | None = None
+        self.t_start = 0.0
+        # Counters, reported in the metrics of Done and Failed.
+        self.drives = 0
+        self.motor_moves = 0
+        self.zooms = 0
+        self.frames_used = 0
+        self.frames_ignored = 0
+        self.samples: list[tuple[float, float, int]] = []  # (position, measure, zoom)
+
+    # -- the Strategy protocol ---------------------------------------------------------------
+    @property
+    def wanted_scale(self) -> int:
+        return self._scale
+
+    def start(self, now: float) -> list[Command]:
+        if self.started:
+            return []
+        self.started = True
+        self.t_start = self._last_progress = now
+        return self._begin(now)
+
+    def moved(self, move_id: int, now: float) -> list[Command]:
+        if not self._pending or self.finished:
+            return []
+        self._pending = False
+        self._floor = move_id
+        self._last_progress = now
+        if self._cancel is not None and not self._returning:
+            return self._fail(*self._cancel)
+        if self._queue:
+            return self._send_next()
+        return []
+
+    def feed(self, obs: Observation, now: float) -> list[Command]:
+        if not self.started or self.finished:
+            return []
+        self.last_obs = obs
+        if self.zoom is None:
+            self.zoom = self.start_zoom = obs.zoom
+        if not self._accepts(obs):
+            self.frames_ignored += 1
+            if now - self._last_progress > self.stall_timeout_s and not self._pending:
+                return self._fail("stalled", f"no settled frame for {self.stall_timeout_s:g} s")
+            return []
+        self._acc.append(obs.measure)
+        if len(self._acc) < self.frames_per_sample:
+            return []
+        values = self._acc
+        self._acc = []
+        self.frames_used += len(values)
+        self._last_progress = now
+        mean = sum(values) / len(values)
+        if len(values) >= 2 and mean > 0:
+            var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+            self._noise.append(math.sqrt(var) / mean)
+        self.samples.append((self.pos, mean, obs.zoom))
+        return self._on_sample(mean, now)
+
+    def cancel(self, now: float) -> list[Command]:
+        if not self.started or self.finished or self._cancel is not None:
+            return []
+        self._cancel = ("cancelled", "cancelled on request")
+        if self._pending:
+            return []  # wait for the outstanding move, then return to the start
+        return self._fail(*self._cancel)
+
+    def move_failed(self, detail: str, now: float) -> list[Command]:
+        if self.finished:
+            return []
+        self._pending = False
+        self._queue.clear()
+        if self._returning:  # could not even go back: give up where we are
+            self.finished = True
+            return [Failed("camera_error", detail, self.metrics(now))]
+        return self._fail("camera_error", detail)
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def _begin(self, now: float) -> list[Command]:
+        return []
+
+    def _on_sample(self, measure: float, now: float) -> list[Command]:
+        raise NotImplementedError
+
+    @property
+    def noise(self) -> float:
+        """Median relative frame-to-frame noise seen so far (0 until known)."""
+        if not self._noise:
+            return 0.0
+        s = sorted(self._noise)
+        return s[len(s) // 2]
+
+    def _accepts(self, obs: Observation) -> bool:
+        if self._pending or self._queue:
+            return False
+        if self._floor is not None and obs.move_id < self._floor:
+            return False
+        return obs.settled and obs.zoom == self.zoom and obs.scale == self._scale
+
+    def _go(self, moves: Sequence[Move], terminal: Done | Failed | None = None) -> list[Command]:
+        """Queue ``moves`` (sent one per ``moved``), then ``terminal`` if given."""
+        self._acc = []
+        self._queue.extend(moves)
+        if terminal is not None:
+            self._terminal = terminal
+        if self._pending:
+            return []
+        if self._queue:
+            return self._send_next()
+        if self._terminal is not None:
+            self.finished = True
+            return [self._terminal]
+        return []
+
+    def _send_next(self) -> list[Command]:
+        m = self._queue.popleft()
+        if isinstance(m, Drive):
+            sign = 1.0 if m.direction == "far" else -1.0
+            self.pos += sign * m.count * self.levels[m.level - 1]
+            self.last_dir = m.direction
+            self.drives += 1
+            self.motor_moves += m.count
+        else:
+            self.zoom = m.level
+            self.zooms += 1
+        self._pending = True
+        out: list[Command] = [m]
+        if not self._queue and self._terminal is not None:
+            self.finished = True
+            out.append(self._terminal)
+        return out
+
+    def _drives_to(self, target: float, finest: int = 1) -> list[Drive]:
+        return plan_drives(target - self.pos, self.levels, finest)
+
+    def metrics(self, now: float) -> dict[str, float]:
+        return {
+            "drives": float(self.drives),
+            "motor_moves": float(self.motor_moves),
+            "zooms": float(self.zooms),
+            "frames": float(self.frames_used),
+            "frames_ignored": float(self.frames_ignored),
+            "samples": float(len(self.samples)),
+            "seconds": now - self.t_start,
+            "noise": self.noise,
+        }
+
+    def _finish(self, measure: float, reason: str, now: float, **extra: float) -> list[Command]:
+        moves: list[Move] = []
+        if self.start_zoom is not None and self.zoom != self.start_zoom:
+            moves.append(Zoom(self.start_zoom))
+        node_pos = self.last_obs.position if self.last_obs is not None else None
+        if node_pos is not None:
+            node_pos += self.pos - self.samples[-1][0] if self.samples else 0.0
+        done = Done(self.pos, measure, reason, node_pos, {**self.metrics(now), **extra})
+        return self._go(moves, done)
+
+    def _fail(self, reason: str, detail: str, now: float | None = None) -> list[Command]:
+        """Restore the zoom, drive back to the start, then report Failed."""
+        self._returning = True
+        self._queue.clear()
+        moves: list[Move] = []
+        if self.start_zoom is not None and self.zoom != self.start_zoom:
+            moves.append(Zoom(self.start_zoom))
+        moves.extend(self._return_drives())
+        t = self._last_progress if now is None else now
+        return self._go(moves, Failed(reason, detail, self.metrics(t)))
+
+    def _return_drives(self) -> list[Drive]:
+        return plan_drives(-self.pos, self.levels)

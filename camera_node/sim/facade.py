@@ -94,12 +94,12 @@ ISO = ("Auto", "100", "200", "400", "800", "1600", "3200", "6400")
 TARGETS = ("Internal RAM", "Memory card")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SimText:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SimFilePath:
     folder: str
     name: str
@@ -208,7 +208,8 @@ class SimGPCamera:
             if not sim.live_running():
                 raise GPError(GP_ERROR, "eoszoom needs live view")
             sim.zoom = int(value)
-            sim.zoom_xy = sim.clamp_zoom_xy(sim.zoom, *sim.zoom_xy)
+            if sim.zoom > 1:  # the position persists across 1x, as on the body
+                sim.zoom_xy = sim.clamp_zoom_xy(sim.zoom, *sim.zoom_xy)
         elif name == "eoszoomposition":
             try:
                 x, y = (int(v) for v in str(value).split(","))

@@ -1,0 +1,101 @@
+"""The node in-process over the simulator, where the test may ask the simulator for the truth.
+
+Checks what only the truth can tell: focus.home really ends at the near stop, focus.goto
+lands near the target, and a pulled USB cable is survived (state camera_lost, then back to
+live view, position forgotten).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camera_node import handlers
+from camera_node.backends.sim import SimBackend, open_sim_backend
+from camera_node.clock import RealClock
+from camera_node.config import CameraSpec, NodeConfig
+from camera_node.service import Node
+from protocol import NODE_COMMANDS
+from tetherfocus.client import AsyncClient, RemoteError
+
+
+def test_dispatch_table_is_exactly_the_node_commands() -> None:
+    assert set(handlers.HANDLERS) == set(NODE_COMMANDS)
+    assert not set(handlers.IMMEDIATE) & set(handlers.CAMERA)
+    for cmd in handlers.CAMERA:  # a long command in the schema runs as a camera command
+        assert cmd in NODE_COMMANDS
+
+
+def _run(scene: Path, body: Callable[[Node, SimBackend, AsyncClient], Awaitable[None]]) -> None:
+    async def main() -> None:
+        clock = RealClock()
+        backend = open_sim_backend(str(scene), seed=5, clock=clock)
+        config = NodeConfig(
+            camera=CameraSpec("sim", str(scene)),
+            name="inproc",
+            pub="tcp://127.0.0.1:*",
+            rep="tcp://127.0.0.1:*",
+        )
+        node = Node(config, lambda: backend, clock=clock)
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(node.run(stop))
+        await asyncio.wait_for(node.started.wait(), 30)
+        client = AsyncClient(node.rep_endpoint, timeout=60)
+        try:
+            await body(node, backend, client)
+        finally:
+            client.close()
+            stop.set()
+            await asyncio.wait_for(running, 30)
+
+    asyncio.run(main())
+
+
+async def _until(pred: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not pred():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+
+
+def test_home_reaches_the_near_stop_and_goto_lands(small_scene: Path) -> None:
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        sim = backend.sim
+        assert sim.true_position() > 100  # the motor starts mid-travel
+        homed = await client.call("focus.home")
+        assert homed["position"] == 0.0
+        await asyncio.sleep(0.5)
+        assert sim.true_position() == pytest.approx(0.0, abs=1.0)
+        for target in (300.0, 150.0):
+            went = await client.call("focus.goto", {"position": target})
+            await asyncio.sleep(went["settle_s"] + 0.3)
+            # dead reckoning against the truth: skips, jitter and backlash of the simulated lens
+            assert abs(sim.true_position() - target) < 25.0, (target, sim.true_position())
+            assert node.tracker.position == pytest.approx(target, abs=0.5)
+
+    _run(small_scene, body)
+
+
+def test_camera_lost_and_recovered(small_scene: Path) -> None:
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        await client.call("focus.home")
+        assert (await client.call("status"))["homed"]
+        backend.sim.usb_disconnect()
+        await _until(lambda: node.state == "camera_lost")
+        with pytest.raises(RemoteError) as err:
+            await client.call("focus.drive", {"direction": "far", "level": 1})
+        assert err.value.code == "camera_error"
+        status: dict[str, Any] = await client.call("status")
+        assert status["state"] == "camera_lost" and not status["homed"]
+        backend.sim.replug()
+        await _until(lambda: node.state == "liveview")
+        seq = node.seq
+        await _until(lambda: node.seq > seq + 3)  # frames flow again
+        moved = await client.call("focus.drive", {"direction": "far", "level": 1})
+        assert moved["position"] is None  # homing was forgotten with the camera
+
+    _run(small_scene, body)

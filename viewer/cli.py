@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import logging
 import sys
 from typing import Any
@@ -62,7 +63,9 @@ def _serve(args: argparse.Namespace) -> int:
     from viewer.server import run_viewer
 
     def ready(url: str) -> None:
-        print(f"viewer: {url}  ({len(rig.cameras)} cameras; Ctrl-C stops)", flush=True)
+        # First line for programs (like the node's), second for people.
+        print(json.dumps({"ready": True, "url": url, "cameras": [c.name for c in rig.cameras]}), flush=True)
+        print(f"viewer: open {url}  ({len(rig.cameras)} cameras; Ctrl-C stops)", flush=True)
 
     try:
         asyncio.run(run_viewer(config, on_ready=ready))

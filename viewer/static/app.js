@@ -47,7 +47,8 @@ class Tile {
     this.el.id = `tile-${name}`;
     this.q = (sel) => this.el.querySelector(sel);
     this.q(".name").textContent = name;
-    this.img = this.q("img.frame");
+    this.canvas = this.q("canvas.frame");
+    this.ctx = this.canvas.getContext("2d");
     this.view = this.q(".view");
     this.roiBox = this.q(".roi");
     this.draft = this.q(".draft");
@@ -55,7 +56,6 @@ class Tile {
     this.hist = this.q("canvas.hist");
     this.histCtx = null;
     this.lastHist = 0;
-    this.url = null;
     this.frames = 0;
     this.roi = [0.4, 0.4, 0.2, 0.2];
     this.af = { state: "idle", run_id: null, samples: [], result: null };
@@ -165,16 +165,19 @@ class Tile {
   // ---------------------------------------------------------------- frames
 
   async showFrame(header, blob) {
-    const url = URL.createObjectURL(blob);
-    const old = this.url;
-    this.url = url;
-    this.img.src = url;
+    // Decode off the main thread, then draw: the canvas always holds a whole frame.
+    let bitmap;
     try {
-      await this.img.decode();
+      bitmap = await createImageBitmap(blob);
     } catch (_) {
-      /* a frame the browser cannot decode (or one replaced meanwhile): skip it */
+      return; // a frame the browser cannot decode: skip it
     }
-    if (old) URL.revokeObjectURL(old);
+    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+      this.canvas.width = bitmap.width;
+      this.canvas.height = bitmap.height;
+      this.view.style.aspectRatio = `${bitmap.width} / ${bitmap.height}`;
+    }
+    this.ctx.drawImage(bitmap, 0, 0);
     this.header = header;
     this.frames += 1;
     const ds = this.el.dataset;
@@ -193,11 +196,12 @@ class Tile {
     const t = performance.now();
     if (t - this.lastHist > 250) {
       this.lastHist = t;
-      this.drawHistogram();
+      this.drawHistogram(bitmap);
     }
+    bitmap.close();
   }
 
-  drawHistogram() {
+  drawHistogram(bitmap) {
     const w = 160;
     const h = 106;
     if (!this.histCtx) {
@@ -206,8 +210,7 @@ class Tile {
       this.histSrc.height = h;
       this.histCtx = this.histSrc.getContext("2d", { willReadFrequently: true });
     }
-    if (!this.img.naturalWidth) return;
-    this.histCtx.drawImage(this.img, 0, 0, w, h);
+    this.histCtx.drawImage(bitmap, 0, 0, w, h);
     const px = this.histCtx.getImageData(0, 0, w, h).data;
     const bins = new Uint32Array(64);
     for (let i = 0; i < px.length; i += 4) {
@@ -303,28 +306,43 @@ class Tile {
       return;
     }
     const xs = s.map((p) => p[0]);
-    const ys = s.map((p) => p[1]);
     if (r && r.ok && r.position != null) xs.push(r.position);
     let x0 = Math.min(...xs);
     let x1 = Math.max(...xs);
-    let y0 = Math.min(...ys, 0);
-    let y1 = Math.max(...ys);
     if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
-    if (y1 - y0 < 1e-12) { y1 = y0 + 1; }
     const X = (v) => pad + ((v - x0) / (x1 - x0)) * (W - pad - 10) + 2;
-    const Y = (v) => H - pad - ((v - y0) / (y1 - y0)) * (H - pad - 10);
-    const sorted = s.filter((p) => p[2] === 1 || p[2] == null).sort((a, b) => a[0] - b[0]);
-    c.strokeStyle = "#5b8def";
-    c.beginPath();
-    sorted.forEach((p, i) => (i ? c.lineTo(X(p[0]), Y(p[1])) : c.moveTo(X(p[0]), Y(p[1]))));
-    c.stroke();
-    s.forEach((p, i) => {
-      c.fillStyle = p[2] > 1 ? "#ffb000" : "#8fb4ff";
-      if (i === s.length - 1) c.fillStyle = "#ffffff";
+    // Each live-view zoom has its own measure scale (a 5x view is far sharper than 1x), so
+    // each zoom's samples get their own vertical scale; the x axis is shared.
+    const colours = { 1: "#8fb4ff", 5: "#ffb000", 10: "#ff6ad5" };
+    const zooms = [...new Set(s.map((p) => p[2] ?? 1))].sort((a, b) => a - b);
+    zooms.forEach((z, k) => {
+      const g = s.filter((p) => (p[2] ?? 1) === z);
+      const ys = g.map((p) => p[1]);
+      const y0 = Math.min(...ys);
+      let y1 = Math.max(...ys);
+      if (y1 - y0 < 1e-12) y1 = y0 + 1;
+      const Y = (v) => H - pad - ((v - y0) / (y1 - y0)) * (H - pad - 14);
+      const col = colours[z] || "#cccccc";
+      c.strokeStyle = col;
+      c.globalAlpha = 0.6;
       c.beginPath();
-      c.arc(X(p[0]), Y(p[1]), 2.5, 0, Math.PI * 2);
-      c.fill();
+      [...g].sort((a, b) => a[0] - b[0]).forEach((p, i) => (i ? c.lineTo(X(p[0]), Y(p[1])) : c.moveTo(X(p[0]), Y(p[1]))));
+      c.stroke();
+      c.globalAlpha = 1;
+      c.fillStyle = col;
+      g.forEach((p) => {
+        c.beginPath();
+        c.arc(X(p[0]), Y(p[1]), 2.5, 0, Math.PI * 2);
+        c.fill();
+      });
+      c.font = "10px system-ui";
+      c.fillText(`${z}×`, W - 26, 16 + 12 * k);
     });
+    const last = s[s.length - 1];
+    c.strokeStyle = "#ffffff";
+    c.beginPath();
+    c.arc(X(last[0]), H - pad - 2, 3, 0, Math.PI * 2);
+    c.stroke();
     if (r && r.position != null) {
       c.strokeStyle = r.ok ? "#3ccf6e" : "#ff5a52";
       c.setLineDash([4, 3]);

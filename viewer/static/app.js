@@ -13,10 +13,20 @@ const pending = new Map(); // action id -> camera
 // For benchmarks and tests: per-frame latency samples, seconds.
 //   pub:  node publish (frame header t, mapped to wall time by the viewer) -> page receipt
 //   hop:  viewer receipt -> page receipt
+//   shown: node publish -> frame drawn on the tile's canvas
 // Both use wall clocks of the same host (performance.timeOrigin + performance.now() here,
 // time.time() in the viewer); see docs/viewer.md.
-const stats = { frames: 0, lat: [], hop: [], max: 20000 };
-window.tf = { tiles, stats, send: (m) => send(m) };
+const stats = { frames: 0, lat: [], hop: [], shown: [], cams: {}, max: 50000 };
+window.tf = {
+  tiles,
+  stats,
+  send: (m) => send(m),
+  reset() {
+    Object.assign(stats, { frames: 0, lat: [], hop: [], shown: [], cams: {} });
+  },
+  // What a benchmark collects; skew_ms compares this page's wall clock with Date.now().
+  snapshot: () => ({ ...stats, skew_ms: performance.timeOrigin + performance.now() - Date.now() }),
+};
 
 function nowWall() {
   return (performance.timeOrigin + performance.now()) / 1000;
@@ -178,6 +188,7 @@ class Tile {
       this.view.style.aspectRatio = `${bitmap.width} / ${bitmap.height}`;
     }
     this.ctx.drawImage(bitmap, 0, 0);
+    if (header.pub_wall != null && stats.shown.length < stats.max) stats.shown.push(nowWall() - header.pub_wall);
     this.header = header;
     this.frames += 1;
     const ds = this.el.dataset;
@@ -408,6 +419,9 @@ function onBinary(buf) {
   stats.frames += 1;
   if (header.pub_wall != null && stats.lat.length < stats.max) stats.lat.push(recv - header.pub_wall);
   if (header.recv_wall != null && stats.hop.length < stats.max) stats.hop.push(recv - header.recv_wall);
+  const c = (stats.cams[header.camera] ??= { n: 0, first: header.seq, last: header.seq });
+  c.n += 1;
+  c.last = header.seq;
   const tile = tiles.get(header.camera);
   const ack = () => send({ action: "ack", camera: header.camera });
   if (!tile) return ack();

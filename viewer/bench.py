@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zmq
 
+from protocol import FrameHeader, StatusHeader, encode
 from tetherfocus.errors import UsageError
 
 SCENES = ("chart", "coffee", "tabletop", "moto", "highlight", "lowcontrast")
@@ -151,16 +153,6 @@ class _Replay:
     """Publish pre-encoded JPEGs with real frame headers from one thread."""
 
     def __init__(self, cameras: int, fps: int) -> None:
-        import zmq
-
-        from protocol import FrameHeader, StatusHeader, encode
-
-        self._zmq, self._FrameHeader, self._StatusHeader, self._encode = (
-            zmq,
-            FrameHeader,
-            StatusHeader,
-            encode,
-        )
         self.ctx = zmq.Context()
         self.socks = []
         self.pubs = []
@@ -185,16 +177,16 @@ class _Replay:
             seq += 1
             jpeg = self.jpegs[seq % len(self.jpegs)]
             for i, s in enumerate(self.socks):
-                h = self._FrameHeader(f"cam{i + 1}", seq, time.monotonic(), 960, 640, 0, True, None, False, 1)
-                s.send_multipart(self._encode(h.event(jpeg)), copy=False)
+                h = FrameHeader(f"cam{i + 1}", seq, time.monotonic(), 960, 640, 0, True, None, False, 1)
+                s.send_multipart(encode(h.event(jpeg)), copy=False)
             now = time.monotonic()
             if now - last_status >= 1.0:
                 last_status = now
                 for i, s in enumerate(self.socks):
-                    st = self._StatusHeader(
+                    st = StatusHeader(
                         f"cam{i + 1}", now, "liveview", float(self.fps), seq, 0, 0, None, False, 1
                     )
-                    s.send_multipart(self._encode(st.event()))
+                    s.send_multipart(encode(st.event()))
             next_t += period
             self.stop_event.wait(max(0.0, next_t - time.monotonic()))
 

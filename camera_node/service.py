@@ -47,6 +47,9 @@ T = TypeVar("T")
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
+SHUTDOWN_TASKS_S = 3.0
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """The last frame published, kept for focus.home."""
@@ -393,7 +396,10 @@ class Node:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # bounded: a task that ignores its cancellation must not hold the node up
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TASKS_S)
+            for task in stuck:
+                log.warning("task %s did not stop within %.0f s", task.get_name(), SHUTDOWN_TASKS_S)
         await self.server.drain(timeout=1.0)
         self.publisher.close()
         self.rep.close(linger=0)

@@ -63,10 +63,13 @@ class CameraWorker:
         WorkerClosed after shutdown.
         """
         fut = asyncio.wrap_future(self.submit(fn))
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except TimeoutError:
-            raise WorkerTimeout(f"the camera did not answer within {timeout:g} s") from None
+        # asyncio.wait, not wait_for(shield(...)): on Python 3.11 wait_for can swallow a
+        # cancellation that arrives as the job finishes, and the caller then never stops.
+        # wait() leaves the job running on timeout or cancellation, and never swallows either.
+        done, _ = await asyncio.wait({fut}, timeout=timeout)
+        if not done:
+            raise WorkerTimeout(f"the camera did not answer within {timeout:g} s")
+        return fut.result()
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for the thread to finish; False when a call is stuck."""

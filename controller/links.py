@@ -142,6 +142,7 @@ class CameraLink:
                 info = await self.client.call("info", timeout=2.0)
                 pub = self.spec.pub or pub_endpoint(self.spec.rep, info)
                 self.info = info
+                self.node_state = str(info.get("state", "unknown"))
                 return pub
             except (RemoteError, ValueError) as exc:
                 log.info("%s: node not answering (%s); retrying in %.1f s", self.name, exc, delay)
@@ -193,6 +194,8 @@ class CameraLink:
                     except ProtocolError:
                         continue
                     self.last_heard = now
+                    if self.node_state not in ("liveview", "busy"):
+                        self.node_state = "liveview"  # frames flow, whatever the last heartbeat said
                     self.frames_seen += 1
                     frame = Frame(event.header, event.payload, now)
                     self.latest = frame

@@ -64,12 +64,12 @@ def _logging(verbose: bool) -> None:
 
 
 def _controller(args: argparse.Namespace) -> int:
-    from controller.rig import check_endpoint, load_rig
+    from controller.rig import check_bind_endpoint, load_rig
     from controller.service import Controller, serve
 
     rig = load_rig(args.rig)
-    check_endpoint(args.rep, "--rep")
-    check_endpoint(args.pub, "--pub")
+    check_bind_endpoint(args.rep, "--rep")
+    check_bind_endpoint(args.pub, "--pub")
     _logging(args.verbose)
     from tetherfocus.security import load_security
 

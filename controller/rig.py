@@ -57,6 +57,16 @@ class Rig:
         raise UsageError(f"no camera named {name!r} in the rig (known: {known})")
 
 
+_BIND_RE = re.compile(r"^(tcp://([^\s:\[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5}|\*)|ipc://\S+|inproc://\S+)$")
+
+
+def check_bind_endpoint(value: object, where: str) -> str:
+    """An endpoint to bind: like a connect endpoint, but the port may be ``*`` (any free one)."""
+    if not isinstance(value, str) or not _BIND_RE.match(value):
+        raise UsageError(f"{where}: {value!r} is not a ZeroMQ endpoint to bind, like tcp://127.0.0.1:5560")
+    return value
+
+
 def valid_name(name: str) -> bool:
     return bool(_NAME_RE.match(name))
 

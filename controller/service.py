@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import time
@@ -49,8 +50,10 @@ class Controller:
         pub: str = DEFAULT_PUB,
         security: Any = None,
         measure: str | None = None,
+        announce: bool = True,
     ) -> None:
         self.rig = rig
+        self.announce = announce
         self.rep_endpoint = rep
         self.pub_endpoint = pub
         self.security = security
@@ -220,6 +223,9 @@ class Controller:
             link.start()
         tasks = [asyncio.create_task(self.server.serve()), asyncio.create_task(self._heartbeat())]
         self.ready.set()
+        if self.announce:
+            # one JSON line on stdout, so scripts and tests learn the bound endpoints
+            print(json.dumps({"ready": True, "rep": self.rep_endpoint, "pub": self.pub_endpoint}), flush=True)
         log.info("controller: commands on %s, events on %s", self.rep_endpoint, self.pub_endpoint)
         try:
             await stop.wait()

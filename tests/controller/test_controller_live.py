@@ -1,0 +1,194 @@
+"""The controller as a real process, against real simulated-camera node processes.
+
+Everything crosses real ZeroMQ sockets on 127.0.0.1; ports are chosen by the OS and read
+from each process's ready line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.rig import CameraSpec, Rig, dump_rig
+from protocol import ErrorCode
+from tests.camera_node.nodeproc import NodeProc, _readline, start_node
+from tetherfocus.client import Client, RemoteError, Subscriber
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.live
+
+
+class ControllerProc:
+    def __init__(self, proc: subprocess.Popen[str], rep: str, pub: str, log: Path) -> None:
+        self.proc, self.rep, self.pub, self.log = proc, rep, pub, log
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(15)
+
+
+def start_controller(tmp: Path, rig: Rig) -> ControllerProc:
+    rig_path = tmp / "rig.toml"
+    rig_path.write_text(dump_rig(rig))
+    log = tmp / "controller.log"
+    cmd = [sys.executable, "-m", "tetherfocus.cli", "controller", "--rig", str(rig_path)]
+    cmd += ["--rep", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*", "-v"]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert proc.stdout is not None
+    line = _readline(proc.stdout, 30)
+    if not line:
+        proc.kill()
+        raise RuntimeError(f"controller did not start: {log.read_text()}")
+    ready = json.loads(line)
+    return ControllerProc(proc, ready["rep"], ready["pub"], log)
+
+
+@pytest.fixture
+def small_scene(tmp_path: Path) -> Path:
+    """A built-in scene with a quick mirror, so nodes start fast."""
+    path = tmp_path / "small.toml"
+    assets = ROOT / "camera_node" / "sim" / "scenes" / "assets"
+    path.write_text(
+        f'name = "small"\nimage = "{assets / "tabletop.png"}"\nseed = 11\n'
+        "[depth]\nfocus_at = 430\n[optics]\ncapture = [1200, 800]\n[stream]\nmirror_up_s = 0.3\n"
+    )
+    return path
+
+
+@pytest.fixture
+def rig_procs(tmp_path: Path, small_scene: Path) -> Iterator[tuple[list[NodeProc], ControllerProc]]:
+    nodes = [
+        start_node(tmp_path, "--camera", f"sim:{small_scene}", "--seed", str(i + 3), name=f"cam{i + 1}")
+        for i in range(2)
+    ]
+    rig = Rig(tuple(CameraSpec(n.name, n.rep, n.pub, (0.35, 0.35, 0.3, 0.3)) for n in nodes), "test")
+    ctl = start_controller(tmp_path, rig)
+    yield nodes, ctl
+    ctl.stop()
+    for n in nodes:
+        if n.proc.poll() is None:
+            n.stop()
+
+
+def wait_online(client: Client, names: set[str], timeout: float = 20.0) -> dict[str, dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cams = {c["name"]: c for c in client.call("status")["cameras"]}
+        if all(cams.get(n, {}).get("online") for n in names):
+            return cams
+        time.sleep(0.2)
+    raise AssertionError(f"cameras not online in {timeout} s: {cams}")
+
+
+def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
+    nodes, ctl = rig_procs
+    names = {n.name for n in nodes}
+    with Client(ctl.rep, timeout=10) as client, Subscriber(ctl.pub, ["af."]) as sub:
+        cams = wait_online(client, names)
+        assert set(cams) == names
+        assert all(c["state"] == "liveview" for c in cams.values())
+        time.sleep(0.3)  # let the subscription reach the controller's PUB
+        runs = {name: client.call("autofocus", {"camera": name})["run_id"] for name in sorted(names)}
+        assert len(set(runs.values())) == 2
+        # a second run on a busy camera is refused, not queued
+        with pytest.raises(RemoteError) as busy:
+            client.call("autofocus", {"camera": "cam1"})
+        assert busy.value.code is ErrorCode.BUSY
+        # moving the motor of a camera under autofocus is refused too
+        with pytest.raises(RemoteError) as busy2:
+            client.call(
+                "node.call",
+                {"camera": "cam1", "cmd": "focus.drive", "args": {"direction": "far", "level": 1}},
+            )
+        assert busy2.value.code is ErrorCode.BUSY
+
+        results: dict[str, dict[str, object]] = {}
+        samples: dict[str, int] = {n: 0 for n in names}
+        states: dict[str, list[str]] = {n: [] for n in names}
+        deadline = time.monotonic() + 90
+        while len(results) < 2 and time.monotonic() < deadline:
+            ev = sub.recv(5.0)
+            if ev is None:
+                continue
+            cam = ev.header["camera"]
+            assert ev.header["run_id"] == runs[cam]
+            if ev.header["kind"] == "sample":
+                samples[cam] += 1
+                assert isinstance(ev.header["measure"], float)
+            elif ev.header["kind"] == "state":
+                states[cam].append(ev.header["state"])
+            elif ev.header["kind"] == "result":
+                results[cam] = ev.header["result"]
+        assert set(results) == names, f"no result in time; controller log:\n{ctl.log.read_text()[-3000:]}"
+        for cam, r in results.items():
+            assert r["ok"] is True, r
+            assert r["drives"] > 0 and r["frames"] > 0
+            assert samples[cam] == r["frames"]
+            assert states[cam][-1] == "done"
+        status = {c["name"]: c for c in client.call("status")["cameras"]}
+        assert all(status[n]["last_result"]["ok"] for n in names)
+        assert all(status[n]["af"] == "idle" for n in names)
+    assert ctl.stop() == 0
+
+
+def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
+    nodes, ctl = rig_procs
+    with Client(ctl.rep, timeout=10) as client:
+        wait_online(client, {n.name for n in nodes})
+        assert client.call("roi.set", {"camera": "cam2", "roi": [0.1, 0.1, 0.3, 0.3]}) == {
+            "camera": "cam2",
+            "roi": [0.1, 0.1, 0.3, 0.3],
+        }
+        cams = {c["name"]: c for c in client.call("status")["cameras"]}
+        assert cams["cam2"]["roi"] == [0.1, 0.1, 0.3, 0.3]
+        r = client.call(
+            "node.call", {"camera": "cam1", "cmd": "focus.drive", "args": {"direction": "far", "level": 2}}
+        )
+        assert r["result"]["move_id"] >= 1
+        for cmd, args, code in [
+            ("autofocus", {"camera": "nope"}, ErrorCode.NOT_FOUND),
+            ("autofocus", {"camera": "cam1", "strategy": "magic"}, ErrorCode.BAD_ARGS),
+            ("roi.set", {"camera": "cam1", "roi": [0.9, 0.9, 0.5, 0.5]}, ErrorCode.BAD_ARGS),
+            ("cancel", {}, ErrorCode.BAD_ARGS),
+            ("node.call", {"camera": "cam1", "cmd": "focus.drive", "args": {"level": 9}}, ErrorCode.BAD_ARGS),
+            ("explode", {}, ErrorCode.UNKNOWN_COMMAND),
+        ]:
+            with pytest.raises(RemoteError) as info:
+                client.call(cmd, args)
+            assert info.value.code is code, (cmd, args, info.value)
+        assert client.call("cancel", {"camera": "cam1"}) == {"cancelled": False}
+
+
+def test_cancel_returns_a_failed_result(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
+    nodes, ctl = rig_procs
+    with Client(ctl.rep, timeout=10) as client, Subscriber(ctl.pub, ["af.cam1"]) as sub:
+        wait_online(client, {n.name for n in nodes})
+        time.sleep(0.3)
+        client.call("autofocus", {"camera": "cam1", "strategy": "sweep"})
+        time.sleep(1.0)
+        assert client.call("cancel", {"camera": "cam1"}) == {"cancelled": True}
+        deadline = time.monotonic() + 30
+        result = None
+        while result is None and time.monotonic() < deadline:
+            ev = sub.recv(5.0)
+            if ev is not None and ev.header["kind"] == "result":
+                result = ev.header["result"]
+        assert result is not None
+        assert result["ok"] is False and result["reason"] == "cancelled"

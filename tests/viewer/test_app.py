@@ -137,7 +137,8 @@ def test_slow_mjpeg_client_gets_fewer_frames_not_a_backlog() -> None:
             writer.write(b"GET /stream/cam1.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
             await writer.drain()
             first = node.seq
-            await asyncio.sleep(3.0)  # not reading: ~90 frames of 200 kB published meanwhile
+            # not reading while 90 frames of 200 kB (18 MB) are published
+            await eventually(lambda: node.seq - first >= 90, timeout=60, what="90 frames published")
             resumed = node.seq
             data = b""
             seqs: list[int] = []
@@ -228,10 +229,19 @@ def test_ws_sends_one_frame_per_camera_until_acked_then_the_newest() -> None:
             await collect(1.0)  # 30 fps published, no acks sent
             assert [len(frames["cam1"]), len(frames["cam2"])] == [1, 1]
             first = frames["cam1"][0]["seq"]
+            feed = rig.hub.feeds["cam1"]
+            await eventually(
+                lambda: feed.latest is not None and feed.latest.seq > first + 5, what="newer frames"
+            )
+            assert feed.latest is not None
+            newest = feed.latest.seq
             await ws.send_json({"action": "ack", "camera": "cam1"})
-            await collect(0.5)
-            assert [len(frames["cam1"]), len(frames["cam2"])] == [2, 1]
-            assert frames["cam1"][1]["seq"] > first + 5  # the newest, not the next in line
+            for _ in range(50):  # at most 10 s
+                if len(frames["cam1"]) >= 2:
+                    break
+                await collect(0.2)
+            assert [len(frames["cam1"]), len(frames["cam2"])] == [2, 1]  # cam2 still awaits its ack
+            assert frames["cam1"][1]["seq"] >= newest  # the newest, not the next in line
             await ws.close()
 
     run(go())

@@ -162,7 +162,12 @@ def test_nudge_advances_move_id(rig: LiveRig, page: Any) -> None:
         arg=before,
         timeout=15_000,
     )
-    assert page.inner_text(f"{tile('cam3')} .msg").startswith("moved (move ")
+    # the reply (with the move's id) can arrive after the first frame that carries it
+    page.wait_for_function(
+        "() => document.querySelector('#tile-cam3 .msg').textContent.startsWith('moved (move ')"
+    )
+    reply_move = int(page.inner_text(f"{tile('cam3')} .msg").split("move ")[1].rstrip(")"))
+    assert reply_move > before
 
 
 def test_ffprobe_reads_the_mjpeg_stream(rig: LiveRig) -> None:

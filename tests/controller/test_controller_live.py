@@ -60,10 +60,10 @@ def start_controller(tmp: Path, rig: Rig) -> ControllerProc:
     return ControllerProc(proc, ready["rep"], ready["pub"], log)
 
 
-@pytest.fixture
-def small_scene(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def small_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A built-in scene with a quick mirror, so nodes start fast."""
-    path = tmp_path / "small.toml"
+    path = tmp_path_factory.mktemp("scene") / "small.toml"
     assets = ROOT / "camera_node" / "sim" / "scenes" / "assets"
     path.write_text(
         f'name = "small"\nimage = "{assets / "tabletop.png"}"\nseed = 11\n'
@@ -72,8 +72,12 @@ def small_scene(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def rig_procs(tmp_path: Path, small_scene: Path) -> Iterator[tuple[list[NodeProc], ControllerProc]]:
+@pytest.fixture(scope="module")
+def rig_procs(
+    tmp_path_factory: pytest.TempPathFactory, small_scene: Path
+) -> Iterator[tuple[list[NodeProc], ControllerProc]]:
+    """Two simulated nodes and a controller, shared by this module's tests (started once)."""
+    tmp_path = tmp_path_factory.mktemp("rig")
     nodes = [
         start_node(tmp_path, "--camera", f"sim:{small_scene}", "--seed", str(i + 3), name=f"cam{i + 1}")
         for i in range(2)
@@ -145,7 +149,6 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
         status = {c["name"]: c for c in client.call("status")["cameras"]}
         assert all(status[n]["last_result"]["ok"] for n in names)
         assert all(status[n]["af"] == "idle" for n in names)
-    assert ctl.stop() == 0
 
 
 def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
@@ -192,3 +195,9 @@ def test_cancel_returns_a_failed_result(rig_procs: tuple[list[NodeProc], Control
                 result = ev.header["result"]
         assert result is not None
         assert result["ok"] is False and result["reason"] == "cancelled"
+
+
+def test_sigterm_stops_everything_cleanly(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
+    nodes, ctl = rig_procs
+    assert ctl.stop() == 0
+    assert [n.stop() for n in nodes] == [0, 0]

@@ -122,14 +122,12 @@ def start_rig(tmp: Path, cameras: int, *, viewer: bool = True, fps: int = 25) ->
                         other.kill()
                 raise
         lines = []
-        for n in rig.nodes:
-            lines += [
-                "[[camera]]",
-                f'name = "{n.name}"',
-                f'rep = "{n.ready["rep"]}"',
-                f'pub = "{n.ready["pub"]}"',
-                "",
-            ]
+        for i, n in enumerate(rig.nodes):
+            lines += ["[[camera]]", f'name = "{n.name}"', f'rep = "{n.ready["rep"]}"']
+            if i < len(rig.nodes) - 1 or len(rig.nodes) == 1:
+                lines.append(f'pub = "{n.ready["pub"]}"')
+            # else: no pub, so the viewer and the controller ask the node's info for it
+            lines.append("")
         rig_file = tmp / "rig.toml"
         rig_file.write_text("\n".join(lines))
         ctl = [

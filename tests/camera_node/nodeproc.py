@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tetherfocus.procs import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,7 +73,15 @@ def start_node(
     full_env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     cmd = node_command("--name", name, "--pub", "tcp://127.0.0.1:*", "--rep", "tcp://127.0.0.1:*", *args)
     with open(stderr_path, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=full_env, cwd=ROOT)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=full_env,
+            cwd=ROOT,
+            preexec_fn=die_with_parent,  # no orphan if the test run itself is killed
+        )
     assert proc.stdout is not None
     line = _readline(proc.stdout, timeout)
     if not line:

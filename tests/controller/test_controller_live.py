@@ -21,6 +21,7 @@ from controller.rig import CameraSpec, Rig, dump_rig
 from protocol import ErrorCode
 from tests.camera_node.nodeproc import NodeProc, _readline, start_node
 from tetherfocus.client import Client, RemoteError, Subscriber
+from tetherfocus.procs import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.live
@@ -50,6 +51,7 @@ def start_controller(tmp: Path, rig: Rig) -> ControllerProc:
             text=True,
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=die_with_parent,
         )
     assert proc.stdout is not None
     line = _readline(proc.stdout, 30)
@@ -83,12 +85,16 @@ def rig_procs(
         for i in range(2)
     ]
     rig = Rig(tuple(CameraSpec(n.name, n.rep, n.pub, (0.35, 0.35, 0.3, 0.3)) for n in nodes), "test")
-    ctl = start_controller(tmp_path, rig)
-    yield nodes, ctl
-    ctl.stop()
-    for n in nodes:
-        if n.proc.poll() is None:
-            n.stop()
+    try:
+        ctl = start_controller(tmp_path, rig)
+        try:
+            yield nodes, ctl
+        finally:
+            ctl.stop()
+    finally:
+        for n in nodes:
+            if n.proc.poll() is None:
+                n.stop()
 
 
 def wait_online(client: Client, names: set[str], timeout: float = 20.0) -> dict[str, dict[str, object]]:

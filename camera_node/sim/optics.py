@@ -78,14 +78,14 @@ def blur_diameter_px(
 
 # --- the disk's transfer function -----------------------------------------------------------
 
-_LUT_STEP = 0.01
+LUT_STEP = 0.01
 _LUT_MAX = 400.0
 
 
 @lru_cache(maxsize=1)
-def _airy_lut() -> F32:
+def airy_lut() -> F32:
     """g(x) = 2 J1(x) / x on [0, _LUT_MAX] (trapezoid rule over one period: spectrally exact)."""
-    x = np.arange(0.0, _LUT_MAX + _LUT_STEP, _LUT_STEP)
+    x = np.arange(0.0, _LUT_MAX + LUT_STEP, LUT_STEP)
     n = 512
     tau = (np.arange(n) + 0.5) * (2 * math.pi / n)
     out = np.empty_like(x)
@@ -122,13 +122,13 @@ class DiskOTF:
         self._rmax = float(rho.max()) or 1.0
         self._bin = np.minimum((rho / self._rmax * (self.BINS - 1) + 0.5).astype(np.int32), self.BINS - 1)
         self._centres = (np.arange(self.BINS) * (self._rmax / (self.BINS - 1))).astype(np.float32)
-        self._lut = _airy_lut()
+        self._lut = airy_lut()
         self._cache: dict[int, F32] = {}
         self._size = cache_size
 
     def radial(self, diameter_px: float) -> F32:
         """H at the bin centres for a disk of ``diameter_px``."""
-        x = self._centres * np.float32(math.pi * diameter_px / _LUT_STEP)
+        x = self._centres * np.float32(math.pi * diameter_px / LUT_STEP)
         idx = np.minimum(x.astype(np.int32), self._lut.size - 1)
         return self._lut[idx]
 

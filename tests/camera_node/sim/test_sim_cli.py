@@ -74,6 +74,6 @@ def test_bench_render_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     result = json.loads(out.read_text())
     assert result["still"]["frames"] == 3
-    for key in ("render", "encode", "total"):
+    for key in ("render", "encode", "total", "total_cpu"):
         assert result["moving"][key]["median_ms"] > 0
     assert json.loads(capsys.readouterr().out) == result

@@ -48,7 +48,8 @@ RESERVED_WIDGETS = {
     "eoszoomposition": "zoom.set",
     "viewfinder": "liveview.start / liveview.stop",
 }
-HOME_NOISE_FRAMES = 3
+HOME_NOISE_FRAMES = 5
+HOME_MIN_DRIVES = 20  # level-3 drives before the frames may declare the stop (940 units)
 HOME_STEPS = 1000  # bodies with integer steps home in drives of this many steps
 
 
@@ -188,8 +189,9 @@ async def focus_drive(node: Node, args: Result) -> Result:
 
 
 async def focus_home(node: Node, args: Result) -> Result:
-    """Drive to the near end stop until frames stop changing (see camera_node.focusplan),
-    then call that position 0."""
+    """Drive level 3 toward near: at least 20 drives (more than a lens's whole travel), then
+    on until the frames of the last drives stop changing (camera_node.focusplan); call that
+    position 0."""
     levels = CAP_FOCUS_LEVELS in node.caps
     if not levels:
         _need(node, CAP_FOCUS_STEPS, "focus.home")
@@ -198,7 +200,7 @@ async def focus_home(node: Node, args: Result) -> Result:
     tracker = node.tracker
     move_id = tracker.accept(node.clock.now(), parts=0)
     tracker.unhome()
-    detector = StillDetector()
+    detector = StillDetector(min_drives=min(HOME_MIN_DRIVES, max_drives))
     frame = await node.next_frame(tracker.settle_at)
     detector.noise_frame(frame.jpeg)
     for _ in range(HOME_NOISE_FRAMES - 1):

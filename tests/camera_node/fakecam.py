@@ -58,7 +58,8 @@ class Widget:
     def __init__(self, name: str, label: str, kind: int, value: Any = None, **kw: Any) -> None:
         self.name, self.label, self.kind, self.value = name, label, kind, value
         self.choices: list[str] = list(kw.get("choices", []))
-        self.range: tuple[float, float, float] = tuple(kw.get("range", (0.0, 0.0, 0.0)))  # type: ignore[assignment]
+        lo, hi, inc = kw.get("range", (0.0, 0.0, 0.0))
+        self.range: tuple[float, float, float] = (float(lo), float(hi), float(inc))
         self.readonly = int(bool(kw.get("readonly", False)))
         self.children: list[Widget] = []
         self.changed = False

@@ -31,7 +31,24 @@ VALID: list[dict[str, Any]] = [
     {"v": 1, "id": "d", "cmd": "focus.home", "args": {"max_drives": 10}},
     {"v": 1, "id": "e", "cmd": "config.set", "args": {"name": "iso", "value": "400"}},
 ]
-WRONG = [None, True, -1, 0, 4, 51, 1e9, float("nan"), "", "x" * 300, [], {}, [1, 2], b"\x00", -10001, 3.5]
+WRONG: list[Any] = [
+    None,
+    True,
+    -1,
+    0,
+    4,
+    51,
+    1e9,
+    float("nan"),
+    "",
+    "x" * 300,
+    [],
+    {},
+    [1, 2],
+    b"\x00",
+    -10001,
+    3.5,
+]
 
 
 def _is_valid(raw: bytes) -> bool:

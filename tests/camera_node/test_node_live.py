@@ -111,13 +111,14 @@ def test_long_operation_answers_busy_and_everything_is_answered(sim_node: NodePr
         while c.call("status")["busy"] is None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        for cmd, args in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("focus.drive", {"direction": "near", "level": 1}),
             ("capture", {}),
             ("zoom.set", {"zoom": 5}),
             ("config.get", {"name": "iso"}),
             ("focus.home", {}),
-        ]:
+        ]
+        for cmd, args in cases:
             with pytest.raises(RemoteError) as err:
                 c.call(cmd, args)
             assert err.value.code == "busy", cmd
@@ -139,7 +140,7 @@ def test_long_operation_answers_busy_and_everything_is_answered(sim_node: NodePr
 def test_invalid_commands_never_move_the_motor(sim_node: NodeProc) -> None:
     with Client(sim_node.rep) as c:
         start = c.call("status")["move_id"]
-        bad = [
+        bad: list[tuple[str, dict[str, Any], str]] = [
             ("focus.drive", {"direction": "near", "level": 4}, "bad_args"),
             ("focus.drive", {"direction": "up", "level": 1}, "bad_args"),
             ("focus.drive", {"direction": "near", "level": 1, "count": 0}, "bad_args"),

@@ -12,6 +12,7 @@ import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -47,14 +48,15 @@ def test_virtual_camera_works_and_lacks_liveview_and_focus(vcam_node: tuple[Node
         assert status["state"] == "idle"
         assert status["versions"]["libgphoto2"].startswith("2.5")
 
-        for cmd, args in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("liveview.start", {}),
             ("focus.drive", {"direction": "near", "level": 1}),
             ("focus.drive", {"steps": 10}),
             ("focus.home", {}),
             ("focus.goto", {"position": 10.0}),
             ("zoom.set", {"zoom": 5}),
-        ]:
+        ]
+        for cmd, args in cases:
             with pytest.raises(RemoteError) as err:
                 c.call(cmd, args)
             assert err.value.code == "not_supported", (cmd, err.value.message)

@@ -31,7 +31,8 @@ LEVEL_SIZES = (1.0, 6.4, 47.0)
 def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1) -> list[Drive]:
     """Drives (coarsest first, all one direction) that move ``delta`` nominal units.
 
-    Coarser levels round down so no drive reverses; the ``finest`` level rounds to nearest.
+    Coarser levels round down (unless the remainder is within half a finest step of a whole
+    coarser step) so no drive reverses; the ``finest`` level rounds to nearest.
     """
     direction: Direction = "far" if delta > 0 else "near"
     rest = abs(delta)
@@ -40,7 +41,9 @@ def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int 
         if level < finest:
             break
         size = sizes[level - 1]
-        n = math.floor(rest / size + 0.5) if level == finest else math.floor(rest / size + 1e-9)
+        # Round up rather than leave a remainder the finer levels would need many parts for.
+        slack = 0.5 * sizes[finest - 1] if level > finest else 0.0
+        n = math.floor(rest / size + 0.5) if level == finest else math.floor((rest + slack) / size + 1e-9)
         if n > 0:
             out.append(Drive(direction, level, n))
             rest -= n * size
@@ -78,7 +81,7 @@ class SearchMachine:
         self._pending = False
         self._floor: int | None = None  # frames need move_id >= this
         self._acc: list[float] = []
-        self._noise: list[float] = []
+        self._noise: dict[tuple[int | None, int], list[float]] = {}
         self._cancel: tuple[str, str] | None = None
         self._returning = False
         self._last_progress = 0.0
@@ -137,7 +140,7 @@ class SearchMachine:
         mean = sum(values) / len(values)
         if len(values) >= 2 and mean > 0:
             var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-            self._noise.append(math.sqrt(var) / mean)
+            self._noise.setdefault((self.zoom, self._scale), []).append(math.sqrt(var) / mean)
         self.samples.append((self.pos, mean, obs.zoom))
         return self._on_sample(mean, now)
 
@@ -168,11 +171,16 @@ class SearchMachine:
 
     @property
     def noise(self) -> float:
-        """Median relative frame-to-frame noise seen so far (0 until known)."""
-        if not self._noise:
+        """Median relative frame-to-frame noise in the current view and scale (0 until known)."""
+        seen = self._noise.get((self.zoom, self._scale))
+        if not seen:
             return 0.0
-        s = sorted(self._noise)
+        s = sorted(seen)
         return s[len(s) // 2]
+
+    @property
+    def noise_known(self) -> bool:
+        return bool(self._noise.get((self.zoom, self._scale)))
 
     def _accepts(self, obs: Observation) -> bool:
         if self._pending or self._queue:

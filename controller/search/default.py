@@ -1,32 +1,37 @@
-"""``default``: bracket coarsely, scan finely under magnification, fit, approach closed-loop.
+"""``default``: bracket coarsely, scan finely under magnification, fit, approach backlash-free.
 
 Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
 
 1. ``COARSE``: live view at 1x, region decoded at a reduced scale (``coarse_scale``) so
    the focus curve is hundreds of steps wide and its slope shows from anywhere in the
-   travel.  Hill-climb in jumps of ``coarse_parts`` level-3 drives (one command) until the
-   measure is significantly lower on both sides of the best sample; no full sweep.  Fit
-   the samples around the best.  A measure that stays flat over the whole travel fails
-   with ``flat``; one that keeps rising to the end with ``no_peak``.
-2. ``FINE``: magnified live view (``fine_zoom``, centred on the region) at full decode
-   scale, where one level-1 step changes the blur by more than half a pixel.  Scan from
-   ``fine_window`` beyond the coarse estimate back across it, in ``fine_step_level``
-   steps, all in one direction (so backlash is taken up once, before the first sample),
-   until the measure has clearly fallen on two samples past the best.  The window moves
-   on if the peak is not in it.  Fit the curve (hyperbola / Lorentzian / Gaussian, with
-   outliers rejected); a fit without a peak inside the scan, or that misses the samples
-   by far more than the noise, fails with ``poor_fit``.
-3. ``TAKEUP``: go to the near side of the peak and make the last move towards far
-   (reversing through the backlash if needed), landing ``guard`` short of the fitted peak.
-   The frame there is a position reading: on the near flank of the fitted curve, its
-   measure says how far the peak still is.  This closes the loop on the image instead of
-   trusting dead reckoning (level-1 drives jitter and skip; travel differs by direction).
-4. ``FINAL``: drive far by that distance; check the measure against the fitted peak.  If
-   it falls short by more than ``accept`` steps' worth, creep far again (never reversing).
+   travel.  Hill-climb in jumps of ``coarse_parts`` level-3 drives (one command each)
+   until the measure is significantly lower on both sides of the best sample; no full
+   sweep.  A move after which nothing changed is probed once more: twice unchanged is an
+   end stop (the motor clips silently), and the climb turns round.  Unchanged at both
+   ends fails with ``flat``; highest at an end stop fails with ``no_peak``.
+2. ``FINE``: magnified live view (``fine_zoom``, centred on the region), region decoded
+   at ``fine_scale`` (fine enough to resolve a few steps, coarse enough that the sensor's
+   micro-texture does not outweigh the region's own detail).  Scan from ``fine_window``
+   before the coarse estimate towards far in steps of ``fine_parts`` level-2 drives.  The
+   first sample follows a far move, so every sample follows motion in the same direction
+   (the backlash is taken up before the first one).  Stop once the measure has fallen
+   past the best sample; move the window if the peak is not in it.  Fit the curve
+   (Gaussian / Lorentzian / hyperbola, outliers rejected); a fit without a peak inside
+   the scan, or that misses the samples by far more than the noise, fails ``poor_fit``.
+3. ``APPROACH``: from the far side of the peak drive near past it by ``overscan``, then
+   far by ``overscan``, landing on the near flank a little short of the fitted centre.
+   Both moves reverse direction, so the slack taken up by one is given back by the other
+   and the last move is towards far, as every scan move was.  The frame there is a
+   position reading: on the near flank its measure says, through the fitted curve, how
+   far the centre still is.  This closes the loop on the image rather than trusting dead
+   reckoning (level-1 drives jitter and skip; travel differs by direction).
+4. ``CHECK``: drive far by the reading (no reversal, so no backlash, and in the units of
+   the scan) and score the landing frame against the fit; it is reported, not acted on.
 
-The final approach is therefore always towards far, from the near side.  Each sample
-averages 1-3 frames depending on the measured frame-to-frame noise.  Any failure
-restores the zoom, drives back to the start and reports the reason.
+Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
+view and scale is known, then as that noise requires.  Every significance test (a rise,
+a fall, a peak) is relative to that noise.  Any failure restores the zoom, drives back to
+the start and reports the reason.
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ from controller.search._types import Command, Direction, Drive, Move, Zoom
 class S(enum.Enum):
     COARSE = "coarse"
     FINE = "fine"
-    TAKEUP = "takeup"
-    FINAL = "final"
+    APPROACH = "approach"
+    CHECK = "check"
     DONE = "done"
     FAILED = "failed"
 
@@ -55,14 +60,11 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "no_peak"): S.FAILED,
     (S.FINE, "scan"): S.FINE,
     (S.FINE, "shift"): S.FINE,
-    (S.FINE, "fitted"): S.TAKEUP,
+    (S.FINE, "fitted"): S.APPROACH,
     (S.FINE, "poor_fit"): S.FAILED,
     (S.FINE, "no_peak"): S.FAILED,
-    (S.TAKEUP, "located"): S.FINAL,
-    (S.TAKEUP, "there"): S.DONE,
-    (S.FINAL, "creep"): S.FINAL,
-    (S.FINAL, "good"): S.DONE,
-    (S.FINAL, "best_effort"): S.DONE,
+    (S.APPROACH, "read"): S.CHECK,
+    (S.CHECK, "landed"): S.DONE,
 }
 
 
@@ -85,18 +87,22 @@ class Default(SearchMachine):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         coarse_scale: int = 8,
         coarse_parts: int = 2,
-        fine_step_level: int = 2,
-        fine_window: float = 20.0,
-        guard: float = 6.4,
-        accept: float = 1.0,
+        fine_scale: int = 4,
+        fine_parts: int = 2,
+        fine_window: float = 19.2,
+        min_fine_samples: int = 4,
+        overscan: float = 6.4,
         significance: float = 0.04,
-        fine_significance: float = 0.10,
+        top_rise: float = 1.25,
+        fine_significance: float = 0.02,
+        same_tolerance: float = 0.005,
         flat_ratio: float = 1.10,
         poor_fit_rms: float = 0.15,
-        max_creeps: int = 2,
+        min_contrast: float = 0.03,
+        guard_widths: float = 0.5,
         max_shifts: int = 2,
     ) -> None:
-        super().__init__(level_sizes=level_sizes, frames_per_sample=2)
+        super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
         if fine_zoom is None:
             fine_zoom = 5 if 5 in zooms else (zooms[-1] if zooms else 1)
@@ -107,27 +113,33 @@ class Default(SearchMachine):
         self.travel = travel
         self.coarse_scale = coarse_scale
         self.coarse_step = coarse_parts * self.levels[2]
-        self.fine_level = fine_step_level
-        self.fine_step = self.levels[fine_step_level - 1]
+        self.fine_scale = fine_scale
+        self.fine_parts = fine_parts
+        self.fine_step = fine_parts * self.levels[1]
         self.fine_window = fine_window
-        self.guard = guard
-        self.accept = accept
+        self.min_fine_samples = min_fine_samples
+        self.overscan = overscan
         self.significance = significance
+        self.top_rise = top_rise
         self.fine_significance = fine_significance
+        self.same_tolerance = same_tolerance
         self.flat_ratio = flat_ratio
         self.poor_fit_rms = poor_fit_rms
-        self.max_creeps = max_creeps
+        self.min_contrast = min_contrast
+        self.guard_widths = guard_widths
+        self.reading = 0.0
         self.max_shifts = max_shifts
         self.state = S.COARSE
         self._scale = coarse_scale
         self._coarse: list[tuple[float, float]] = []
+        self._stops: set[Direction] = set()
+        self._last_coarse_dir: Direction | None = None
+        self._probing: Direction | None = None
         self._fine: list[tuple[float, float]] = []
-        self._scan_dir: Direction = "near"
         self._scan_end = 0.0
         self._shifts = 0
-        self._creeps = 0
-        self.fit: fits.Fit | None = None
         self.coarse_center: float | None = None
+        self.fit: fits.Fit | None = None
 
     # -- small helpers ---------------------------------------------------------------------
     @property
@@ -142,31 +154,41 @@ class Default(SearchMachine):
         self.state = TRANSITIONS[(self.state, outcome)]
 
     def _adapt_frames(self) -> None:
+        """Three frames until the noise of this view and scale is known, then 1-3 by noise."""
         n = self.noise
-        self.frames_per_sample = 1 if n < 0.025 else 2 if n < 0.05 else 3
-
-    def _onto(self, target: float, direction: Direction) -> list[Drive]:
-        """Drives to ``target`` whose last motion is towards ``direction`` (a take-up step if needed)."""
-        delta = target - self.pos
-        if delta * _sign(direction) >= self.fine_step / 2:
-            return plan_drives(delta, self.levels, self.fine_level)
-        back = plan_drives(delta - _sign(direction) * self.fine_step, self.levels, self.fine_level)
-        return [*back, Drive(direction, self.fine_level, 1)]
+        if not self.noise_known:
+            self.frames_per_sample = 3
+        else:
+            self.frames_per_sample = 1 if n < 0.025 else 2 if n < 0.05 else 3
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
-        self._adapt_frames()
         if self.state is S.COARSE:
-            return self._on_coarse(measure, now)
-        if self.state is S.FINE:
-            return self._on_fine(measure, now)
-        if self.state is S.TAKEUP:
-            return self._on_takeup(measure, now)
-        if self.state is S.FINAL:
-            return self._on_final(measure, now)
-        return []
+            out = self._on_coarse(measure, now)
+        elif self.state is S.FINE:
+            out = self._on_fine(measure, now)
+        elif self.state in (S.APPROACH, S.CHECK):
+            out = self._on_landing(measure, now)
+        else:
+            out = []
+        self._adapt_frames()
+        return out
 
     # -- 1: coarse bracket -----------------------------------------------------------------
     def _on_coarse(self, measure: float, now: float) -> list[Command]:
+        moved_dir = self._last_coarse_dir
+        if self._coarse and moved_dir is not None:
+            _, prev_m = self._coarse[-1]
+            same = abs(measure - prev_m) <= max(self.same_tolerance, 3.0 * self.noise) * prev_m
+            if same and self._probing == moved_dir:
+                # Twice nothing changed: an end stop (the motor clips silently) or a featureless
+                # region.  The motor sits where the sample before the probe was taken.
+                self._coarse.pop()
+                return self._end_stop(moved_dir, self._coarse[-1][0], now)
+            if same:  # a stop, or two samples either side of the peak: look once more
+                self._probing = moved_dir
+                self._coarse.append((self.pos, measure))
+                return self._climb(self.pos + _sign(moved_dir) * self.coarse_step)
+            self._probing = None
         self._coarse.append((self.pos, measure))
         pts = sorted(self._coarse)
         best_pos, best_m = max(pts, key=lambda p: p[1])
@@ -184,9 +206,33 @@ class Default(SearchMachine):
                 return self._fail("flat", "the measure hardly changed over the whole travel", now)
             self._to("no_peak")
             return self._fail("no_peak", "the measure kept rising up to the end of the travel", now)
+        go_far = not lower_far
+        if (go_far and "far" in self._stops) or (not go_far and "near" in self._stops):
+            self._to("no_peak")
+            return self._fail("no_peak", "the measure is highest at an end of the travel", now)
+        step = self.coarse_step
+        if len(self._coarse) >= 2 and self._coarse[-1][1] > self._coarse[-2][1]:
+            rise = self._coarse[-1][1] / max(self._coarse[-2][1], 1e-300)
+            if rise < self.top_rise and step > self.levels[2]:
+                step = self.levels[2]  # flattening out: near the top, overshoot less
+        return self._climb(hi + step if go_far else lo - step)
+
+    def _climb(self, target: float) -> list[Command]:
         self._to("climb")
-        target = hi + self.coarse_step if not lower_far else lo - self.coarse_step
-        return self._go(plan_drives(target - self.pos, self.levels, 3))
+        drives = plan_drives(target - self.pos, self.levels, 3)
+        self._last_coarse_dir = drives[0].direction if drives else None
+        return self._go(drives)
+
+    def _end_stop(self, direction: Direction, stop_pos: float, now: float) -> list[Command]:
+        self._stops.add(direction)
+        self._probing = None
+        self.pos = stop_pos  # the probes did not move it: keep the ledger honest
+        if len(self._stops) == 2:
+            self._to("flat")
+            return self._fail("flat", "the measure does not change with focus (featureless region?)", now)
+        pts = sorted(self._coarse)
+        target = pts[0][0] - self.coarse_step if direction == "far" else pts[-1][0] + self.coarse_step
+        return self._climb(target)
 
     def _begin_fine(self, pts: list[tuple[float, float]], best_pos: float) -> list[Command]:
         i = [p for p, _ in pts].index(best_pos)
@@ -197,45 +243,47 @@ class Default(SearchMachine):
             if fit is not None and around[0][0] <= fit.center <= around[-1][0]:
                 center = fit.center
         self.coarse_center = center
-        self._scan_dir = "near" if self.pos > center else "far"
-        start = center - _sign(self._scan_dir) * self.fine_window
-        return self._start_scan(start, first=True)
+        return self._start_scan(center - self.fine_window - self.fine_step / 2, first=True)
 
+    # -- 2: fine scan, always towards far ----------------------------------------------------
     def _start_scan(self, start: float, *, first: bool = False) -> list[Command]:
-        self._scale = 1
+        self._scale = self.fine_scale
         self._fine = []
-        self._scan_end = start + _sign(self._scan_dir) * 2 * self.fine_window
+        self._scan_end = start + 2 * self.fine_window
         moves: list[Move] = []
         if first and self.fine_zoom != self.zoom:
             moves.append(Zoom(self.fine_zoom, self.roi_center))
-        moves.extend(self._onto(start, self._scan_dir))
+        delta = start - self.pos
+        if delta >= self.fine_step / 2:  # a far move longer than any backlash takes it up itself
+            moves.extend(plan_drives(delta, self.levels, 2))
+        else:  # overshoot towards near, then take the slack up with the first far step
+            moves.extend(plan_drives(delta - self.fine_step, self.levels, 2))
+            moves.append(self._step())
         return self._go(moves)
 
-    # -- 2: fine scan ----------------------------------------------------------------------
+    def _step(self) -> Drive:
+        return Drive("far", 2, self.fine_parts)
+
     def _on_fine(self, measure: float, now: float) -> list[Command]:
         self._fine.append((self.pos, measure))
         pts = self._fine
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
-        best_m = pts[i_best][1]
-        cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise))
-        fallen = len(pts) - 1 - i_best >= 2 and all(m < cut for _, m in pts[-2:])
-        sgn = _sign(self._scan_dir)
-        if fallen and i_best == 0:  # the peak lies behind where the scan started
-            return self._shift(pts[0][0] + sgn * (self.fine_step - 2 * self.fine_window), now)
-        if fallen:
+        cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        low_after = any(m < cut for _, m in pts[i_best + 1 :])
+        if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
             return self._fit_fine(now)
-        if (self._scan_end - self.pos) * sgn >= self.fine_step / 2:
+        if low_after and i_best == 0:  # the peak lies before where the scan started
+            return self._shift(pts[0][0] - 2 * self.fine_window, now)
+        if self.pos + self.fine_step / 2 <= self._scan_end or low_after:
             self._to("scan")
-            return self._go([Drive(self._scan_dir, self.fine_level, 1)])
-        if i_best >= len(pts) - 2:  # still rising at the end of the window: carry on
-            if self._shifts >= self.max_shifts:
-                self._to("no_peak")
-                return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
-            self._shifts += 1
-            self._scan_end += sgn * 2 * self.fine_window
-            self._to("shift")
-            return self._go([Drive(self._scan_dir, self.fine_level, 1)])
-        return self._fit_fine(now)
+            return self._go([self._step()])
+        if self._shifts >= self.max_shifts:  # still rising at the end of the window
+            self._to("no_peak")
+            return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
+        self._shifts += 1
+        self._scan_end += 2 * self.fine_window
+        self._to("shift")
+        return self._go([self._step()])
 
     def _shift(self, start: float, now: float) -> list[Command]:
         if self._shifts >= self.max_shifts:
@@ -248,58 +296,64 @@ class Default(SearchMachine):
     def _fit_fine(self, now: float) -> list[Command]:
         xs = [p for p, _ in self._fine]
         ys = [m for _, m in self._fine]
-        fit = fits.fit_peak(
-            xs, ys, noise=max(self.noise, 0.01), models=("hyperbola", "lorentzian", "gaussian")
-        )
-        if fit is None or not (min(xs) < fit.center < max(xs)):
+        models = ("hyperbola", "lorentzian", "gaussian") if len(xs) >= 5 else ("lorentzian", "gaussian")
+        fit = fits.fit_peak(xs, ys, noise=max(self.noise, 0.005), models=models)
+        inner = 0.25 * self.fine_step
+        if fit is None or not (xs[0] + inner < fit.center < xs[-1] - inner):
+            if fit is not None and len(xs) < 2 * self.min_fine_samples and fit.center > xs[-1] - inner:
+                self._to("scan")  # the centre is at the far edge of the scan: one more step
+                return self._go([self._step()])
             self._to("poor_fit")
             return self._fail("poor_fit", "no curve with a peak inside the fine scan fits the samples", now)
         if fit.rms > max(self.poor_fit_rms, 4.0 * self.noise):
             self._to("poor_fit")
             return self._fail("poor_fit", f"the best fit ({fit.model}) misses by {fit.rms:.0%} RMS", now)
+        contrast = 1.0 - min(ys) / max(ys)
+        if contrast < max(self.min_contrast, 6.0 * max(self.noise, fit.rms)):
+            self._to("poor_fit")
+            return self._fail(
+                "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
+            )
         self.fit = fit
         self._to("fitted")
-        land = fit.center - self.guard
-        if self._scan_dir == "near":  # we are past the peak on the near side: reverse once
-            leg = max(self.fine_step, round((land - self.pos) / self.fine_step) * self.fine_step)
-            return self._go(plan_drives(leg, self.levels, self.fine_level))
-        # Past it on the far side: go near beyond the landing point, then take up towards far.
-        return self._go(self._onto(land, "far"))
+        # Land ``guard`` short of the centre, on the near flank, with the last move far.
+        guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
+        return self._go(self._double_reversal(self.pos - fit.center + guard))
 
-    # -- 3 and 4: closed-loop approach -------------------------------------------------------
-    def _on_takeup(self, measure: float, now: float) -> list[Command]:
+    def _double_reversal(self, back: float) -> list[Drive]:
+        """Near by ``back`` + overscan, then far by the overscan: the second reversal gives
+        back the slack the first took up.  Level-1 parts (slow: one None toggle each) go
+        into whichever leg needs fewer of them."""
+        l2 = self.levels[1]
+        over = max(l2, round(self.overscan / l2) * l2)
+        rest = (back + over) % l2
+        if rest <= l2 / 2:
+            near, far = back + over, over
+        else:
+            near, far = back + over + (l2 - rest), over + (l2 - rest)
+        return [*plan_drives(-near, self.levels, 1), *plan_drives(far, self.levels, 1)]
+
+    # -- 3 and 4: landing check ------------------------------------------------------------
+    def _on_landing(self, measure: float, now: float) -> list[Command]:
         assert self.fit is not None
         d = self.fit.offset_for(measure)
-        if d < 0.5:
-            self._to("there")
-            return self._done(measure, now)
-        self._to("located")
-        return self._go(plan_drives(d, self.levels, 1))
-
-    def _on_final(self, measure: float, now: float) -> list[Command]:
-        assert self.fit is not None
-        fit = self.fit
-        good = measure >= fit.predict(fit.center + self.accept) * (1.0 - 2.0 * self.noise)
-        if good:
-            self._to("good")
-            return self._done(measure, now)
-        if self._creeps >= self.max_creeps:
-            self._to("best_effort")
-            return self._done(measure, now, verified=False)
-        self._creeps += 1
-        self._to("creep")
-        steps = max(1, round(fit.offset_for(measure)))
-        return self._go([Drive("far", 1, steps)])
-
-    def _done(self, measure: float, now: float, verified: bool = True) -> list[Command]:
-        assert self.fit is not None
+        if self.state is S.APPROACH:
+            # This frame is a position reading: on the near flank of the fitted curve, its
+            # measure says how far the centre still is.  The drive there continues towards
+            # far, so no backlash enters, and it is in the units the scan was made in.
+            self._to("read")
+            self.reading = d
+            return self._go(plan_drives(d, self.levels, 1))
+        self._to("landed")
         return self._finish(
             measure,
-            "fit" if verified else "fit_unverified",
+            "fit",
             now,
             fit_rms=self.fit.rms,
             fit_width=self.fit.width,
             expected=self.fit.peak,
-            creeps=float(self._creeps),
+            reading=self.reading,
+            landing_offset=d,
+            coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
         )

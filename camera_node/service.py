@@ -260,12 +260,14 @@ class Node:
                     await asyncio.sleep(next_t - now)
                 next_t = max(next_t + period, self.clock.now() - period)
 
-            def grab(b: Backend) -> tuple[bytes, int, int, float]:
+            def grab(b: Backend) -> tuple[bytes, int, int, float, int, float | None]:
                 jpeg, w, h = b.preview()
-                return jpeg, w, h, self.clock.now()
+                # move_id and position as they stand when the frame is read (plain attribute
+                # reads); ``settled`` is judged later against the same read time.
+                return jpeg, w, h, self.clock.now(), self.tracker.move_id, self.tracker.position
 
             try:
-                jpeg, w, h, t = await self.camera(grab)
+                jpeg, w, h, t, move_id, position = await self.camera(grab)
             except (ProtocolError, BackendError) as exc:
                 if not self.liveview_on:
                     continue  # stopped while the frame was being read
@@ -276,22 +278,27 @@ class Node:
                 await asyncio.sleep(min(1.0, 0.05 * errors))
                 continue
             errors = 0
-            self.publish_frame(jpeg, w, h, t)
+            self.publish_frame(jpeg, w, h, t, move_id, position)
 
-    def publish_frame(self, jpeg: bytes, w: int, h: int, t: float) -> None:
-        """Stamp and publish one frame read from the camera at ``t``."""
+    def publish_frame(
+        self, jpeg: bytes, w: int, h: int, t: float, move_id: int, position: float | None
+    ) -> None:
+        """Stamp and publish one frame read from the camera at ``t``.
+
+        ``settled`` is false when a move was accepted or issued after ``t`` (the tracker's
+        pending parts or settle time lie beyond it), so a frame whose ``position`` may be
+        stale never says settled."""
         self.seq += 1
-        tr = self.tracker
         header = FrameHeader(
             camera=self.name,
             seq=self.seq,
             t=t,
             w=w,
             h=h,
-            move_id=tr.move_id,
-            settled=tr.settled(t),
-            position=tr.position,
-            homed=tr.homed,
+            move_id=move_id,
+            settled=self.tracker.settled(t) and move_id == self.tracker.move_id,
+            position=position,
+            homed=position is not None,
             zoom=self.zoom,
             zoom_center=self.zoom_center,
         )

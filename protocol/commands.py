@@ -10,7 +10,9 @@ from protocol.errors import ErrorCode as E
 from protocol.schema import Arg, CommandSpec
 
 _COMMON_ERRORS = (E.BAD_REQUEST, E.UNSUPPORTED_VERSION, E.UNKNOWN_COMMAND, E.INTERNAL)
-_CAMERA_ERRORS = (E.CAMERA_ERROR, E.TIMEOUT)
+# every command that talks to the camera: not_ready while it is still opening, camera_error
+# (details.camera_lost) while it is lost, timeout past the node's bound
+_CAMERA_ERRORS = (E.NOT_READY, E.CAMERA_ERROR, E.TIMEOUT)
 
 NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -30,6 +32,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("pub", "str: the PUB endpoint as bound, e.g. 'tcp://127.0.0.1:5555'"),
             ("pub_port", "int: the PUB port, for a client that knows only the command endpoint"),
             ("motion", "map: the motor model used for settle estimates (level_sizes, latency_s, ...)"),
+            ("state", "str: the node's state, as in status"),
         ),
     ),
     CommandSpec(
@@ -45,6 +48,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("homed", "bool"),
             ("zoom", "int"),
             ("busy", "str or null: the long command running"),
+            ("versions", "map: tetherfocus, protocol, spec, python, pyzmq, libzmq, backend (+ libgphoto2)"),
         ),
     ),
     CommandSpec(
@@ -84,7 +88,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("settle_at", "float: the same, on the node's clock (frame header 't')"),
             ("position", "float or null: the new dead-reckoned position"),
         ),
-        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
     ),
     CommandSpec(
         "focus.home",
@@ -100,7 +104,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ),
         ),
         result=(("move_id", "int"), ("position", "float: 0"), ("drives", "int: drives used")),
-        errors=(E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+        errors=(E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
         long=True,
     ),
     CommandSpec(
@@ -109,7 +113,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
         " the last approach is always made from the near side.",
         args=(Arg("position", "float", "target, level-1 units", required=True, minimum=0, maximum=100000),),
         result=(("move_id", "int"), ("position", "float"), ("drives", "int"), ("settle_s", "float")),
-        errors=(E.BAD_ARGS, E.NOT_READY, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
         long=True,
     ),
     CommandSpec(
@@ -120,7 +124,7 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             Arg("center", "point", "[x, y] fractions of the full view; default the centre"),
         ),
         result=(("move_id", "int"), ("zoom", "int"), ("center", "[float, float]")),
-        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.NOT_READY, E.BUSY, *_CAMERA_ERRORS),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
     ),
     CommandSpec(
         "capture",

@@ -69,7 +69,8 @@ class SearchMachine:
         self.levels = tuple(float(v) for v in level_sizes)
         self.frames_per_sample = frames_per_sample
         self.stall_timeout_s = stall_timeout_s
-        self.pos = 0.0  # nominal, relative to the start
+        self.pos = 0.0  # nominal, relative to the start (a search may correct it)
+        self.commanded = 0.0  # the sum of every drive sent, nominal: never corrected
         self.last_dir: Direction | None = None
         self.started = False
         self.finished = False
@@ -209,6 +210,7 @@ class SearchMachine:
         if isinstance(m, Drive):
             sign = 1.0 if m.direction == "far" else -1.0
             self.pos += sign * m.count * self.levels[m.level - 1]
+            self.commanded += sign * m.count * self.levels[m.level - 1]
             self.last_dir = m.direction
             self.drives += 1
             self.motor_moves += m.count

@@ -26,7 +26,10 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    far the centre still is.  This closes the loop on the image rather than trusting dead
    reckoning (level-1 drives jitter and skip; travel differs by direction).
 4. ``CHECK``: drive far by the reading (no reversal, so no backlash, and in the units of
-   the scan) and score the landing frame against the fit; it is reported, not acted on.
+   the scan) and score the landing frame against the fit.  Only if the reading came out
+   much longer than planned (the backlash exceeded the overscan, so slack remained and
+   the last drive fell short) and the landing frame still reads more than ``accept``
+   steps short, creep far once by that reading.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -100,6 +103,8 @@ class Default(SearchMachine):
         poor_fit_rms: float = 0.15,
         min_contrast: float = 0.03,
         guard_widths: float = 0.5,
+        accept: float = 1.5,
+        slack_margin: float = 3.0,
         max_shifts: int = 2,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
@@ -127,7 +132,12 @@ class Default(SearchMachine):
         self.poor_fit_rms = poor_fit_rms
         self.min_contrast = min_contrast
         self.guard_widths = guard_widths
+        self.accept = accept
+        self.slack_margin = slack_margin
         self.reading = 0.0
+        self._guard = 0.0
+        self._slack = False
+        self._crept = False
         self.max_shifts = max_shifts
         self.state = S.COARSE
         self._scale = coarse_scale
@@ -159,7 +169,7 @@ class Default(SearchMachine):
         if not self.noise_known:
             self.frames_per_sample = 3
         else:
-            self.frames_per_sample = 1 if n < 0.025 else 2 if n < 0.05 else 3
+            self.frames_per_sample = 1 if n < 0.01 else 2 if n < 0.03 else 3
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self.state is S.COARSE:
@@ -228,6 +238,9 @@ class Default(SearchMachine):
         self._probing = None
         self.pos = stop_pos  # the probes did not move it: keep the ledger honest
         if len(self._stops) == 2:
+            # Unchanged both ways: more likely a featureless region than two end stops, so the
+            # way back is every drive sent, undone.
+            self.pos = self.commanded
             self._to("flat")
             return self._fail("flat", "the measure does not change with focus (featureless region?)", now)
         pts = sorted(self._coarse)
@@ -318,6 +331,7 @@ class Default(SearchMachine):
         self._to("fitted")
         # Land ``guard`` short of the centre, on the near flank, with the last move far.
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
+        self._guard = guard
         return self._go(self._double_reversal(self.pos - fit.center + guard))
 
     def _double_reversal(self, back: float) -> list[Drive]:
@@ -343,6 +357,12 @@ class Default(SearchMachine):
             # far, so no backlash enters, and it is in the units the scan was made in.
             self._to("read")
             self.reading = d
+            # Much shorter than planned: the overscan did not take up all the slack.
+            self._slack = d > self._guard + self.slack_margin
+            return self._go(plan_drives(d, self.levels, 1))
+        if self._slack and d > self.accept and not self._crept:
+            # The rest of the slack went into the last drive: it fell short by that much.
+            self._crept = True
             return self._go(plan_drives(d, self.levels, 1))
         self._to("landed")
         return self._finish(

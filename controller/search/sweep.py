@@ -58,9 +58,8 @@ class Sweep(SearchMachine):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         flat_ratio: float = 1.10,
         scale: int = 1,
-        **kw: float,
     ) -> None:
-        super().__init__(level_sizes=level_sizes, **kw)  # type: ignore[arg-type]
+        super().__init__(level_sizes=level_sizes)
         self.travel = travel
         self.flat_ratio = flat_ratio
         self._scale = scale
@@ -71,6 +70,14 @@ class Sweep(SearchMachine):
         self._climb: list[tuple[float, float]] = []
         self._climb_end = 0.0
         self._best = (0.0, 0.0)
+
+    @property
+    def phase(self) -> str:
+        return self.state.value
+
+    @property
+    def position(self) -> float:
+        return self.pos
 
     def _to(self, outcome: str) -> None:
         self.state = TRANSITIONS[(self.state, outcome)]

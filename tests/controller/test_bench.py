@@ -1,0 +1,166 @@
+"""controller.bench: case files, the summary, and a few-second run of ``tetherfocus bench af``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from camera_node.sim.scene import OpticsParams
+from controller.bench.cases import load_cases
+from controller.bench.harness import RunResult, tolerance_steps
+from controller.bench.report import summarize, table
+from tetherfocus.cli import main
+from tetherfocus.errors import UsageError
+
+SCENES = Path(__file__).resolve().parents[2] / "camera_node" / "sim" / "scenes"
+SHIPPED = Path(__file__).resolve().parents[2] / "controller" / "bench" / "cases" / "af.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "cases.toml"
+    p.write_text(text)
+    return p
+
+
+def test_shipped_cases_load() -> None:
+    cases = load_cases(SHIPPED)
+    assert len(cases) >= 12 and all(c.repeats >= 3 for c in cases)
+    assert {Path(c.scene).stem for c in cases} >= {"chart", "tabletop", "coffee", "lowlight", "moto"}
+    assert all(Path(c.scene).is_file() for c in cases)
+
+
+def test_case_defaults_and_paths(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "x.toml").write_text((SCENES / "chart.toml").read_text())
+    p = write(tmp_path, '[[case]]\nscene = "s/x.toml"\nroi = [0.1, 0.2, 0.3, 0.4]\n')
+    (c,) = load_cases(p)
+    assert c.scene == str((tmp_path / "s" / "x.toml").resolve())
+    assert (c.roi, c.start, c.repeats, c.seed, c.name) == ((0.1, 0.2, 0.3, 0.4), None, 1, None, "x")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "no \\[\\[case\\]\\] tables"),
+        ("x = 1\n", "unknown top-level key 'x'"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nspeed = 2\n', "case 1: unknown key 'speed'"),
+        ("[[case]]\nroi = [0, 0, 1, 1]\n", "'scene' is required"),
+        ('[[case]]\nscene = "nope.toml"\nroi = [0, 0, 1, 1]\n', "scene file not found"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1]\n', "'roi' is required"),
+        ('[[case]]\nscene = "chart"\nroi = [0.5, 0, 0.6, 1]\n', "must lie inside"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nrepeats = 0\n', "'repeats'"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nstart = "x"\n', "'start'"),
+        ("[[case]\n", "not valid TOML"),
+    ],
+)
+def test_bad_case_files(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        load_cases(write(tmp_path, text))
+
+
+def test_missing_case_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="case file not found"):
+        load_cases(tmp_path / "none.toml")
+
+
+def test_tolerance_is_two_capture_pixels() -> None:
+    assert tolerance_steps(OpticsParams()) == pytest.approx(2 * 22.3e3 / 6000 * 2.8 / 7.8)
+
+
+def _run(case: str, ok: bool, seconds: float, drives: int, err: float) -> RunResult:
+    return RunResult(
+        case,
+        0,
+        "x",
+        ok,
+        1.0,
+        1.0,
+        err,
+        2.67,
+        drives,
+        drives * 2,
+        0,
+        10,
+        seconds,
+        None if ok else "flat",
+        "",
+        0.0,
+    )
+
+
+def test_summary_figures() -> None:
+    runs = [_run("a", True, 1.0, 10, 0.5), _run("b", True, 3.0, 12, 1.0), _run("c", False, 2.0, 4, 9.0)]
+    s = summarize(runs)
+    assert s["runs"] == 3 and s["success_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert s["median_seconds"] == 2.0 and s["p90_seconds"] == pytest.approx(2.8)
+    assert s["median_drives"] == 10 and s["median_motor_moves"] == 20
+    assert s["median_abs_error_steps"] == 1.0 and s["failures"] == {"flat": 1}
+    assert "66.7%" in table({"x": runs})
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "af", str(tmp_path / "none.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "case file not found" in err
+    p = write(tmp_path, f'[[case]]\nscene = "{SCENES / "chart.toml"}"\nroi = [0.4, 0.4, 0.2, 0.2]\n')
+    assert main(["bench", "af", str(p), "--strategy", "default,bisect"]) == 2
+    assert "unknown strategy 'bisect'" in capsys.readouterr().err
+    assert main(["bench", "af", str(p), "--measure", "sobel"]) == 2
+    assert "unknown measure 'sobel'" in capsys.readouterr().err
+
+
+def test_bench_af_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One tiny case, both strategies, in virtual time: a few seconds of wall time."""
+    p = write(
+        tmp_path,
+        f'[[case]]\nname = "chart"\nscene = "{SCENES / "chart.toml"}"\n'
+        "roi = [0.4, 0.4, 0.2, 0.2]\nstart = 330\n",
+    )
+    out_json = tmp_path / "out.json"
+    assert (
+        main(["bench", "af", str(p), "--strategy", "sweep,default", "--json", str(out_json), "--quiet"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "sweep" in printed and "default" in printed and "success" in printed
+    doc = json.loads(out_json.read_text())
+    for name in ("sweep", "default"):
+        summary = doc["strategies"][name]["summary"]
+        assert set(summary) >= {
+            "runs",
+            "success_rate",
+            "median_seconds",
+            "p90_seconds",
+            "median_drives",
+            "median_frames",
+            "median_abs_error_steps",
+        }
+        (run,) = doc["strategies"][name]["runs"]
+        assert set(run) >= {
+            "case",
+            "repeat",
+            "success",
+            "final_position",
+            "truth",
+            "abs_error_steps",
+            "tolerance_steps",
+            "drives",
+            "motor_moves",
+            "frames",
+            "seconds",
+            "failure",
+        }
+        assert run["truth"] == 400.0 and run["motor_moves"] >= run["drives"]
+    d, s = (doc["strategies"][n]["runs"][0] for n in ("default", "sweep"))
+    assert d["success"] and d["abs_error_steps"] <= d["tolerance_steps"]
+    assert d["seconds"] < s["seconds"]  # virtual seconds: deterministic
+
+
+def test_runs_are_deterministic(tmp_path: Path) -> None:
+    from controller.bench.cases import Case
+    from controller.bench.harness import run_case
+
+    case = Case("c", str(SCENES / "chart.toml"), (0.4, 0.4, 0.2, 0.2), 360.0, 1, None)
+    a, b = run_case(case, 0, "default"), run_case(case, 0, "default")
+    assert a == b

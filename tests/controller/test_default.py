@@ -1,0 +1,128 @@
+"""The ``default`` search as a state machine, on the synthetic motor + curve simulator.
+
+Each row of the golden tables is a situation (a curve, a start, the motor's faults) and
+what must come out of it: Done within the tolerance of focus, always approached from the
+near side; or Failed with the right reason, back at the start and at the starting zoom.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy
+from tests.controller import af_synthetic as syn
+
+TOL = 2.67  # 2 capture pixels of blur, in level-1 steps, with the simulator's defaults
+SEEDS = range(3)
+
+
+def _run(cam: syn.SynthCamera, **options: object) -> syn.Outcome:
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"], **options)
+    return syn.run(s, cam)
+
+
+def _last_drive(commands: list[object]) -> Drive:
+    return [c for c in commands if isinstance(c, Drive)][-1]
+
+
+# (label, curve, focus, camera options)
+SUCCEEDS = [
+    ("clean", syn.lorentz(420.0), 420.0, {"start": 150.0}),
+    ("clean, from far", syn.lorentz(300.0), 300.0, {"start": 720.0}),
+    ("at focus already", syn.lorentz(400.0), 400.0, {"start": 403.0}),
+    ("noisy", syn.lorentz(420.0), 420.0, {"start": 650.0, "noise": 0.03}),
+    ("heavy backlash", syn.lorentz(420.0), 420.0, {"start": 150.0, "backlash": 10.0, "asymmetry": 0.08}),
+    ("many skips", syn.lorentz(380.0), 380.0, {"start": 600.0, "skip": 0.2}),
+    ("near an end stop", syn.lorentz(60.0), 60.0, {"start": 400.0}),
+    ("start at the far stop", syn.lorentz(420.0), 420.0, {"start": 795.0}),
+    ("no zoom on this body", syn.lorentz(420.0), 420.0, {"start": 150.0, "zoom_levels": (1,)}),
+]
+
+
+@pytest.mark.parametrize(("label", "curve", "focus", "opts"), SUCCEEDS, ids=[r[0] for r in SUCCEEDS])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_finds_focus(label: str, curve: syn.Curve, focus: float, opts: dict[str, object], seed: int) -> None:
+    cam = syn.SynthCamera(curve, seed=seed, **opts)  # type: ignore[arg-type]
+    out = _run(cam)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - focus) <= TOL
+    assert _last_drive(out.commands).direction == "far"  # the final approach, always from near
+    assert cam.zoom == 1  # the view is as it was
+    assert out.end.metrics["drives"] == cam.drives <= 22
+
+
+def test_uses_magnification_for_the_fine_stage() -> None:
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0)
+    out = _run(cam)
+    zooms = [c for c in out.commands if isinstance(c, Zoom)]
+    assert zooms[0] == Zoom(5, (0.5, 0.5)) and zooms[-1] == Zoom(1)
+
+
+def test_flat_fails_and_returns_to_start() -> None:
+    cam = syn.SynthCamera(syn.flat(), start=300.0)
+    out = _run(cam)
+    assert isinstance(out.end, Failed) and out.end.reason == "flat"
+    assert abs(cam.position - 300.0) < 25.0  # nominal dead reckoning over ~400 steps of moves
+    assert cam.zoom == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_double_peak_lands_on_a_peak_or_fails(seed: int) -> None:
+    cam = syn.SynthCamera(syn.double_peak(300.0, 520.0, 0.6), start=420.0, seed=seed)
+    out = _run(cam)
+    if isinstance(out.end, Done):
+        assert min(abs(cam.position - 300.0), abs(cam.position - 520.0)) <= TOL
+    else:
+        assert abs(cam.position - 420.0) < 25.0
+
+
+def test_peak_beyond_the_travel_fails_honestly() -> None:
+    cam = syn.SynthCamera(syn.lorentz(900.0), start=500.0)  # focus lies past the far end stop
+    out = _run(cam)
+    assert isinstance(out.end, Failed) and out.end.reason == "no_peak"
+
+
+def test_poor_fit_fails_and_returns() -> None:
+    # A comb: the fine view sees a ragged curve that no peak model fits.
+    base = syn.lorentz(420.0)
+
+    def ragged(p: float, zoom: int, scale: int) -> float:
+        return base(p, zoom, scale) * (1.6 if zoom > 1 and int(p // 3) % 2 else 1.0)
+
+    cam = syn.SynthCamera(ragged, start=200.0)
+    out = _run(cam)
+    assert isinstance(out.end, Failed) and out.end.reason == "poor_fit"
+    assert abs(cam.position - 200.0) < 25.0 and cam.zoom == 1
+
+
+def test_frames_overlapping_a_move_are_never_scored() -> None:
+    # Every frame is stamped unsettled for a while after each move: the search must not
+    # score any of them, so it must still land on focus.
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0)
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"])
+    scored: list[Observation] = []
+    real_feed = s.feed
+
+    def spy(o: Observation, now: float) -> list[object]:
+        before = s.frames_used + len(s._acc)
+        res = real_feed(o, now)
+        if s.frames_used + len(s._acc) > before or s.finished:
+            scored.append(o)
+        return res  # type: ignore[return-value]
+
+    s.feed = spy  # type: ignore[method-assign]
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done)
+    assert scored and all(o.settled for o in scored)
+    assert s.frames_ignored > 0
+
+
+def test_deterministic() -> None:
+    a = _run(syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=5))
+    b = _run(syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=5))
+    assert a.commands == b.commands and a.camera.position == b.camera.position
+
+
+def test_construction_checks() -> None:
+    with pytest.raises(ValueError, match="level_sizes"):
+        Default(level_sizes=(1.0, 6.4))

@@ -1,0 +1,113 @@
+"""controller.search.fits: each model recovers a known peak; outliers; the reading; bad input."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from controller.search import fits
+
+X = np.arange(-32.0, 33.0, 6.4)
+Curve = Callable[[np.ndarray], np.ndarray]
+
+
+def _gauss(d: np.ndarray) -> np.ndarray:
+    return np.exp(-d * d / (2 * 15.0**2))
+
+
+def _lorentz(d: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + (d / 10.0) ** 2)
+
+
+def _vee(d: np.ndarray) -> np.ndarray:
+    return 1.0 / (0.2 + np.sqrt(9.0 + d * d))
+
+
+def _parab(d: np.ndarray) -> np.ndarray:
+    return 2.0 - (d / 40.0) ** 2
+
+
+# (curve, the model that should win, true centre)
+GOLDEN = [
+    (_gauss, "gaussian", 3.3),
+    (_lorentz, "lorentzian", -5.0),
+    (_vee, "hyperbola", 7.1),
+    (_parab, "parabola", 0.7),
+]
+
+
+@pytest.mark.parametrize(("curve", "model", "center"), GOLDEN)
+def test_each_model_recovers_its_own_curve(curve: Curve, model: str, center: float) -> None:
+    y = curve(X - center)
+    fit = fits.fit_peak(X, y)
+    assert fit is not None
+    assert fit.model == model
+    assert fit.center == pytest.approx(center, abs=0.05)
+    assert fit.peak == pytest.approx(float(curve(np.array([0.0]))[0]), rel=0.01)
+    assert fit.rms < 3e-3 and fit.rejected == ()  # the hyperbola's grid search limits it
+
+
+@pytest.mark.parametrize(("curve", "model", "center"), GOLDEN)
+def test_noisy_curves_stay_close(curve: Curve, model: str, center: float) -> None:
+    rng = np.random.default_rng(7)
+    y = curve(X - center) * (1 + 0.01 * rng.standard_normal(X.size))
+    fit = fits.fit_peak(X, y)
+    assert fit is not None
+    assert abs(fit.center - center) < 1.0
+    assert fit.rms < 0.02
+
+
+@pytest.mark.parametrize("index", [1, 3, 7])
+def test_one_outlier_is_rejected(index: int) -> None:
+    y = _lorentz(X - 2.0)
+    y[index] *= 1.4
+    fit = fits.fit_peak(X, y)
+    assert fit is not None
+    assert fit.rejected == (pytest.approx(X[index]),)
+    assert fit.center == pytest.approx(2.0, abs=0.1)
+
+
+def test_clean_points_at_the_tip_are_not_outliers() -> None:
+    # A sharp V: the samples around the tip cannot be predicted by the others, yet fit.
+    y = _vee(X - 0.4)
+    fit = fits.fit_peak(X, y)
+    assert fit is not None and fit.rejected == ()
+
+
+def test_no_peak_gives_none() -> None:
+    y = np.exp(X / 20.0)  # monotonic: no model has a peak inside
+    fit = fits.fit_peak(X, y, models=("gaussian", "parabola"))
+    assert fit is None or not (X[0] < fit.center < X[-1])
+    valley = 1.0 + (X / 20.0) ** 2
+    assert fits.fit_peak(X, valley, models=("gaussian", "lorentzian", "parabola")) is None
+
+
+@pytest.mark.parametrize("model", fits.MODELS)
+def test_offset_for_inverts_predict(model: str) -> None:
+    fit = fits.Fit(model, 10.0, 2.0, 5.0, slope=0.3)
+    for d in (0.0, 0.5, 2.0, 4.5):
+        assert fit.offset_for(fit.predict(10.0 + d)) == pytest.approx(d, abs=1e-6)
+        assert fit.offset_for(fit.predict(10.0 - d)) == pytest.approx(d, abs=1e-6)
+    assert fit.offset_for(fit.peak * 1.2) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        ([1.0, 2.0], [1.0, 2.0], "at least 3"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0], "same length"),
+        ([1.0, 2.0, 3.0], [1.0, 0.0, 2.0], "positive"),
+        ([1.0, 2.0, 3.0], [1.0, math.nan, 2.0], "positive"),
+    ],
+)
+def test_bad_input(x: list[float], y: list[float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        fits.fit_peak(x, y)
+
+
+def test_unknown_model() -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        fits.fit_peak([1, 2, 3], [1, 2, 1], models=("spline",))

@@ -1,0 +1,204 @@
+"""The shared machinery of the searches: types, frame gating, one move at a time, endings."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy
+from controller.search._machine import plan_drives
+
+
+def obs(
+    move_id: int, measure: float = 1.0, *, settled: bool = True, zoom: int = 1, scale: int = 8
+) -> Observation:
+    return Observation(
+        seq=0, t=0.0, move_id=move_id, settled=settled, zoom=zoom, measure=measure, scale=scale
+    )
+
+
+# -- types -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Drive("up", 1), "direction"),
+        (lambda: Drive("far", 4), "level"),
+        (lambda: Drive("far", 1, 0), "count"),
+        (lambda: Zoom(3), "zoom level"),
+        (lambda: Zoom(5, (1.5, 0.5)), "centre"),
+        (lambda: obs(0, -1.0), "measure"),
+        (lambda: obs(0, float("nan")), "measure"),
+        (lambda: obs(0, scale=3), "scale"),
+        (lambda: obs(0, zoom=0), "zoom"),
+    ],
+)
+def test_types_check_their_fields(make, match: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_observation_from_header() -> None:
+    h = {
+        "camera": "a",
+        "seq": 7,
+        "t": 1.5,
+        "w": 960,
+        "h": 640,
+        "move_id": 3,
+        "settled": True,
+        "position": None,
+        "homed": False,
+        "zoom": 5,
+    }
+    o = Observation.from_header(h, 2.5, 4)
+    assert (o.seq, o.move_id, o.settled, o.zoom, o.measure, o.scale, o.position) == (
+        7,
+        3,
+        True,
+        5,
+        2.5,
+        4,
+        None,
+    )
+
+
+# -- drive planning ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("delta", "finest", "drives"),
+    [
+        (0.0, 1, []),
+        (0.3, 1, []),
+        (1.0, 1, [Drive("far", 1, 1)]),
+        (-3.0, 1, [Drive("near", 1, 3)]),
+        (12.8, 1, [Drive("far", 2, 2)]),
+        (12.5, 1, [Drive("far", 2, 2)]),  # within half a level-1 step of two level-2 steps
+        (9.0, 1, [Drive("far", 2, 1), Drive("far", 1, 3)]),
+        (-100.0, 1, [Drive("near", 3, 2), Drive("near", 2, 1)]),  # 6 level-1 toggles avoided
+        (94.0, 3, [Drive("far", 3, 2)]),
+        (-70.0, 3, [Drive("near", 3, 1)]),
+        (60.0, 2, [Drive("far", 3, 1), Drive("far", 2, 2)]),
+    ],
+)
+def test_plan_drives(delta: float, finest: int, drives: list[Drive]) -> None:
+    assert plan_drives(delta, finest=finest) == drives
+
+
+# -- gating: a golden table fed one call at a time --------------------------------------------
+# (call, argument, expected commands).  The first sample averages three frames (noise still
+# unknown); the coarse stage of ``default`` then asks for a far jump of two level-3 drives.
+GATING = [
+    ("start", None, []),
+    ("feed", obs(0, settled=False), []),  # overlaps a move: never scored
+    ("feed", obs(0, scale=4), []),  # measured at the wrong scale
+    ("feed", obs(0, zoom=5), []),  # the wrong view
+    ("feed", obs(0, 1.000), []),
+    ("feed", obs(0, 1.001), []),
+    ("feed", obs(0, 0.999), [Drive("far", 3, 2)]),
+    ("feed", obs(0, 5.0), []),  # the move is not accepted yet: stale
+    ("moved", 4, []),
+    ("feed", obs(3, 5.0), []),  # predates the move
+    ("feed", obs(4, 5.0, settled=False), []),  # overlaps it
+    ("feed", obs(4, 2.0), [Drive("far", 3, 2)]),  # rose: climb on (noise now known: one frame)
+]
+
+
+def test_gating_golden_table() -> None:
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"])
+    for i, (call, arg, expected) in enumerate(GATING):
+        if call == "start":
+            got = s.start(0.0)
+        elif call == "moved":
+            assert isinstance(arg, int)
+            got = s.moved(arg, 0.0)
+        else:
+            assert isinstance(arg, Observation)
+            got = s.feed(arg, 0.0)
+        assert got == expected, f"step {i}: {call}({arg})"
+    assert s.frames_ignored == 6
+    assert s.frames_used == 4
+
+
+def test_a_move_reply_nobody_asked_for_is_ignored() -> None:
+    s = Default()
+    s.start(0.0)
+    assert s.moved(9, 0.0) == []
+    assert s.feed(obs(0), 0.0) == []  # the spurious id did not raise the floor
+
+
+# -- endings ---------------------------------------------------------------------------------------
+def _climbed(s: Default) -> None:
+    """Start, take the first sample, and have the first jump accepted (2 x 47 far)."""
+    s.start(0.0)
+    for m in (1.0, 1.0, 1.0):
+        s.feed(obs(0, m), 0.0)
+    s.moved(1, 0.0)
+
+
+def test_cancel_drives_back_to_the_start_then_fails() -> None:
+    s = Default()
+    _climbed(s)
+    out = s.cancel(1.0)
+    assert out == [Drive("near", 3, 2), Failed("cancelled", "cancelled on request", out[1].metrics)]  # type: ignore[union-attr]
+    assert s.finished and s.feed(obs(2), 2.0) == []
+
+
+def test_cancel_while_a_move_is_outstanding_waits_for_it() -> None:
+    s = Default()
+    s.start(0.0)
+    for m in (1.0, 1.0, 1.0):
+        out = s.feed(obs(0, m), 0.0)
+    assert out == [Drive("far", 3, 2)]
+    assert s.cancel(0.1) == []  # the drive is on its way: cannot send another yet
+    out = s.moved(1, 0.2)
+    assert out[0] == Drive("near", 3, 2) and isinstance(out[1], Failed) and out[1].reason == "cancelled"
+
+
+def test_zoomed_failure_restores_the_zoom_first() -> None:
+    s = Default(zoom_levels=(1, 5))
+    s.start(0.0)
+    s.feed(obs(0), 0.0)  # learns the starting zoom (1)
+    s.zoom = 5  # as if the fine stage had zoomed in
+    s.pos = 12.8
+    out = s.cancel(0.0)
+    assert out == [Zoom(1)]
+    out = s.moved(1, 0.0)
+    assert out[0] == Drive("near", 2, 2) and isinstance(out[1], Failed)
+
+
+def test_move_failed_goes_back_and_reports() -> None:
+    s = Default()
+    _climbed(s)
+    out = s.move_failed("camera_lost: USB gone", 1.0)
+    assert out[0] == Drive("near", 3, 2)  # try to go back, then report
+    assert isinstance(out[1], Failed) and out[1].reason == "camera_error" and "USB gone" in out[1].detail
+    assert s.finished and s.move_failed("again", 1.1) == []
+
+
+def test_move_failed_during_a_multi_move_return_gives_up() -> None:
+    s = Default(zoom_levels=(1, 5))
+    s.start(0.0)
+    s.feed(obs(0), 0.0)
+    s.zoom, s.pos = 5, 12.8
+    assert s.cancel(0.0) == [Zoom(1)]
+    out = s.move_failed("busy", 0.1)
+    assert len(out) == 1 and isinstance(out[0], Failed) and out[0].reason == "camera_error"
+
+
+def test_stall_fails_after_the_timeout() -> None:
+    s = Default()
+    s.stall_timeout_s = 2.0
+    s.start(0.0)
+    assert s.feed(obs(0, settled=False), 1.0) == []
+    out = s.feed(obs(0, settled=False), 2.5)
+    assert isinstance(out[-1], Failed) and out[-1].reason == "stalled"
+
+
+def test_create_strategy() -> None:
+    s = create_strategy("default", zoom_levels=(1, 5, 10), capabilities=["zoom"], roi=[0.2, 0.4, 0.2, 0.2])
+    assert isinstance(s, Default) and s.fine_zoom == 5 and s.roi_center == pytest.approx((0.3, 0.5))
+    assert create_strategy("default", zoom_levels=(1, 5, 10), capabilities=["liveview"]).fine_zoom == 1
+    assert create_strategy("sweep").name == "sweep"
+    with pytest.raises(ValueError, match="known: default, sweep"):
+        create_strategy("bisect")
+    with pytest.raises(ValueError, match="not offered"):
+        Default(zoom_levels=(1,), fine_zoom=5)
+    assert isinstance(Done(0.0, 1.0, "fit").metrics, dict)

@@ -54,6 +54,12 @@ def _register_node(sub: Any) -> None:
     p.add_argument("--seed", type=int, help="random seed of the simulated camera")
     p.add_argument("--no-liveview", action="store_true", help="do not start live view at startup")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default: INFO)")
+    p.add_argument(
+        "--keys",
+        type=Path,
+        metavar="DIR",
+        help="CURVE keys (tetherfocus keys init DIR): encrypt both sockets, accept only DIR/authorized/",
+    )
     p.set_defaults(func=_run_node)
     node_sub = p.add_subparsers(dest="node_command", metavar="{bench}")
     _register_bench(node_sub)
@@ -76,7 +82,17 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         save_dir=args.save_dir,
         seed=args.seed,
         liveview=not args.no_liveview,
+        keys=_check_keys(getattr(args, "keys", None)),
     )
+
+
+def _check_keys(keys: Path | None) -> Path | None:
+    """The keys directory, checked now so a mistake is one line.  Raises UsageError."""
+    if keys is not None:
+        from tetherfocus.security import load_security
+
+        load_security(keys, "node")
+    return keys
 
 
 def _run_node(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ class NodeConfig:
     seed: int | None = None
     liveview: bool = True
     status_interval: float = 1.0
+    keys: Path | None = None  # CURVE keys directory (tetherfocus keys init); None: plain sockets
 
 
 def parse_camera(text: str) -> CameraSpec:

@@ -32,11 +32,13 @@ class Publisher:
     so there is nothing to await, and ``zmq.Again`` surfaces directly.
     """
 
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: Any = None) -> None:
         self._ctx: zmq.Context[Any] = zmq.Context.shadow(ctx.underlying)
         self.sock: zmq.Socket[Any] = self._ctx.socket(zmq.PUB)
         self.sock.setsockopt(zmq.SNDHWM, SNDHWM)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if security is not None:  # CURVE server: only authorized subscribers (ZAP) get frames
+            security.apply_server(self.sock)
         self.endpoint = bind(self.sock, endpoint)
         self.sent = 0
 

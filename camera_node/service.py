@@ -39,6 +39,7 @@ from camera_node.publisher import Publisher
 from camera_node.worker import CameraWorker, WorkerClosed, WorkerTimeout
 from protocol import NODE_COMMANDS, ErrorCode, FrameHeader, ProtocolError, StatusHeader
 from tetherfocus.errors import UsageError
+from tetherfocus.security import load_security
 from tetherfocus.server import CommandServer, bind_router, bound_endpoint
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,21 @@ class Node:
         self._lv_wakeup = asyncio.Event()
         self.started = asyncio.Event()  # set after the first attempt to open the camera
         self.ctx = zmq.asyncio.Context()
+        # --keys: both sockets are CURVE servers, and the ZAP handler (started before any
+        # bind, so no connection slips in unchecked) accepts only DIR/authorized/ keys.
+        self.security = load_security(config.keys, "node")
+        self._auth: Any = self.security.start_authenticator(self.ctx) if self.security else None
         try:
-            self.publisher = Publisher(self.ctx, config.pub)
+            self.publisher = Publisher(self.ctx, config.pub, self.security)
         except zmq.ZMQError as exc:
+            self._stop_auth()
             self.ctx.destroy(linger=0)
             raise UsageError(f"--pub {config.pub}: cannot bind: {exc}") from None
         try:
-            self.rep = bind_router(self.ctx, config.rep)
+            self.rep = bind_router(self.ctx, config.rep, self.security)
         except zmq.ZMQError as exc:
             self.publisher.close()
+            self._stop_auth()
             self.ctx.destroy(linger=0)
             raise UsageError(f"--rep {config.rep}: cannot bind: {exc}") from None
         self.rep_endpoint = bound_endpoint(self.rep)
@@ -417,7 +424,13 @@ class Node:
             except (WorkerTimeout, WorkerClosed):
                 log.warning("the camera did not close within 3 s")
         self.worker.shutdown(wait=False)
+        self._stop_auth()
         self.ctx.term()
+
+    def _stop_auth(self) -> None:
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
 
 
 def _close_quietly(backend: Backend) -> None:

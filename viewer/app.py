@@ -16,12 +16,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import zmq.asyncio
 from aiohttp import web
 
 from tetherfocus.client import AsyncClient
+from tetherfocus.security import load_security
 from viewer import links
+from viewer.auth import require_token
 from viewer.config import ViewerConfig
 from viewer.control import CaptureStore
 from viewer.feeds import CameraFeed, Hub
@@ -66,13 +69,18 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     hub = app[HUB]
     stop = app[STOP]
     ctx = zmq.asyncio.Context()
-    controller = AsyncClient(config.controller, timeout=5.0, context=ctx)
+    security = load_security(config.keys, "viewer")  # --keys: every ZeroMQ socket is a CURVE client
+    node_sec = security.client_for("node") if security else None
+    ctl_sec = security.client_for("controller") if security else None
+    controller = AsyncClient(config.controller, timeout=5.0, context=ctx, security=ctl_sec)
     app[CONTROLLER] = controller
     tasks = [
-        asyncio.create_task(links.node_subscription(feed, hub, ctx, stop), name=f"sub-{feed.name}")
+        asyncio.create_task(links.node_subscription(feed, hub, ctx, stop, node_sec), name=f"sub-{feed.name}")
         for feed in hub.feeds.values()
     ]
-    tasks.append(asyncio.create_task(links.controller_events(hub, ctx, config.events_endpoint, stop)))
+    tasks.append(
+        asyncio.create_task(links.controller_events(hub, ctx, config.events_endpoint, stop, ctl_sec))
+    )
     tasks.append(asyncio.create_task(links.controller_poll(hub, controller, stop, config.poll_period)))
     try:
         yield
@@ -98,7 +106,10 @@ def make_app(config: ViewerConfig) -> web.Application:
     """The viewer as an aiohttp application (not yet started)."""
     from viewer import routes  # the handlers need the keys above
 
-    app = web.Application(middlewares=[errors_as_json], client_max_size=1 << 20)
+    middlewares: list[Any] = [errors_as_json]
+    if config.token:  # every request must carry the token (viewer.auth); errors stay JSON
+        middlewares.append(require_token(config.token))
+    app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[CONFIG] = config
     app[HUB] = Hub([CameraFeed(c.name, c.rep, c.pub, list(c.roi)) for c in config.cameras])
     app[CAPTURES] = CaptureStore()

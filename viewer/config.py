@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from controller.rig import CameraSpec
@@ -26,6 +27,8 @@ class ViewerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     poll_period: float = 1.0  # seconds between controller ``status`` calls
+    keys: Path | None = None  # CURVE keys directory: every ZeroMQ socket encrypted (viewer's key)
+    token: str | None = None  # when set, every HTTP and WebSocket request must present it (viewer.auth)
 
     @property
     def events_endpoint(self) -> str:

@@ -63,9 +63,11 @@ def publish_wall_time(t: object, mono_now: float, wall_now: float) -> float | No
     return float(t) + (wall_now - mono_now)
 
 
-async def resolve_pub(feed: CameraFeed, ctx: zmq.asyncio.Context, stop: asyncio.Event) -> str | None:
+async def resolve_pub(
+    feed: CameraFeed, ctx: zmq.asyncio.Context, stop: asyncio.Event, security: Any = None
+) -> str | None:
     """Ask the node's ``info`` for its PUB endpoint, retrying with backoff until ``stop``."""
-    client = AsyncClient(feed.rep, timeout=3.0, context=ctx)
+    client = AsyncClient(feed.rep, timeout=3.0, context=ctx, security=security)
     try:
         attempt = 0
         while not stop.is_set():
@@ -85,10 +87,14 @@ async def resolve_pub(feed: CameraFeed, ctx: zmq.asyncio.Context, stop: asyncio.
         client.close()
 
 
-def _sub(ctx: zmq.asyncio.Context, endpoint: str, topics: list[str]) -> zmq.asyncio.Socket:
+def _sub(
+    ctx: zmq.asyncio.Context, endpoint: str, topics: list[str], security: Any = None
+) -> zmq.asyncio.Socket:
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, RCVHWM)
+    if security is not None:  # CURVE client of the node's or controller's PUB
+        security.apply_client(sock)
     for t in topics:
         sock.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
     sock.connect(endpoint)
@@ -123,16 +129,16 @@ def handle_node_event(feed: CameraFeed, hub: Hub, frames: list[bytes], now: floa
 
 
 async def node_subscription(
-    feed: CameraFeed, hub: Hub, ctx: zmq.asyncio.Context, stop: asyncio.Event
+    feed: CameraFeed, hub: Hub, ctx: zmq.asyncio.Context, stop: asyncio.Event, security: Any = None
 ) -> None:
     """Keep one SUB on the node's PUB; rebuild it after ``RESUBSCRIBE_AFTER_S`` of silence."""
     pinned = feed.pub  # from the rig: never re-resolved
     while not stop.is_set():
-        endpoint = pinned or await resolve_pub(feed, ctx, stop)
+        endpoint = pinned or await resolve_pub(feed, ctx, stop, security)
         if endpoint is None:
             return
         feed.pub = endpoint
-        sock = _sub(ctx, endpoint, [f"frame.{feed.name}", f"status.{feed.name}"])
+        sock = _sub(ctx, endpoint, [f"frame.{feed.name}", f"status.{feed.name}"], security)
         log.info("%s: subscribed to %s", feed.name, endpoint)
         heard = time.monotonic()
         try:
@@ -181,10 +187,12 @@ def handle_controller_event(hub: Hub, frames: list[bytes], now: float) -> None:
         feed.controller_status = {**(feed.controller_status or {}), **ev.header}
 
 
-async def controller_events(hub: Hub, ctx: zmq.asyncio.Context, endpoint: str, stop: asyncio.Event) -> None:
+async def controller_events(
+    hub: Hub, ctx: zmq.asyncio.Context, endpoint: str, stop: asyncio.Event, security: Any = None
+) -> None:
     """Subscribe to the controller's ``af.`` and ``status.`` events."""
     while not stop.is_set():
-        sock = _sub(ctx, endpoint, ["af.", "status."])
+        sock = _sub(ctx, endpoint, ["af.", "status."], security)
         sock.setsockopt(zmq.RCVHWM, 1000)  # af events are small and must not be lost
         heard = time.monotonic()
         try:

@@ -1,0 +1,175 @@
+"""Real processes for the reliability tests: nodes, a controller, a viewer.
+
+Each process prints one JSON ready line naming what it bound; tests bind port ``*`` (or
+port 0) so there are no port races, except where a test restarts a process *on the same
+ports* and so names them.  Every child dies with the test run (PR_SET_PDEATHSIG).  A
+``prefix`` such as ``["ip", "netns", "exec", NS]`` runs the process in a network namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tetherfocus.procs import die_with_parent
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "camera_node" / "sim" / "scenes" / "assets"
+T = TypeVar("T")
+
+
+@dataclass
+class Proc:
+    name: str
+    proc: subprocess.Popen[str]
+    ready: dict[str, Any]
+    log: Path
+    argv: list[str]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then the exit status; None when it had to be killed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            return None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+
+
+def small_scene(tmp: Path) -> Path:
+    """The tabletop scene with a small capture and a quick mirror: fast nodes and captures."""
+    path = tmp / "small.toml"
+    path.write_text(
+        f'name = "small"\nimage = "{ASSETS / "tabletop.png"}"\nseed = 11\n'
+        "[depth]\nfocus_at = 430\n[optics]\ncapture = [1200, 800]\n[stream]\nmirror_up_s = 0.3\n"
+    )
+    return path
+
+
+def start(
+    name: str, args: Sequence[str], tmp: Path, *, prefix: Sequence[str] = (), timeout: float = 60.0
+) -> Proc:
+    """Run ``tetherfocus ARGS`` and wait for its JSON ready line.  Raises RuntimeError."""
+    log = tmp / f"{name}-{time.monotonic_ns()}.log"
+    argv = [*prefix, sys.executable, "-m", "tetherfocus.cli", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT, preexec_fn=die_with_parent
+        )
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    line = proc.stdout.readline() if sel.select(timeout) else ""
+    sel.close()
+    if not line.startswith("{"):
+        proc.kill()
+        proc.wait(5)
+        raise RuntimeError(f"{name} did not start ({line!r}): {log.read_text()[-3000:]}")
+    return Proc(name, proc, json.loads(line), log, list(args))
+
+
+def node(
+    tmp: Path,
+    name: str,
+    scene: Path,
+    *extra: str,
+    pub: str = "tcp://127.0.0.1:*",
+    rep: str = "tcp://127.0.0.1:*",
+    prefix: Sequence[str] = (),
+) -> Proc:
+    args = ["node", "--camera", f"sim:{scene}", "--name", name, "--pub", pub, "--rep", rep, *extra]
+    return start(name, args, tmp, prefix=prefix)
+
+
+def write_rig(tmp: Path, cameras: Sequence[tuple[str, str, str | None]], file: str = "rig.toml") -> Path:
+    """A rig file of (name, rep, pub-or-None) cameras."""
+    lines: list[str] = []
+    for name, rep, pub in cameras:
+        lines += ["[[camera]]", f'name = "{name}"', f'rep = "{rep}"']
+        if pub:
+            lines.append(f'pub = "{pub}"')
+        lines.append("")
+    path = tmp / file
+    path.write_text("\n".join(lines))
+    return path
+
+
+def controller(
+    tmp: Path,
+    rig: Path,
+    *extra: str,
+    rep: str = "tcp://127.0.0.1:*",
+    pub: str = "tcp://127.0.0.1:*",
+    prefix: Sequence[str] = (),
+) -> Proc:
+    args = ["controller", "--rig", str(rig), "--rep", rep, "--pub", pub, "-v", *extra]
+    return start("controller", args, tmp, prefix=prefix)
+
+
+def viewer(tmp: Path, rig: Path, ctl_rep: str, ctl_pub: str, *extra: str) -> Proc:
+    args = ["viewer", "--rig", str(rig), "--controller", ctl_rep, "--controller-pub", ctl_pub]
+    return start("viewer", [*args, "--http", "127.0.0.1:0", "-v", *extra], tmp)
+
+
+def restart(p: Proc, tmp: Path, *, prefix: Sequence[str] = ()) -> Proc:
+    """Start the same command again (same ports when they were given explicitly)."""
+    return start(p.name, p.argv, tmp, prefix=prefix)
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, period: float = 0.05) -> T:
+    """Poll ``check`` until it returns something true; its value.  AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(period)
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` in kB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` loopback TCP ports that were free a moment ago (for restart-on-the-same-port tests)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

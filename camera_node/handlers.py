@@ -12,6 +12,7 @@ runs; :data:`CAMERA` handlers run as tasks, one at a time.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import os
@@ -51,6 +52,10 @@ RESERVED_WIDGETS = {
 HOME_NOISE_FRAMES = 5
 HOME_MIN_DRIVES = 20  # level-3 drives before the frames may declare the stop (940 units)
 HOME_STEPS = 1000  # bodies with integer steps home in drives of this many steps
+CAPTURE_AHEAD_MAX_S = 30.0  # capture {at}: at most this far ahead of the node's clock
+# capture {at}: the shot reaches the camera thread this long before ``at`` and holds it
+# (live view pauses), so a frame being read then cannot delay the shutter
+CAPTURE_LEAD_S = 0.5
 
 
 def _err(code: ErrorCode, message: str) -> ProtocolError:
@@ -89,6 +94,11 @@ def info(node: Node, args: Result) -> Result:
         "motion": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(node.tracker.model).items()},
         "state": node.state,
     }
+
+
+def clock(node: Node, args: Result) -> Result:
+    """The node's clock now: the clock of every 't' the node sends and of capture {at}."""
+    return {"t": node.clock.now()}
 
 
 def status(node: Node, args: Result) -> Result:
@@ -288,23 +298,42 @@ def _save(save_dir: Path, name: str, data: bytes) -> Path:
 
 
 async def capture(node: Node, args: Result) -> Result:
-    """A full-resolution shot: name, size, sha256, mime, t, and data (download) or path."""
+    """A full-resolution shot: name, size, sha256, mime, t, position, and data (download) or
+    path.  With ``at`` (node clock) the shutter is released then: the call reaches the camera
+    thread CAPTURE_LEAD_S early and waits there, so live-view reads cannot delay it."""
     _need(node, CAP_CAPTURE, "capture")
     download = bool(args["download"])
     if not download and node.config.save_dir is None:
         raise _err(ErrorCode.NOT_READY, "download=false needs a node started with --save-dir")
+    at: float | None = args.get("at")
+    if at is not None:
+        ahead = at - node.clock.now()
+        if ahead > CAPTURE_AHEAD_MAX_S:
+            raise ProtocolError(
+                ErrorCode.BAD_ARGS,
+                f"argument 'at' is {ahead:.1f} s ahead of the node's clock; at most"
+                f" {CAPTURE_AHEAD_MAX_S:g} s (ask 'clock' for the node's time)",
+                {"arg": "at"},
+            )
+        if ahead > CAPTURE_LEAD_S:
+            await asyncio.sleep(ahead - CAPTURE_LEAD_S)
 
-    def job(b: Backend) -> tuple[float, Any]:
+    def job(b: Backend) -> tuple[float, float | None, Any]:
+        if at is not None:
+            node.clock.sleep(at - node.clock.now())
         t = node.clock.now()
-        return t, b.capture()
+        return t, node.tracker.position, b.capture()
 
-    t, shot = await node.camera(job, CAPTURE_TIMEOUT_S)
+    t, position, shot = await node.camera(job, CAPTURE_TIMEOUT_S + CAPTURE_LEAD_S)
     result: Result = {
         "name": shot.name,
         "size": len(shot.data),
         "sha256": hashlib.sha256(shot.data).hexdigest(),
         "mime": shot.mime,
         "t": t,
+        "at": at,
+        "late_s": None if at is None else t - at,
+        "position": position,
     }
     if download:
         result["data"] = shot.data
@@ -356,7 +385,7 @@ async def config_set(node: Node, args: Result) -> Result:
     return {"item": _item(item)}
 
 
-IMMEDIATE: dict[str, Callable[[Node, Result], Result]] = {"info": info, "status": status}
+IMMEDIATE: dict[str, Callable[[Node, Result], Result]] = {"info": info, "status": status, "clock": clock}
 CAMERA: dict[str, Callable[[Node, Result], Awaitable[Result]]] = {
     "liveview.start": liveview_start,
     "liveview.stop": liveview_stop,

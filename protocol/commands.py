@@ -130,7 +130,15 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
         "capture",
         "Take a full-resolution shot. With download, the bytes come back in the reply;"
         " otherwise the file is saved on the node and its path returned.",
-        args=(Arg("download", "bool", "return the bytes in the reply", default=True),),
+        args=(
+            Arg("download", "bool", "return the bytes in the reply", default=True),
+            Arg(
+                "at",
+                "float",
+                "node clock time (as 'clock' returns it) at which to release the shutter;"
+                " default now. At most 30 s ahead; a time already past fires at once",
+            ),
+        ),
         result=(
             ("name", "str: file name as the camera gave it"),
             ("size", "int: bytes"),
@@ -139,9 +147,18 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("data", "bin: the file (when download is true)"),
             ("path", "str: where the node saved it (when download is false)"),
             ("t", "float: node clock when the shutter was released"),
+            ("at", "float or null: the scheduled time, when one was given"),
+            ("late_s", "float or null: t - at, how late the shutter was released (scheduled only)"),
+            ("position", "float or null: dead-reckoned focus position at the shutter"),
         ),
-        errors=(E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
+        errors=(E.BAD_ARGS, E.NOT_SUPPORTED, E.BUSY, *_CAMERA_ERRORS),
         long=True,
+    ),
+    CommandSpec(
+        "clock",
+        "The node's clock now (the clock of every 't' it sends), for offset estimation"
+        " NTP-style: the client notes its own time before and after the call.",
+        result=(("t", "float: node clock, s (monotonic; its zero is arbitrary)"),),
     ),
     CommandSpec(
         "config.list",
@@ -213,6 +230,129 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         ),
         result=(("result", "map: the node's result"),),
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.TIMEOUT, E.CAMERA_ERROR),
+    ),
+    # ---- rigs (docs/rig.md): presets by serial number, focus-all, synchronised capture, stacks
+    CommandSpec(
+        "preset.save",
+        "Store a named focus position for a camera's body (kept by serial number); default the"
+        " position the node counts now, which needs a homed motor.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("name", "str", "preset name, e.g. 'product-A'", required=True),
+            Arg("position", "float", "level-1 units from the near stop; default the current one", minimum=0),
+        ),
+        result=(("camera", "str"), ("serial", "str"), ("name", "str"), ("position", "float")),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.NOT_READY, E.TIMEOUT, E.CAMERA_ERROR),
+    ),
+    CommandSpec(
+        "preset.list",
+        "The presets of one camera, or of every camera whose node has answered.",
+        args=(Arg("camera", "str", "camera name; default every camera"),),
+        result=(("presets", "list[map]: camera, serial, name, position, saved"),),
+        errors=(E.NOT_FOUND,),
+    ),
+    CommandSpec(
+        "preset.delete",
+        "Forget a preset.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("name", "str", "preset name", required=True),
+        ),
+        result=(("deleted", "bool: false when there was none of that name"),),
+        errors=(E.NOT_FOUND, E.NOT_READY),
+    ),
+    CommandSpec(
+        "preset.goto",
+        "Drive to a preset (homing first when the motor is not homed), then run a short fine"
+        " autofocus there to absorb the drift of dead reckoning; af.<camera> events report it.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("name", "str", "preset name", required=True),
+            Arg("refine", "bool", "run the short fine autofocus after the move", default=True),
+            Arg("home", "bool", "home against the near stop first even when homed", default=False),
+        ),
+        result=(
+            ("camera", "str"),
+            ("serial", "str"),
+            ("preset", "str"),
+            ("target", "float: the preset's position"),
+            ("homed", "bool: whether the motor was homed on the way"),
+            ("drift", "float or null: level-1 steps from the preset to where fine autofocus landed"),
+            ("refine", "map or null: the fine autofocus result (as in af events)"),
+            ("position", "float: target + drift"),
+        ),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY, E.TIMEOUT, E.CAMERA_ERROR),
+    ),
+    CommandSpec(
+        "rig.focus_all",
+        "Autofocus every camera (or those named) on its own region, all at once; answers when"
+        " every run has ended. With reference, each camera that focused captures once and keeps"
+        " that shot's sharpness as its reference for capture checks.",
+        args=(
+            Arg("cameras", "list", "camera names; default every camera"),
+            Arg("strategy", "str", "'default' or 'sweep'", default="default", choices=("default", "sweep")),
+            Arg("reference", "bool", "capture a reference shot where focus landed", default=True),
+        ),
+        result=(
+            ("results", "list[map]: camera, serial, ok, position, measure, reason, seconds, reference"),
+            ("seconds", "float"),
+        ),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
+    ),
+    CommandSpec(
+        "rig.clock",
+        "Estimate each node's clock offset NTP-style: several 'clock' round trips, the one with"
+        " the shortest round trip kept.",
+        args=(
+            Arg("cameras", "list", "camera names; default every camera"),
+            Arg("rounds", "int", "round trips per camera", default=8, minimum=1, maximum=100),
+        ),
+        result=(("cameras", "list[map]: camera, offset_s (node minus controller), rtt_s, error_s"),),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.TIMEOUT),
+    ),
+    CommandSpec(
+        "rig.capture_all",
+        "Fire every camera (or those named) at one instant, scheduled on each node's own clock;"
+        " download every file to <out>/shot-NNN/<camera>.<ext> with manifest.json on the"
+        " controller's host, score each region's sharpness and flag the soft ones.",
+        args=(
+            Arg("out", "str", "directory on the controller's host", required=True),
+            Arg("cameras", "list", "camera names; default every camera"),
+            Arg(
+                "lead_s", "float", "how far ahead the instant is chosen", default=1.0, minimum=0.2, maximum=20
+            ),
+            Arg("rounds", "int", "clock round trips per camera", default=8, minimum=1, maximum=100),
+        ),
+        result=(
+            ("shot", "str: shot-NNN"),
+            ("dir", "str: the shot's directory"),
+            ("manifest", "str: path of manifest.json"),
+            ("spread_s", "float or null: latest minus earliest shutter time, controller clock"),
+            ("error_s", "float or null: the largest offset error bound (half a round trip)"),
+            ("cameras", "list[map]: the manifest's entries"),
+            ("flagged", "list[str]: cameras whose shot is less sharp than their reference"),
+            ("failed", "list[str]: cameras that did not deliver a shot"),
+        ),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY, E.TIMEOUT),
+    ),
+    CommandSpec(
+        "rig.stack",
+        "A focus stack on one camera: shots evenly spaced between two presets or positions, shot"
+        " from the nearer end to the farther so every move approaches from the near side.",
+        args=(
+            Arg("camera", "str", "camera name", required=True),
+            Arg("from", "any", "a preset name or a position (level-1 units)", required=True),
+            Arg("to", "any", "a preset name or a position", required=True),
+            Arg("shots", "int", "number of shots", required=True, minimum=2, maximum=500),
+            Arg("out", "str", "directory on the controller's host", required=True),
+        ),
+        result=(
+            ("dir", "str: <out>/stack-<camera>-NNN"),
+            ("manifest", "str: path of manifest.json"),
+            ("positions", "list[float]: the positions, in the order shot"),
+            ("frames", "list[map]: index, file, target, position, size, sha256, node_t, sharpness"),
+        ),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY, E.TIMEOUT, E.CAMERA_ERROR),
     ),
 )
 

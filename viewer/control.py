@@ -10,6 +10,7 @@ controller's error code (or ``timeout`` when the controller does not answer).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import time
@@ -106,6 +107,12 @@ def _capture(camera: str, res: dict[str, Any], captures: CaptureStore) -> dict[s
     name = res.get("name") if isinstance(res.get("name"), str) else "capture.jpg"
     mime = res.get("mime") if isinstance(res.get("mime"), str) else "application/octet-stream"
     sha = res.get("sha256") if isinstance(res.get("sha256"), str) else None
+    # never report a shot ok unless its bytes arrived whole: length and sha256 must match
+    if res.get("size") != len(data) or sha is None or hashlib.sha256(data).hexdigest() != sha:
+        raise ActionError(
+            ErrorCode.CAMERA_ERROR,
+            f"the capture arrived damaged ({len(data)} bytes; the node said {res.get('size')}, sha256 {sha})",
+        )
     cap = captures.add(camera, str(name), str(mime), data, sha)
     return {
         "name": cap.name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import time
 from typing import Any
@@ -194,7 +195,7 @@ class FakeController:
                 "result": {
                     "name": "IMG_0001.JPG",
                     "size": len(data),
-                    "sha256": "x",
+                    "sha256": hashlib.sha256(data).hexdigest(),
                     "mime": "image/jpeg",
                     "data": data,
                     "t": 1.0,

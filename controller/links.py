@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,6 +80,8 @@ class CameraLink:
         self.frames_seen = 0
         self._queue: asyncio.Queue[Frame] | None = None
         self._task: asyncio.Task[None] | None = None
+        # called with (link, info) whenever the node answers info (controller.rigops: identity)
+        self.on_info: Callable[[CameraLink, dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -140,9 +143,15 @@ class CameraLink:
         while True:
             try:
                 info = await self.client.call("info", timeout=2.0)
+                serial = info.get("serial")
+                if self.spec.serial and serial != self.spec.serial:
+                    # the rig names the body: another camera on this endpoint is not ours
+                    raise ValueError(f"serial {serial!r} answers there, the rig expects {self.spec.serial!r}")
                 pub = self.spec.pub or pub_endpoint(self.spec.rep, info)
                 self.info = info
                 self.node_state = str(info.get("state", "unknown"))
+                if self.on_info is not None:
+                    self.on_info(self, info)
                 return pub
             except (RemoteError, ValueError) as exc:
                 log.info("%s: node not answering (%s); retrying in %.1f s", self.name, exc, delay)

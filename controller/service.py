@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -25,8 +26,10 @@ import zmq.asyncio
 
 from controller.links import CameraLink
 from controller.rig import Rig
+from controller.rigops import RigOps
 from controller.runner import AutofocusRun
 from controller.search import create_strategy
+from controller.state import StateStore
 from protocol import CONTROLLER_COMMANDS, AfEventHeader, ErrorCode, Event, ProtocolError, encode
 from protocol.events import topic
 from tetherfocus.client import RemoteError
@@ -51,6 +54,7 @@ class Controller:
         security: Any = None,
         measure: str | None = None,
         announce: bool = True,
+        state_dir: Path | None = None,
     ) -> None:
         self.rig = rig
         self.announce = announce
@@ -70,6 +74,11 @@ class Controller:
         self.pub: zmq.asyncio.Socket | None = None
         self.server: CommandServer | None = None
         self.ready = asyncio.Event()
+        # rigs: what is known per camera body (serial), and the rig actions (docs/rig.md)
+        self.store = StateStore(state_dir)
+        self.rigops = RigOps(self, self.store)
+        for link in self.links.values():
+            link.on_info = self.rigops.on_info
 
     # ------------------------------------------------------------------ events
 
@@ -120,6 +129,7 @@ class Controller:
         """{camera, roi} -> {camera, roi}"""
         link = self._link(args["camera"])
         link.roi = list(args["roi"])
+        self.rigops.roi_changed(link)
         return {"camera": link.name, "roi": link.roi}
 
     async def cmd_autofocus(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +207,7 @@ class Controller:
             "cancel": self.cmd_cancel,
             "roi.set": self.cmd_roi_set,
             "node.call": self.cmd_node_call,
+            **self.rigops.handlers(),
         }
 
     # ------------------------------------------------------------------ lifecycle

@@ -300,6 +300,14 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
     ),
     CommandSpec(
+        "rig.home",
+        "Home every camera (or those named) against the near end stop, all at once: positions"
+        " (and presets) count level-1 steps from there.",
+        args=(Arg("cameras", "list", "camera names; default every camera"),),
+        result=(("results", "list[map]: camera, ok, drives, seconds, reason"), ("seconds", "float")),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
+    ),
+    CommandSpec(
         "rig.clock",
         "Estimate each node's clock offset NTP-style: several 'clock' round trips, the one with"
         " the shortest round trip kept.",

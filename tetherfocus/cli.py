@@ -26,6 +26,7 @@ _CLI_MODULES = (
     "viewer.cli",
     "tetherfocus.demo_cli",
     "tetherfocus.security",
+    "tetherfocus.rig_cli",
 )
 
 

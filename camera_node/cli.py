@@ -55,6 +55,15 @@ def _register_node(sub: Any) -> None:
     p.add_argument("--no-liveview", action="store_true", help="do not start live view at startup")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default: INFO)")
     p.add_argument(
+        "--advertise",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDR[,ADDR]",
+        help="announce the node over mDNS (_tetherfocus._tcp) on these IPv4 interface addresses"
+        " (default: the --rep address; every interface for tcp://*)",
+    )
+    p.add_argument(
         "--keys",
         type=Path,
         metavar="DIR",
@@ -82,6 +91,7 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         save_dir=args.save_dir,
         seed=args.seed,
         liveview=not args.no_liveview,
+        advertise=_advertise(getattr(args, "advertise", None)),
         keys=_check_keys(getattr(args, "keys", None)),
     )
 
@@ -93,6 +103,21 @@ def _check_keys(keys: Path | None) -> Path | None:
 
         load_security(keys, "node")
     return keys
+
+
+def _advertise(text: str | None) -> tuple[str, ...] | None:
+    """--advertise [ADDR,ADDR]: IPv4 interface addresses.  Raises UsageError."""
+    if text is None:
+        return None
+    import socket
+
+    addrs = tuple(a.strip() for a in text.split(",") if a.strip())
+    for a in addrs:
+        try:
+            socket.inet_aton(a)
+        except OSError:
+            raise UsageError(f"--advertise {text!r}: {a!r} is not an IPv4 address, e.g. 10.0.0.21") from None
+    return addrs
 
 
 def _run_node(args: argparse.Namespace) -> int:

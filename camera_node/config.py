@@ -48,6 +48,8 @@ class NodeConfig:
     seed: int | None = None
     liveview: bool = True
     status_interval: float = 1.0
+    # mDNS announcement (camera_node.discovery): None off; () on the --rep address; else these IPv4s
+    advertise: tuple[str, ...] | None = None
     keys: Path | None = None  # CURVE keys directory (tetherfocus keys init); None: plain sockets
 
 

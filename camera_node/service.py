@@ -401,6 +401,10 @@ class Node:
         """Serve until ``stop`` is set, then shut down cleanly."""
         for coro in (self._connect_loop(), self._preview_loop(), self._status_loop(), self.server.serve()):
             self.spawn(coro)
+        if self.config.advertise is not None:  # mDNS announcement (docs/rig.md, discovery)
+            from camera_node.discovery import advertise
+
+            self.spawn(advertise(self, self.config.advertise))
         try:
             await stop.wait()
         finally:

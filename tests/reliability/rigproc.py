@@ -173,3 +173,8 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def figure(name: str, **values: Any) -> None:
+    """Print one measured figure (``pytest -s`` shows them; docs/reliability.md records them)."""
+    print(f"FIGURE {name} {json.dumps(values)}", flush=True)

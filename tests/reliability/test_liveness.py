@@ -25,15 +25,12 @@ from typing import Any
 import pytest
 
 from tests.reliability import rigproc
+from tests.reliability.rigproc import figure
 from tetherfocus.client import Client, RemoteError, Subscriber
 
 pytestmark = pytest.mark.live
 
 BOUND_S = 10.0  # generous: the design target is ~3 s
-
-
-def figure(name: str, **values: Any) -> None:
-    print(f"FIGURE {name} {json.dumps(values)}", flush=True)
 
 
 class Rig:

@@ -141,8 +141,12 @@ class CameraLink:
     async def _fetch_info(self) -> str:
         delay = 0.2
         while True:
+            # a probe of its own: rebuilding it after each miss reconnects at once, while the
+            # command client keeps its connection, so a reply in flight (a capture's bytes)
+            # still arrives when a cut link comes back
+            probe = AsyncClient(self.spec.rep, timeout=2.0, context=self.ctx, security=self.security)
             try:
-                info = await self.client.call("info", timeout=2.0)
+                info = await probe.call("info", timeout=2.0)
                 serial = info.get("serial")
                 if self.spec.serial and serial != self.spec.serial:
                     # the rig names the body: another camera on this endpoint is not ours
@@ -155,17 +159,18 @@ class CameraLink:
                 return pub
             except (RemoteError, ValueError) as exc:
                 log.info("%s: node not answering (%s); retrying in %.1f s", self.name, exc, delay)
-                self.client.reset()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+            finally:
+                probe.close()
 
     async def _run(self) -> None:
         while True:
             pub = await self._fetch_info()
             topic_name = str((self.info or {}).get("name") or self.name)
             await self._subscribe(pub, topic_name)
-            # the subscription went quiet: ask the node again (it may have moved or restarted)
-            self.client.reset()
+            # the subscription went quiet: ask the node again (it may have moved or restarted);
+            # the command client is not reset here (its calls have their own timeouts)
 
     async def _subscribe(self, pub: str, topic_name: str) -> None:
         sock = self.ctx.socket(zmq.SUB)

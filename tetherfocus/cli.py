@@ -27,6 +27,7 @@ _CLI_MODULES = (
     "tetherfocus.demo_cli",
     "tetherfocus.security",
     "tetherfocus.rig_cli",
+    "tetherfocus.reliability_cli",
 )
 
 

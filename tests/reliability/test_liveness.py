@@ -39,9 +39,14 @@ class Rig:
         self.scene = rigproc.small_scene(tmp)
         n_pub, n_rep, c_rep, c_pub = rigproc.free_ports(4)
         self.node = rigproc.node(
-            tmp, "cam1", self.scene, "--seed", "3",
-            pub=f"tcp://127.0.0.1:{n_pub}", rep=f"tcp://127.0.0.1:{n_rep}",
-        )  # fmt: skip
+            tmp,
+            "cam1",
+            self.scene,
+            "--seed",
+            "3",
+            pub=f"tcp://127.0.0.1:{n_pub}",
+            rep=f"tcp://127.0.0.1:{n_rep}",
+        )
         rig = rigproc.write_rig(tmp, [("cam1", self.node.ready["rep"], self.node.ready["pub"])])
         self.ctl = rigproc.controller(
             tmp, rig, rep=f"tcp://127.0.0.1:{c_rep}", pub=f"tcp://127.0.0.1:{c_pub}"

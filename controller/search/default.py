@@ -5,14 +5,14 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
 1. ``COARSE``: live view at 1x, region decoded at a reduced scale (``coarse_scale``) so
    the focus curve is hundreds of steps wide and its slope shows from anywhere in the
    travel.  Hill-climb in jumps of ``coarse_parts`` level-3 drives (one command each)
-   until the measure is significantly lower on both sides of the best sample; no full
-   sweep.  A move after which nothing changed is probed once more: twice unchanged is an
-   end stop (the motor clips silently), and the climb turns round.  Unchanged at both
-   ends fails with ``flat``; highest at an end stop fails with ``no_peak``.
+   until the peak is bracketed or predicted; no full sweep.  End stops, flat regions and
+   peaks beyond the travel are recognised (``flat``, ``no_peak``).  See :mod:`.coarse`.
 2. ``FINE``: magnified live view (``fine_zoom``, centred on the region), region decoded
    at ``fine_scale`` (fine enough to resolve a few steps, coarse enough that the sensor's
-   micro-texture does not outweigh the region's own detail).  Scan from ``fine_window``
-   before the coarse estimate towards far in steps of ``fine_parts`` level-2 drives.  The
+   micro-texture does not outweigh the region's own detail; 1/4 of 5x is about the 1x
+   view's detail at 1.25 times its size).  Scan from ``fine_window`` before the coarse
+   estimate (or from where the climb stopped, if that is inside the window and the last
+   move was far) towards far in steps of ``fine_parts`` level-2 drives.  The
    first sample follows a far move, so every sample follows motion in the same direction
    (the backlash is taken up before the first one).  Stop once the measure has fallen
    past the best sample; move the window if the peak is not in it.  Fit the curve
@@ -23,8 +23,9 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    Both moves reverse direction, so the slack taken up by one is given back by the other
    and the last move is towards far, as every scan move was.  The frame there is a
    position reading: on the near flank its measure says, through the fitted curve, how
-   far the centre still is.  This closes the loop on the image rather than trusting dead
-   reckoning (level-1 drives jitter and skip; travel differs by direction).
+   far the centre still is (corrected by how the fit misreads the scan's own samples on
+   that flank).  This closes the loop on the image rather than trusting dead reckoning
+   (level-1 drives jitter and skip; travel differs by direction).
 4. ``CHECK``: drive far by the reading (no reversal, so no backlash, and in the units of
    the scan) and score the landing frame against the fit.  Only if the reading came out
    much longer than planned (the backlash exceeded the overscan, so slack remained and
@@ -40,11 +41,13 @@ the start and reports the reason.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Sequence
 
 from controller.search import fits
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
-from controller.search._types import Command, Direction, Drive, Move, Zoom
+from controller.search._types import Command, Drive, Move, Zoom
+from controller.search.coarse import CoarseClimb
 
 
 class S(enum.Enum):
@@ -58,7 +61,9 @@ class S(enum.Enum):
 
 TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "climb"): S.COARSE,
+    (S.COARSE, "end_stop"): S.COARSE,
     (S.COARSE, "bracketed"): S.FINE,
+    (S.COARSE, "predicted"): S.FINE,
     (S.COARSE, "flat"): S.FAILED,
     (S.COARSE, "no_peak"): S.FAILED,
     (S.FINE, "scan"): S.FINE,
@@ -69,10 +74,6 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.APPROACH, "read"): S.CHECK,
     (S.CHECK, "landed"): S.DONE,
 }
-
-
-def _sign(d: Direction) -> float:
-    return 1.0 if d == "far" else -1.0
 
 
 class Default(SearchMachine):
@@ -90,13 +91,15 @@ class Default(SearchMachine):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         coarse_scale: int = 8,
         coarse_parts: int = 2,
-        fine_scale: int = 4,
+        fine_scale: int | None = None,
         fine_parts: int = 2,
         fine_window: float = 19.2,
         min_fine_samples: int = 4,
         overscan: float = 6.4,
         significance: float = 0.04,
         top_rise: float = 1.25,
+        predict: bool = True,
+        drift: float = 0.05,
         fine_significance: float = 0.02,
         same_tolerance: float = 0.005,
         flat_ratio: float = 1.10,
@@ -115,20 +118,17 @@ class Default(SearchMachine):
             raise ValueError(f"fine_zoom {fine_zoom} is not offered by the camera ({list(zoom_levels)})")
         self.fine_zoom = fine_zoom
         self.roi_center = roi_center
-        self.travel = travel
         self.coarse_scale = coarse_scale
-        self.coarse_step = coarse_parts * self.levels[2]
-        self.fine_scale = fine_scale
+        # 1/4 of a 5x view sees about the 1x view's detail, 1.25 times larger; without
+        # magnification, decode at full scale.
+        self.fine_scale = fine_scale if fine_scale is not None else (4 if fine_zoom >= 5 else 1)
         self.fine_parts = fine_parts
         self.fine_step = fine_parts * self.levels[1]
         self.fine_window = fine_window
         self.min_fine_samples = min_fine_samples
         self.overscan = overscan
-        self.significance = significance
-        self.top_rise = top_rise
+        self.drift = drift
         self.fine_significance = fine_significance
-        self.same_tolerance = same_tolerance
-        self.flat_ratio = flat_ratio
         self.poor_fit_rms = poor_fit_rms
         self.min_contrast = min_contrast
         self.guard_widths = guard_widths
@@ -141,15 +141,23 @@ class Default(SearchMachine):
         self.max_shifts = max_shifts
         self.state = S.COARSE
         self._scale = coarse_scale
-        self._coarse: list[tuple[float, float]] = []
-        self._stops: set[Direction] = set()
-        self._last_coarse_dir: Direction | None = None
-        self._probing: Direction | None = None
+        self.climb = CoarseClimb(
+            step=coarse_parts * self.levels[2],
+            small_step=self.levels[2],
+            travel=travel,
+            significance=significance,
+            top_rise=top_rise,
+            same_tolerance=same_tolerance,
+            flat_ratio=flat_ratio,
+            predict=predict,
+        )
         self._fine: list[tuple[float, float]] = []
         self._scan_end = 0.0
         self._shifts = 0
         self.coarse_center: float | None = None
         self.fit: fits.Fit | None = None
+        self._t_coarse = 0.0
+        self._t_fine = 0.0
 
     # -- small helpers ---------------------------------------------------------------------
     @property
@@ -183,80 +191,37 @@ class Default(SearchMachine):
         self._adapt_frames()
         return out
 
-    # -- 1: coarse bracket -----------------------------------------------------------------
+    # -- 1: coarse bracket (decisions from :mod:`.coarse`) ------------------------------------
     def _on_coarse(self, measure: float, now: float) -> list[Command]:
-        moved_dir = self._last_coarse_dir
-        if self._coarse and moved_dir is not None:
-            _, prev_m = self._coarse[-1]
-            same = abs(measure - prev_m) <= max(self.same_tolerance, 3.0 * self.noise) * prev_m
-            if same and self._probing == moved_dir:
-                # Twice nothing changed: an end stop (the motor clips silently) or a featureless
-                # region.  The motor sits where the sample before the probe was taken.
-                self._coarse.pop()
-                return self._end_stop(moved_dir, self._coarse[-1][0], now)
-            if same:  # a stop, or two samples either side of the peak: look once more
-                self._probing = moved_dir
-                self._coarse.append((self.pos, measure))
-                return self._climb(self.pos + _sign(moved_dir) * self.coarse_step)
-            self._probing = None
-        self._coarse.append((self.pos, measure))
-        pts = sorted(self._coarse)
-        best_pos, best_m = max(pts, key=lambda p: p[1])
-        cut = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
-        lower_near = any(p < best_pos and m < cut for p, m in pts)
-        lower_far = any(p > best_pos and m < cut for p, m in pts)
-        if lower_near and lower_far:
-            self._to("bracketed")
-            return self._begin_fine(pts, best_pos)
-        lo, hi = pts[0][0], pts[-1][0]
-        if hi - lo >= self.travel:
-            values = [m for _, m in pts]
-            if max(values) <= self.flat_ratio * min(values):
-                self._to("flat")
-                return self._fail("flat", "the measure hardly changed over the whole travel", now)
-            self._to("no_peak")
-            return self._fail("no_peak", "the measure kept rising up to the end of the travel", now)
-        go_far = not lower_far
-        if (go_far and "far" in self._stops) or (not go_far and "near" in self._stops):
-            self._to("no_peak")
-            return self._fail("no_peak", "the measure is highest at an end of the travel", now)
-        step = self.coarse_step
-        if len(self._coarse) >= 2 and self._coarse[-1][1] > self._coarse[-2][1]:
-            rise = self._coarse[-1][1] / max(self._coarse[-2][1], 1e-300)
-            if rise < self.top_rise and step > self.levels[2]:
-                step = self.levels[2]  # flattening out: near the top, overshoot less
-        return self._climb(hi + step if go_far else lo - step)
-
-    def _climb(self, target: float) -> list[Command]:
-        self._to("climb")
-        drives = plan_drives(target - self.pos, self.levels, 3)
-        self._last_coarse_dir = drives[0].direction if drives else None
-        return self._go(drives)
-
-    def _end_stop(self, direction: Direction, stop_pos: float, now: float) -> list[Command]:
-        self._stops.add(direction)
-        self._probing = None
-        self.pos = stop_pos  # the probes did not move it: keep the ledger honest
-        if len(self._stops) == 2:
-            # Unchanged both ways: more likely a featureless region than two end stops, so the
-            # way back is every drive sent, undone.
+        d = self.climb.add(self.pos, measure, self.noise)
+        if d.outcome in ("bracketed", "predicted"):
+            self._to(d.outcome)
+            self._t_coarse = now - self.t_start
+            return self._fine_from(d.center)
+        if d.outcome == "flat":
+            # Unchanged both ways: more likely a featureless region than two end stops, so
+            # the way back is every drive sent, undone.
             self.pos = self.commanded
             self._to("flat")
-            return self._fail("flat", "the measure does not change with focus (featureless region?)", now)
-        pts = sorted(self._coarse)
-        target = pts[0][0] - self.coarse_step if direction == "far" else pts[-1][0] + self.coarse_step
-        return self._climb(target)
+            return self._fail("flat", d.detail, now)
+        if d.outcome == "no_peak":
+            self._to("no_peak")
+            return self._fail("no_peak", d.detail, now)
+        if d.stop_at is not None:
+            self.pos = d.stop_at  # the probes did not move it: keep the ledger honest
+        self._to("climb")
+        drives = plan_drives(d.target - self.pos, self.levels, 3)
+        self.climb.moved = drives[0].direction if drives else None
+        return self._go(drives)
 
-    def _begin_fine(self, pts: list[tuple[float, float]], best_pos: float) -> list[Command]:
-        i = [p for p, _ in pts].index(best_pos)
-        around = pts[max(0, i - 2) : i + 3]
-        center = best_pos
-        if len(around) >= 3:
-            fit = fits.fit_peak([p for p, _ in around], [m for _, m in around], max_reject=0)
-            if fit is not None and around[0][0] <= fit.center <= around[-1][0]:
-                center = fit.center
+    def _fine_from(self, center: float) -> list[Command]:
         self.coarse_center = center
-        return self._start_scan(center - self.fine_window - self.fine_step / 2, first=True)
+        start = center - self.fine_window - self.fine_step / 2
+        if self.last_dir == "far" and start < self.pos <= center:
+            start = self.pos  # already in the window, last moved far: scan from here
+        elif start < self.pos:
+            start -= self.drift * (self.pos - start)  # ledger drift over the way back
+        return self._start_scan(start, first=True)
 
     # -- 2: fine scan, always towards far ----------------------------------------------------
     def _start_scan(self, start: float, *, first: bool = False) -> list[Command]:
@@ -267,7 +232,9 @@ class Default(SearchMachine):
         if first and self.fine_zoom != self.zoom:
             moves.append(Zoom(self.fine_zoom, self.roi_center))
         delta = start - self.pos
-        if delta >= self.fine_step / 2:  # a far move longer than any backlash takes it up itself
+        if delta == 0.0 and self.last_dir == "far":
+            pass  # sample right here: the last motion was far
+        elif delta >= self.fine_step / 2:  # a far move longer than any backlash takes it up itself
             moves.extend(plan_drives(delta, self.levels, 2))
         else:  # overshoot towards near, then take the slack up with the first far step
             moves.extend(plan_drives(delta - self.fine_step, self.levels, 2))
@@ -290,7 +257,7 @@ class Default(SearchMachine):
         if self.pos + self.fine_step / 2 <= self._scan_end or low_after:
             self._to("scan")
             return self._go([self._step()])
-        if self._shifts >= self.max_shifts:  # still rising at the end of the window
+        if self._shifts >= self.max_shifts + 2:  # still rising at the end of the window
             self._to("no_peak")
             return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
@@ -329,6 +296,7 @@ class Default(SearchMachine):
             )
         self.fit = fit
         self._to("fitted")
+        self._t_fine = now - self.t_start
         # Land ``guard`` short of the centre, on the near flank, with the last move far.
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
         self._guard = guard
@@ -348,9 +316,35 @@ class Default(SearchMachine):
         return [*plan_drives(-near, self.levels, 1), *plan_drives(far, self.levels, 1)]
 
     # -- 3 and 4: landing check ------------------------------------------------------------
+    def _read(self, measure: float) -> float:
+        """How far short of the fitted centre a frame of ``measure`` on the near flank is.
+
+        The fitted curve gives a distance; where the scan has samples on the near flank
+        around that point, the model's own misreading of those samples (position it gives
+        for their measure minus where they were taken) is interpolated and taken off, so
+        the reading leans on the data rather than on the model's shape."""
+        assert self.fit is not None
+        fit = self.fit
+        d = fit.offset_for(measure)
+        flank = sorted(
+            (fit.offset_for(m), fit.center - x) for x, m in self._fine if x < fit.center and m < fit.peak
+        )
+        if not flank:
+            return d
+        errs = [(model, model - true) for model, true in flank]
+        if d <= errs[0][0]:
+            return d - errs[0][1]
+        if d >= errs[-1][0]:
+            return d - errs[-1][1]
+        for (m0, e0), (m1, e1) in itertools.pairwise(errs):
+            if m0 <= d <= m1:
+                w = 0.0 if m1 == m0 else (d - m0) / (m1 - m0)
+                return d - (e0 + w * (e1 - e0))
+        return d
+
     def _on_landing(self, measure: float, now: float) -> list[Command]:
         assert self.fit is not None
-        d = self.fit.offset_for(measure)
+        d = self._read(measure)
         if self.state is S.APPROACH:
             # This frame is a position reading: on the near flank of the fitted curve, its
             # measure says how far the centre still is.  The drive there continues towards
@@ -358,7 +352,7 @@ class Default(SearchMachine):
             self._to("read")
             self.reading = d
             # Much shorter than planned: the overscan did not take up all the slack.
-            self._slack = d > self._guard + self.slack_margin
+            self._slack = d > self._guard + max(self.slack_margin, 0.15 * self.fit.width)
             return self._go(plan_drives(d, self.levels, 1))
         if self._slack and d > self.accept and not self._crept:
             # The rest of the slack went into the last drive: it fell short by that much.
@@ -376,4 +370,9 @@ class Default(SearchMachine):
             landing_offset=d,
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
+            coarse_seconds=self._t_coarse,
+            fine_seconds=self._t_fine - self._t_coarse,
+            approach_seconds=now - self.t_start - self._t_fine,
+            coarse_samples=float(len(self.climb.samples)),
+            fine_samples=float(len(self._fine)),
         )

@@ -87,7 +87,7 @@ def test_poor_fit_fails_and_returns() -> None:
     base = syn.lorentz(420.0)
 
     def ragged(p: float, zoom: int, scale: int) -> float:
-        return base(p, zoom, scale) * (1.6 if zoom > 1 and int(p // 3) % 2 else 1.0)
+        return base(p, zoom, scale) * (3.0 if zoom > 1 and int(p // 3) % 2 else 1.0)
 
     cam = syn.SynthCamera(ragged, start=200.0)
     out = _run(cam)

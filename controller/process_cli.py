@@ -39,6 +39,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--measure", default=None, help="focus measure (default: the strategy's own)")
     p.add_argument(
+        "--state", default=None, help="per-serial camera state directory: regions, presets (docs/rig.md)"
+    )
+    p.add_argument(
         "--keys", default=None, help="CURVE keys directory (tetherfocus keys init); encrypts every socket"
     )
     p.add_argument("-v", "--verbose", action="store_true")
@@ -74,7 +77,12 @@ def _controller(args: argparse.Namespace) -> int:
     from tetherfocus.security import load_security
 
     security = load_security(args.keys, "controller")
-    ctl = Controller(rig, rep=args.rep, pub=args.pub, measure=args.measure, security=security)
+    from pathlib import Path
+
+    state = Path(args.state) if args.state else None
+    ctl = Controller(
+        rig, rep=args.rep, pub=args.pub, measure=args.measure, security=security, state_dir=state
+    )
     try:
         asyncio.run(serve(ctl))
     except OSError as exc:

@@ -118,6 +118,9 @@ class CoarseClimb:
         if len(self.stops) == 2:
             return Decision("flat", stop_at=stop_at, detail="the measure does not change with focus")
         pts = sorted(self.samples)
+        best_pos, best_m = max(pts, key=lambda p: p[1])
+        if best_pos == stop_at and any(m < best_m * (1.0 - self.significance) for _, m in pts):
+            return Decision("no_peak", detail="the measure is highest at an end of the travel")
         target = pts[0][0] - self.step if direction == "far" else pts[-1][0] + self.step
         return Decision("end_stop", target=target, stop_at=stop_at)
 

@@ -56,6 +56,7 @@ class RunResult:
     failure: str | None
     detail: str
     start: float
+    metrics: dict[str, float] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class RunResult:
             "failure": self.failure,
             "detail": self.detail,
             "start": round(self.start, 3),
+            "metrics": {k: round(v, 4) for k, v in (self.metrics or {}).items()},
         }
 
 
@@ -195,4 +197,5 @@ def run_case(
         failure=end.reason if isinstance(end, Failed) else None,
         detail=end.detail if isinstance(end, Failed) else end.reason,
         start=start,
+        metrics=dict(end.metrics),
     )

@@ -302,7 +302,12 @@ class RigOps:
                 r = await self._call(link, "focus.home", {}, LONG_S)
             except ProtocolError as exc:
                 return {"camera": link.name, "ok": False, "reason": exc.code.value, "detail": exc.message}
-            return {"camera": link.name, "ok": True, "drives": r.get("drives"), "seconds": time.monotonic() - t}
+            return {
+                "camera": link.name,
+                "ok": True,
+                "drives": r.get("drives"),
+                "seconds": time.monotonic() - t,
+            }
 
         async with self._exclusive(links, "rig.home"):
             results = await asyncio.gather(*(one(link) for link in links))
@@ -359,6 +364,7 @@ class RigOps:
             "target_t": target,
             "spread_s": spread,
             "offset_error_max_s": error,
+            "spread_bound_s": None if spread is None or error is None else spread + 2 * error,
             "clock": "controller monotonic, s; node times mapped by NTP-style offsets",
             "cameras": entries,
         }
@@ -371,6 +377,7 @@ class RigOps:
             "manifest": str(path),
             "spread_s": spread,
             "error_s": error,
+            "spread_bound_s": None if spread is None or error is None else spread + 2 * error,
             "cameras": entries,
             "flagged": flagged,
             "failed": failed,

@@ -337,6 +337,11 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("manifest", "str: path of manifest.json"),
             ("spread_s", "float or null: latest minus earliest shutter time, controller clock"),
             ("error_s", "float or null: the largest offset error bound (half a round trip)"),
+            (
+                "spread_bound_s",
+                "float or null: spread_s + 2 error_s, what can be claimed: spread_s alone cannot"
+                " see offset errors (a wrong offset moves the schedule and the mapping alike)",
+            ),
             ("cameras", "list[map]: the manifest's entries"),
             ("flagged", "list[str]: cameras whose shot is less sharp than their reference"),
             ("failed", "list[str]: cameras that did not deliver a shot"),

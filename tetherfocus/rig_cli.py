@@ -188,6 +188,10 @@ def _fmt(v: Any, spec: str = ".1f") -> str:
     return format(v, spec) if isinstance(v, int | float) else "-"
 
 
+def _ms(v: Any) -> str:
+    return _fmt(None if v is None else 1000 * v, ".2f")
+
+
 def _focus_all(args: argparse.Namespace) -> int:
     r = _run(
         args,
@@ -239,7 +243,8 @@ def _capture_all(args: argparse.Namespace) -> int:
     lines.append(
         f"{r['shot']}: {len(r['cameras']) - len(r['failed'])} files in {r['dir']};"
         f" spread {_fmt(None if spread is None else 1000 * spread, '.2f')} ms"
-        f" (offset error <= {_fmt(None if r.get('error_s') is None else 1000 * r['error_s'], '.2f')} ms)"
+        f" (offset error <= {_fmt(None if r.get('error_s') is None else 1000 * r['error_s'], '.2f')} ms;"
+        f" true spread <= {_ms(r.get('spread_bound_s'))} ms)"
     )
     _print(args, r, lines)
     return 0 if not r["failed"] else 1

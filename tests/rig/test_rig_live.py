@@ -151,6 +151,20 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             print("\nrig figures:", json.dumps(FIGURES, indent=2))
 
 
+def _focus(rig: Rig, cams: list[str], **kw: Any) -> dict[str, dict[str, Any]]:
+    """rig.focus_all; a camera whose run failed is tried once more (a loaded, shared machine
+    can starve a run of frames).  The results by camera, every one ok."""
+    results = {x["camera"]: x for x in rig.call("rig.focus_all", {"cameras": cams, **kw})["results"]}
+    failed = [c for c, x in results.items() if not x["ok"]]
+    if failed:
+        FIGURES.setdefault("focus_retries", []).append({c: results[c].get("reason") for c in failed})
+        again = rig.call("rig.focus_all", {"cameras": failed, **kw})["results"]
+        results.update({x["camera"]: x for x in again})
+    bad = {c: (x.get("reason"), x.get("detail")) for c, x in results.items() if not x["ok"]}
+    assert not bad, bad
+    return results
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -202,6 +216,7 @@ def test_capture_all_fires_together_and_the_manifest_matches_the_files(rig: Rig)
     FIGURES["capture_spread_ms_8_nodes"] = [round(1000 * s, 3) for s in spreads]
     FIGURES["true_spread_ms_8_nodes"] = [round(1000 * s, 3) for s in true_spreads]
     FIGURES["offset_error_bound_ms"] = round(1000 * r["error_s"], 3)
+    FIGURES["spread_bound_ms"] = round(1000 * r["spread_bound_s"], 3)
     # the same through the command line, from the host's namespace
     out = subprocess.run(
         tf("rig", "capture-all", "--controller", rig.ctl_rep, "--out", str(rig.tmp / "cli-shots")),
@@ -217,10 +232,10 @@ def test_capture_all_fires_together_and_the_manifest_matches_the_files(rig: Rig)
 
 def test_focus_all_and_a_nudged_camera_is_flagged(rig: Rig) -> None:
     cams = ["ns2", "lo4", "lo5"]
-    r = rig.call("rig.focus_all", {"cameras": cams})
-    assert [x["ok"] for x in r["results"]] == [True] * 3, r
-    assert all(isinstance(x["reference"], float) for x in r["results"])
-    FIGURES["focus_all_3_cameras_s"] = r["seconds"]
+    t0 = time.monotonic()
+    results = _focus(rig, cams)
+    assert all(isinstance(x["reference"], float) for x in results.values())
+    FIGURES["focus_all_3_cameras_s"] = round(time.monotonic() - t0, 1)
     rig.call(
         "node.call",
         {"camera": "lo5", "cmd": "focus.drive", "args": {"direction": "far", "level": 3, "count": 3}},
@@ -235,8 +250,7 @@ def test_focus_all_and_a_nudged_camera_is_flagged(rig: Rig) -> None:
 
 def test_preset_goto_absorbs_drift_and_reports_it(rig: Rig) -> None:
     rig.call("rig.home", {"cameras": ["ns1"]})
-    focused = rig.call("rig.focus_all", {"cameras": ["ns1"], "reference": False})["results"][0]
-    assert focused["ok"], focused
+    _focus(rig, ["ns1"], reference=False)
     saved = rig.call("preset.save", {"camera": "ns1", "name": "product-A"})
     assert saved["serial"] == "SIM000001small" and saved["position"] > 0
     rig.call("preset.save", {"camera": "ns1", "name": "far-end", "position": 700.0})

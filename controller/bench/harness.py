@@ -30,8 +30,7 @@ from camera_node.sim import open_sim, resolve_scene
 from camera_node.sim.scene import OpticsParams
 from controller import measures
 from controller.bench.cases import Case
-from controller.decode import roi_gray
-from controller.observe import roi_in_view
+from controller.observe import measure_region
 from controller.search import Command, Done, Drive, Failed, Observation, Zoom, create_strategy
 
 COMMAND_LATENCY_S = 0.005
@@ -159,12 +158,7 @@ def run_case(
         if not tracker.settled(t):
             continue
         scale = strategy.wanted_scale
-        if m.jpeg is not None:
-            value = m.jpeg(jpeg)
-        else:
-            assert m.pixels is not None
-            gray = roi_gray(jpeg, roi_in_view(case.roi, zoom, center), scale=scale)
-            value = m.pixels(gray)
+        value = measure_region(jpeg, case.roi, zoom=zoom, center=center, scale=scale, measure=m.name)
         frames += 1
         obs = Observation(seq, t, tracker.move_id, True, zoom, value, scale, tracker.position)
         todo = strategy.feed(obs, t)

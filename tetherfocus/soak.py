@@ -124,6 +124,7 @@ class Soak:
         self.refused: dict[str, int] = {}
         self.pages: list[Any] = []
         self.page_errors: list[str] = []
+        self.warm_index: dict[str, int] = {}  # per process: the sample taken after the warm-up
 
     # ------------------------------------------------------------------ rig
 
@@ -235,7 +236,8 @@ class Soak:
                     page.on("pageerror", lambda e: self.page_errors.append(str(e)))
                     page.goto(viewer.ready["url"])
                     self.pages.append(page)
-            with Client(ctl.ready["rep"], timeout=10) as client, Subscriber(ctl.ready["pub"], ["af."]) as sub:
+            af_sub = Subscriber(ctl.ready["pub"], ["af."], rcvhwm=100_000)  # no result event may be dropped
+            with Client(ctl.ready["rep"], timeout=10) as client, af_sub as sub:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     cams = client.call("status")["cameras"]
@@ -253,6 +255,7 @@ class Soak:
                     now = time.monotonic()
                     if not warm_done and now >= warm_at:
                         self._sample_all(now - t0)
+                        self.warm_index = {p.name: len(p.samples) - 1 for p in self.procs}
                         warm_done = True
                     if now >= next_sample:
                         self._sample_all(now - t0)
@@ -305,7 +308,7 @@ class Soak:
         procs: dict[str, Any] = {}
         problems: list[str] = []
         for p in self.procs:
-            start = p.samples[1] if len(p.samples) > 1 else p.samples[0]  # after the warm-up
+            start = p.samples[self.warm_index.get(p.name, 0)]  # after the warm-up
             end = ends.get(p.name, p.samples[-1])
             rss = [s[1] for s in p.samples]
             procs[p.name] = {
@@ -314,6 +317,7 @@ class Soak:
                 "rss_kb_start": start[1],
                 "rss_kb_end": end[1],
                 "rss_kb_max": max(rss),
+                "start_at_s": start[0],
                 "fds_start": start[2],
                 "fds_end": end[2],
                 "timeline": p.samples,

@@ -8,7 +8,7 @@ median_frames and median_abs_error_steps, and each run is :meth:`RunResult.as_js
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.bench.harness import RunResult
@@ -47,7 +47,7 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
     }
 
 
-def document(results: dict[str, Sequence[RunResult]]) -> dict[str, Any]:
+def document(results: Mapping[str, Sequence[RunResult]]) -> dict[str, Any]:
     return {
         "strategies": {
             name: {"summary": summarize(runs), "runs": [r.as_json() for r in runs]}
@@ -56,7 +56,7 @@ def document(results: dict[str, Sequence[RunResult]]) -> dict[str, Any]:
     }
 
 
-def table(results: dict[str, Sequence[RunResult]]) -> str:
+def table(results: Mapping[str, Sequence[RunResult]]) -> str:
     """The summary as a fixed-width table, one row per strategy."""
     head = ("strategy", "runs", "success", "median s", "p90 s", "drives", "motor", "frames", "|err| steps")
     rows = [head]

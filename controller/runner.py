@@ -45,7 +45,8 @@ class AutofocusRun:
         *,
         executor: Executor | None = None,
         measure: str | None = None,
-        frame_timeout: float = 5.0,
+        frame_timeout: float = 15.0,
+        reference_decode: bool = False,
     ) -> None:
         self.link = link
         self.strategy = strategy
@@ -55,9 +56,11 @@ class AutofocusRun:
         self.executor = executor
         self.measure = measure
         self.frame_timeout = frame_timeout
+        self.reference_decode = reference_decode  # full decode, for benchmarks to compare
         self.drives = 0
         self.motor_moves = 0
         self.frames = 0
+        self.stale = 0  # frames skipped undecoded because a newer one was waiting
         self.state = "starting"
         self.started = time.monotonic()
         self.result: dict[str, Any] | None = None
@@ -104,25 +107,30 @@ class AutofocusRun:
         return None
 
     async def _next_frame(self, q: asyncio.Queue[Frame]) -> Frame:
-        get = asyncio.ensure_future(q.get())
-        cancel = asyncio.ensure_future(self._cancel.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {get, cancel}, timeout=self.frame_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for t in (get, cancel):
-                if not t.done():
-                    t.cancel()
-        if get in done:
-            return get.result()
-        if cancel in done:
-            raise RunFailed("cancelled", "cancelled on request")
-        raise RunFailed("no_frames", f"no frame from the node in {self.frame_timeout:g} s")
+        """The next frame; fails when the node goes offline (no heartbeat for 3 s) or sends
+        no frame for ``frame_timeout`` s while alive (long drives hold its camera)."""
+        deadline = time.monotonic() + self.frame_timeout
+        while True:
+            get = asyncio.ensure_future(q.get())
+            cancel = asyncio.ensure_future(self._cancel.wait())
+            try:
+                done, _ = await asyncio.wait({get, cancel}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (get, cancel):
+                    if not t.done():
+                        t.cancel()
+            if get in done:
+                return get.result()
+            if cancel in done:
+                raise RunFailed("cancelled", "cancelled on request")
+            if not self.link.online:
+                raise RunFailed("node_offline", f"the node of {self.link.name} stopped answering")
+            if time.monotonic() > deadline:
+                raise RunFailed("no_frames", f"no frame from the node in {self.frame_timeout:g} s")
 
     async def _observe(self, frame: Frame) -> Observation:
         loop = asyncio.get_running_loop()
-        kwargs: dict[str, Any] = {"scale": self.strategy.wanted_scale}
+        kwargs: dict[str, Any] = {"scale": self.strategy.wanted_scale, "reference": self.reference_decode}
         if self.measure:
             kwargs["measure"] = self.measure
         return await loop.run_in_executor(
@@ -153,6 +161,9 @@ class AutofocusRun:
                     if exc.reason == "cancelled":
                         continue
                     raise
+                while not q.empty():  # a newer frame waits: the older one is stale, never decoded
+                    frame = q.get_nowait()
+                    self.stale += 1
                 h = frame.header
                 # cheap pre-filter: a frame that overlaps a move is never scored
                 if not h.get("settled", False):

@@ -36,6 +36,30 @@ def _add_bench(subparsers: Any) -> None:
     af.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     af.add_argument("--quiet", action="store_true", help="print only the table")
     af.set_defaults(func=_bench_af)
+    _add_bench_pipeline(kinds)
+
+
+def _add_bench_pipeline(kinds: Any) -> None:
+    p = kinds.add_parser(
+        "pipeline",
+        help="node, transport, controller, viewer and autofocus figures, each beside its baseline",
+        description="Measure the pipeline's throughput, latency and scale, each figure beside a "
+        "baseline measured in the same run (see controller/bench/pipeline.py).",
+    )
+    p.add_argument("--cameras", type=int, default=48, help="largest camera count of the ramp (default 48)")
+    p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per figure (default 10)")
+    p.add_argument("--json", metavar="OUT.json", help="write every figure here")
+    p.add_argument("--skip", default="", help="comma-separated parts: node,transport,decode,scale,viewer,af")
+    p.add_argument(
+        "--af-full", action="store_true", help="every autofocus case and repeat (default: 3 cases)"
+    )
+    p.set_defaults(func=_bench_pipeline)
+
+
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from controller.bench.pipeline import main
+
+    return main(args)
 
 
 def _bench_af(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller import measures
-from controller.decode import Roi, roi_gray
+from controller.decode import Roi, roi_gray, roi_gray_reference
 from controller.search._types import Observation
 
 
@@ -53,17 +53,20 @@ def measure_region(
     center: Sequence[float] = (0.5, 0.5),
     scale: int = 1,
     measure: str = measures.DEFAULT,
+    reference: bool = False,
 ) -> float:
     """The focus measure of ``roi`` (full-view fractions) in a frame shown at ``zoom``.
 
-    Decodes only the region, at DCT ``scale``.  Raises ``ValueError`` (bad JPEG, region
-    not visible) or ``KeyError`` (unknown measure).
+    Decodes only the region, at DCT ``scale`` (``reference``: every pixel in colour, then
+    shrunk, as benchmarks compare against).  Raises ``ValueError`` (bad JPEG, region not
+    visible) or ``KeyError`` (unknown measure).
     """
     m = measures.get(measure)
     if m.jpeg is not None:
         return m.jpeg(jpeg)
     assert m.pixels is not None
-    return m.pixels(roi_gray(jpeg, roi_in_view(roi, zoom, center), scale=scale))
+    decode = roi_gray_reference if reference else roi_gray
+    return m.pixels(decode(jpeg, roi_in_view(roi, zoom, center), scale=scale))
 
 
 def observe(
@@ -73,6 +76,7 @@ def observe(
     *,
     scale: int = 1,
     measure: str = measures.DEFAULT,
+    reference: bool = False,
 ) -> Observation:
     """Score a frame's region at ``scale`` and wrap it with the header's move bookkeeping."""
     value = measure_region(
@@ -82,5 +86,6 @@ def observe(
         center=header.get("zoom_center", (0.5, 0.5)),
         scale=scale,
         measure=measure,
+        reference=reference,
     )
     return Observation.from_header(header, value, scale)

@@ -1,0 +1,207 @@
+"""``tetherfocus bench pipeline [--cameras N] [--seconds S] --json OUT.json``.
+
+Every figure is measured together with the baseline it is compared against, in the same
+run, so the comparison holds on a busy machine (the absolute figures do not: the JSON
+records the load average at start and end).
+
+1. Node: :func:`camera_node.bench` (``tetherfocus node bench``) on the same pre-rendered
+   frames: publish CPU per frame and at 25 fps, capture-to-publish latency; the simulator's
+   render cost apart.
+2. Transport: :mod:`.transport` (one unpaced stream, against a bare pyzmq pair) and, at
+   the largest step of the ramp, N cameras at 25 fps against the same N bare streams.
+3. Controller: measures per second on 960x640 frames with a 256x256 region, region decode
+   and full decode, on the controller's measure pool; then :mod:`.scaling`, the ramp of
+   cameras at 25 fps until frame-to-measure latency p99 passes 40 ms.
+4. Viewer: :func:`viewer.bench.run_bench` with 16 cameras and 4 browser pages.
+5. Autofocus: :func:`controller.bench.af.run_all` on a few cases, ``default`` and ``sweep``.
+
+Top-level JSON keys for scripts: ``cameras_sustained``, ``measure_per_s``,
+``full_decode_measure_per_s``, ``transport_ratio`` (at the largest ramp step),
+``latency_ms_p50``/``latency_ms_p99`` (frame-to-measure at ``cameras_sustained``, or at
+the first step when none is sustained), ``viewer_latency_ms_p99``, ``af_median_ratio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from controller.bench import scaling, transport
+from controller.bench.feeder import save_frames
+from tetherfocus.errors import UsageError
+
+VIEW = (960, 640)
+ROI_PX = 256
+SHIPPED_CASES = Path(__file__).parent / "cases" / "af.toml"
+QUICK_AF_CASES = 3
+SKIPPABLE = ("node", "transport", "decode", "scale", "viewer", "af")
+
+
+def region() -> tuple[float, float, float, float]:
+    """A 256x256 region in the middle of a 960x640 view, as fractions."""
+    w, h = ROI_PX / VIEW[0], ROI_PX / VIEW[1]
+    return ((1 - w) / 2, (1 - h) / 2, w, h)
+
+
+def decode_rate(frames: list[bytes], seconds: float, scale: int) -> dict[str, float]:
+    """Measures per second through the controller's path on a pool of 2 threads (as its
+    measure pool), region decode against full decode, alternating halves of ``seconds``."""
+    from controller.observe import measure_region
+
+    roi = region()
+    rates: dict[str, list[float]] = {"region": [], "full": []}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(2):
+            for mode in ("region", "full"):
+
+                def work(i: int, ref: bool = mode == "full") -> float:
+                    return measure_region(frames[i % len(frames)], roi, scale=scale, reference=ref)
+
+                n, t0 = 0, time.monotonic()
+                while time.monotonic() - t0 < seconds / 4:
+                    list(pool.map(work, range(n, n + 16)))
+                    n += 16
+                rates[mode].append(n / (time.monotonic() - t0))
+    return {k: round(statistics.fmean(v), 1) for k, v in rates.items()}
+
+
+def _node(frames: list[bytes], render_cpu: list[float], seconds: float) -> dict[str, Any]:
+    from camera_node.bench import _measure
+
+    r = asyncio.run(_measure(frames, 25.0, seconds))
+    return {
+        "publish_us_per_frame": round(r["node_cpu_ms_per_frame"] * 1000, 1),
+        "cpu_percent_of_one_core_at_25fps": r["node_cpu_percent_of_one_core"],
+        "capture_to_publish_ms": r["latency_backend_to_pub_ms"],
+        "capture_to_subscriber_ms": r["latency_backend_to_subscriber_ms"],
+        "render_ms_per_frame_not_counted": round(statistics.median(render_cpu) * 1000, 3),
+        "fps_measured": r["fps_measured"],
+    }
+
+
+def _viewer(seconds: float) -> dict[str, Any]:
+    from viewer.bench import run_bench
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    r = run_bench(
+        cameras=16, clients=4, seconds=seconds, warmup=2.0, fps=25, source="replay", chromium=chromium
+    )
+    r["viewer_cpu_percent_per_stream"] = round(r["viewer_cpu_percent"] / (16 * 4), 2)
+    r["viewer_cpu_percent_per_camera"] = round(r["viewer_cpu_percent"] / 16, 2)
+    return r
+
+
+def _af(cases_path: Path, full: bool, jobs: int) -> dict[str, Any]:
+    from controller.bench.af import run_all
+    from controller.bench.cases import load_cases
+    from controller.bench.report import summarize
+
+    cases = load_cases(cases_path)
+    if not full:  # a few cases, one repeat each
+        cases = [dataclasses.replace(c, repeats=1) for c in cases[:QUICK_AF_CASES]]
+    results = run_all(cases, ["sweep", "default"], jobs=jobs)
+    summary = {name: summarize(runs) for name, runs in results.items()}
+    sweep, default = summary["sweep"]["median_seconds"], summary["default"]["median_seconds"]
+    return {
+        "cases": len(cases),
+        "full": full,
+        "summary": summary,
+        "median_seconds_ratio_default_to_sweep": round(default / sweep, 3) if sweep else float("nan"),
+    }
+
+
+def run(
+    cameras: int, seconds: float, *, skip: frozenset[str] = frozenset(), af_full: bool = False
+) -> dict[str, Any]:
+    """Every figure (see the module docstring) as one document."""
+    from camera_node.bench import prerender
+
+    load0 = os.getloadavg()
+    frames, render_cpu = prerender(None, 16)
+    jpeg_bytes = statistics.fmean(len(f) for f in frames)
+    doc: dict[str, Any] = {
+        "config": {"cameras": cameras, "seconds": seconds, "skipped": sorted(skip)},
+        "frames": {"size": list(VIEW), "jpeg_bytes_mean": round(jpeg_bytes), "count": len(frames)},
+        "roi": list(region()),
+    }
+    scale = 2  # the coarsest DCT scale that leaves the 256 px region 96 px (decode.pick_scale)
+    with tempfile.TemporaryDirectory(prefix="tf-pipeline-") as tmp:
+        path = Path(tmp) / "frames.msgpack"
+        save_frames(path, frames)
+        if "node" not in skip:
+            doc["node"] = _node(frames, render_cpu, seconds)
+        if "transport" not in skip:
+            doc["transport_single_stream"] = transport.measure(path, jpeg_bytes, seconds)
+        if "decode" not in skip:
+            rate = decode_rate(frames, seconds, scale)
+            doc["decode"] = {"scale": scale, **rate}
+            doc["measure_per_s"] = rate["region"]
+            doc["full_decode_measure_per_s"] = rate["full"]
+        if "scale" not in skip:
+            steps, sustained, full_alive = [], 0, True
+            for n in scaling.ramp(cameras):
+                r = scaling.step(path, n, roi=region(), scale=scale, seconds=seconds, full_decode=full_alive)
+                steps.append(r)
+                full_alive = "full_decode" in r and r["full_decode"]["sustained"]
+                if not r["region_decode"]["sustained"]:
+                    break
+                sustained = n
+            doc["ramp"] = steps
+            doc["cameras_sustained"] = sustained
+            doc["full_decode_cameras_sustained"] = max(
+                [s["cameras"] for s in steps if s.get("full_decode", {}).get("sustained")], default=0
+            )
+            at = next((s for s in steps if s["cameras"] == sustained), steps[0])["region_decode"]
+            doc["latency_ms_p50"], doc["latency_ms_p99"] = at["latency_ms_p50"], at["latency_ms_p99"]
+            doc["transport_ratio"] = steps[-1]["transport"]["ratio"]
+            doc["transport_at_cameras"] = steps[-1]["cameras"]
+    if "viewer" not in skip:
+        doc["viewer"] = _viewer(seconds)
+        doc["viewer_latency_ms_p50"] = doc["viewer"]["latency_ms"]["p50"]
+        doc["viewer_latency_ms_p99"] = doc["viewer"]["latency_ms"]["p99"]
+    if "af" not in skip:
+        doc["af"] = _af(SHIPPED_CASES, af_full, jobs=2)
+        doc["af_median_ratio"] = doc["af"]["median_seconds_ratio_default_to_sweep"]
+    doc["host"] = {
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(v, 2) for v in load0],
+        "loadavg_at_end": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    return doc
+
+
+def main(args: Any) -> int:
+    """Handler for ``bench pipeline`` (namespace: cameras, seconds, json, skip, af_full)."""
+    if not 1 <= args.cameras <= 64:
+        raise UsageError("--cameras must be 1 to 64")
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    skip = frozenset(s.strip() for s in (args.skip or "").split(",") if s.strip())
+    unknown = skip - set(SKIPPABLE)
+    if unknown:
+        raise UsageError(f"--skip: unknown part {sorted(unknown)[0]!r}; choose from {', '.join(SKIPPABLE)}")
+    out = Path(args.json) if args.json else None
+    if out is not None and not out.parent.exists():
+        raise UsageError(f"--json: directory does not exist: {out.parent}")
+    doc = run(args.cameras, args.seconds, skip=skip, af_full=args.af_full)
+    text = json.dumps(doc, indent=2)
+    keys = (
+        "cameras_sustained", "measure_per_s", "full_decode_measure_per_s", "transport_ratio",
+        "latency_ms_p50", "latency_ms_p99", "viewer_latency_ms_p99", "af_median_ratio",
+    )  # fmt: skip
+    print(json.dumps({k: doc.get(k) for k in keys}, indent=2))
+    if out is not None:
+        out.write_text(text + "\n")
+    return 0

@@ -1,0 +1,73 @@
+"""``tetherfocus bench pipeline``: a few-second run with small N, so the command cannot rot.
+
+No timing thresholds: the figures depend on the machine; the test checks that every figure
+is there, measured (both sides of each comparison), and consistent with itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from controller.bench.scaling import Recorder, ramp
+from controller.search import Failed, Observation
+from tetherfocus.cli import main
+
+KEYS = (
+    "cameras_sustained",
+    "measure_per_s",
+    "full_decode_measure_per_s",
+    "transport_ratio",
+    "latency_ms_p50",
+    "latency_ms_p99",
+)
+
+
+def test_ramp_ends_at_the_requested_count() -> None:
+    assert ramp(2) == [2]
+    assert ramp(32) == [4, 8, 16, 32]
+    assert ramp(40) == [4, 8, 16, 32, 40]
+
+
+def test_recorder_keeps_only_frames_inside_its_window() -> None:
+    rec = Recorder(2)
+    rec.window = (10.0, 20.0)
+    obs = [Observation(1, t, 0, True, 1, 1.0, 2) for t in (9.0, 10.0, 19.99)]
+    assert rec.start(0.0) == [] and rec.feed(obs[0], 10.1) == []
+    rec.feed(obs[1], 10.004)
+    rec.feed(obs[2], 20.5)  # measured after the window closed
+    assert rec.latency == pytest.approx([0.004])
+    assert isinstance(rec.cancel(21.0)[0], Failed)
+    assert rec.wanted_scale == 2
+
+
+def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pipeline.json"
+    argv = ["bench", "pipeline", "--cameras", "2", "--seconds", "1", "--skip", "viewer,af"]
+    assert main([*argv, "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    printed = json.loads(capsys.readouterr().out)
+    for key in KEYS:
+        assert key in doc and key in printed
+    assert doc["measure_per_s"] > 0 and doc["full_decode_measure_per_s"] > 0
+    assert doc["node"]["publish_us_per_frame"] > 0
+    assert doc["node"]["capture_to_publish_ms"]["n"] > 0
+    single = doc["transport_single_stream"]
+    assert single["bare_frames_per_s"] > 0 and single["pipeline_frames_per_s"] > 0
+    (step,) = doc["ramp"]
+    assert step["cameras"] == 2
+    for mode in ("region_decode", "full_decode"):
+        assert step[mode]["frames_measured"] > 0
+        assert math.isfinite(step[mode]["latency_ms_p99"])
+    assert step["transport"]["bare_frames_per_s"] > 0
+    assert doc["transport_ratio"] == step["transport"]["ratio"]
+    assert doc["cameras_sustained"] in (0, 2)
+    assert doc["host"]["cpus"] >= 1 and len(doc["host"]["loadavg_at_start"]) == 3
+
+
+def test_bench_pipeline_rejects_a_wrong_part(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "pipeline", "--skip", "nodes"]) == 2
+    assert "--skip: unknown part 'nodes'; choose from node," in capsys.readouterr().err

@@ -80,20 +80,15 @@ async def _pipeline_round(node: dict[str, str], seconds: float) -> int:
         ctx.destroy(linger=0)
 
 
-def _round(mode: str, frames: Path, seconds: float) -> tuple[int, float]:
+def _round(mode: str, frames: Path, seconds: float) -> int:
     feeder = Feeder(mode, frames, 1, 0.0)
     try:
         (node,) = feeder.ready()
-        t0 = time.monotonic()
         if mode == "bare":
-            n = _bare_round(node["pub"], seconds)
-        else:
-            n = asyncio.run(_pipeline_round(node, seconds))
-        elapsed = time.monotonic() - t0
-        del elapsed
+            return _bare_round(node["pub"], seconds)
+        return asyncio.run(_pipeline_round(node, seconds))
     finally:
         feeder.stop()
-    return n, feeder.cpu_s
 
 
 def measure(frames: Path, jpeg_bytes: float, seconds: float, rounds: int = 2) -> dict[str, Any]:
@@ -102,8 +97,7 @@ def measure(frames: Path, jpeg_bytes: float, seconds: float, rounds: int = 2) ->
     got: dict[str, list[int]] = {"bare": [], "nodes": []}
     for _ in range(rounds):
         for mode in ("bare", "nodes"):
-            n, _cpu = _round(mode, frames, per)
-            got[mode].append(n)
+            got[mode].append(_round(mode, frames, per))
     span = per * rounds
     bare_fps = sum(got["bare"]) / span
     node_fps = sum(got["nodes"]) / span

@@ -55,6 +55,7 @@ def register(sub: Any) -> None:
     f.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
     f.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     f.add_argument("--quiet", action="store_true", help="print only the final line")
+    f.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
     f.set_defaults(func=_focus)
 
 
@@ -98,10 +99,12 @@ def _focus(args: argparse.Namespace) -> int:
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
     _logging(False)
-    return asyncio.run(_focus_once(args.node, roi, args.strategy, args.timeout, args.quiet))
+    return asyncio.run(_focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys))
 
 
-async def _focus_once(node: str, roi: list[float], strategy_name: str, timeout: float, quiet: bool) -> int:
+async def _focus_once(
+    node: str, roi: list[float], strategy_name: str, timeout: float, quiet: bool, keys: str | None = None
+) -> int:
     import signal
 
     import zmq.asyncio
@@ -113,7 +116,11 @@ async def _focus_once(node: str, roi: list[float], strategy_name: str, timeout: 
     from tetherfocus.client import AsyncClient, RemoteError
 
     ctx = zmq.asyncio.Context()
-    probe = AsyncClient(node, timeout=timeout, context=ctx)
+    from tetherfocus.security import load_security
+
+    own = load_security(keys, "controller")  # the one-shot command acts as a controller
+    security = own.client_for("node") if own is not None else None
+    probe = AsyncClient(node, timeout=timeout, context=ctx, security=security)
     try:
         try:
             info = await probe.call("info")
@@ -124,7 +131,10 @@ async def _focus_once(node: str, roi: list[float], strategy_name: str, timeout: 
             probe.close()
         name = str(info.get("name", "camera"))
         link = CameraLink(
-            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3])), ctx, timeout=timeout
+            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3])),
+            ctx,
+            timeout=timeout,
+            security=security,
         )
         link.start()
         try:

@@ -239,15 +239,24 @@ class SearchMachine:
             "noise": self.noise,
         }
 
-    def _finish(self, measure: float, reason: str, now: float, **extra: float) -> list[Command]:
-        moves: list[Move] = []
+    def _finish(
+        self, measure: float, reason: str, now: float, *, moves: Sequence[Drive] = (), **extra: float
+    ) -> list[Command]:
+        """Send ``moves`` (the last drives, not looked at), restore the zoom, report Done."""
+        todo: list[Move] = list(moves)
         if self.start_zoom is not None and self.zoom != self.start_zoom:
-            moves.append(Zoom(self.start_zoom))
+            todo.append(Zoom(self.start_zoom))
+        ahead = sum(
+            (1.0 if m.direction == "far" else -1.0) * m.count * self.levels[m.level - 1] for m in moves
+        )
         node_pos = self.last_obs.position if self.last_obs is not None else None
         if node_pos is not None:
-            node_pos += self.pos - self.samples[-1][0] if self.samples else 0.0
-        done = Done(self.pos, measure, reason, node_pos, {**self.metrics(now), **extra})
-        return self._go(moves, done)
+            node_pos += self.pos + ahead - self.samples[-1][0] if self.samples else ahead
+        metrics = {**self.metrics(now), **extra}
+        metrics["drives"] += len(moves)
+        metrics["motor_moves"] += sum(m.count for m in moves)
+        done = Done(self.pos + ahead, measure, reason, node_pos, metrics)
+        return self._go(todo, done)
 
     def _fail(self, reason: str, detail: str, now: float | None = None) -> list[Command]:
         """Restore the zoom, drive back to the start, then report Failed."""

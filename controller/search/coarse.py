@@ -59,7 +59,9 @@ class CoarseClimb:
         same_tolerance: float,
         flat_ratio: float,
         predict: bool,
+        first_step: float | None = None,
     ) -> None:
+        self.first_step = step if first_step is None else first_step
         self.step = step
         self.small_step = small_step
         self.travel = travel
@@ -106,7 +108,7 @@ class CoarseClimb:
         top = self._predict_top(go)
         if top is not None:
             return Decision("predicted", center=top)
-        step = self.step
+        step = self.step if len(self.samples) > 1 else self.first_step
         if len(self.samples) >= 2 and self.samples[-1][1] > self.samples[-2][1]:
             if self.samples[-1][1] < self.top_rise * self.samples[-2][1]:
                 step = min(step, self.small_step)  # flattening out: near the top

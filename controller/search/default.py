@@ -7,30 +7,39 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    travel.  Hill-climb in jumps of ``coarse_parts`` level-3 drives (one command each)
    until the peak is bracketed or predicted; no full sweep.  End stops, flat regions and
    peaks beyond the travel are recognised (``flat``, ``no_peak``).  See :mod:`.coarse`.
+   With ``dim_scale`` set (off by default), a ``flat`` verdict while the frame noise is
+   at least ``dim_noise`` goes to ``DIM`` instead: magnify, decode at ``dim_scale``,
+   drive to the near end stop and sweep far in level-3 drives until a peak is passed.
+   After that the way back on failure is approximate (the start's distance from the
+   stop is unknown).  On the simulated dim scene it finds the peak but lands 5-15 steps
+   off in half the runs, so it is opt-in (docs/autofocus.md).
 2. ``FINE``: magnified live view (``fine_zoom``, centred on the region), region decoded
    at ``fine_scale`` (fine enough to resolve a few steps, coarse enough that the sensor's
    micro-texture does not outweigh the region's own detail; 1/4 of 5x is about the 1x
-   view's detail at 1.25 times its size).  Scan from ``fine_window`` before the coarse
-   estimate (or from where the climb stopped, if that is inside the window and the last
-   move was far) towards far in steps of ``fine_parts`` level-2 drives.  The
-   first sample follows a far move, so every sample follows motion in the same direction
-   (the backlash is taken up before the first one).  Stop once the measure has fallen
-   past the best sample; move the window if the peak is not in it.  Fit the curve
-   (Gaussian / Lorentzian / hyperbola, outliers rejected); a fit without a peak inside
-   the scan, or that misses the samples by far more than the noise, fails ``poor_fit``.
-3. ``APPROACH``: from the far side of the peak drive near past it by ``overscan``, then
-   far by ``overscan``, landing on the near flank a little short of the fitted centre.
-   Both moves reverse direction, so the slack taken up by one is given back by the other
-   and the last move is towards far, as every scan move was.  The frame there is a
-   position reading: on the near flank its measure says, through the fitted curve, how
+   view's detail at 1.25 times its size).  The scan runs the way the motor last moved
+   (so no slack enters before the first sample), or the other way if the motor already
+   passed the coarse estimate; it starts ``fine_window`` before the estimate, or where
+   the motor is if that is inside the window.  Steps of ``fine_parts`` level-2 drives;
+   stop once the measure has fallen past the best sample (at least
+   ``min_fine_samples``).  If the first sample is the best, the scan turns round: the
+   ledger takes the prior ``backlash`` off the reversal, so the samples on both sides
+   make one curve.  Fit the curve (Gaussian / Lorentzian / hyperbola, outliers
+   rejected, judged by the noise of an averaged sample); a fit without a peak inside the
+   scan, or that misses the samples by far more than the noise, fails ``poor_fit``.
+3. ``APPROACH``: one drive to ``guard`` short of the fitted centre, on the near flank.
+   After a far scan it is a near drive past the peak, lengthened by the prior
+   ``backlash``; after a near scan it is a far drive, lengthened the same way.  The
+   frame there is a position reading: its measure says, through the fitted curve, how
    far the centre still is (corrected by how the fit misreads the scan's own samples on
-   that flank).  This closes the loop on the image rather than trusting dead reckoning
-   (level-1 drives jitter and skip; travel differs by direction).
-4. ``CHECK``: drive far by the reading (no reversal, so no backlash, and in the units of
-   the scan) and score the landing frame against the fit.  Only if the reading came out
-   much longer than planned (the backlash exceeded the overscan, so slack remained and
-   the last drive fell short) and the landing frame still reads more than ``accept``
-   steps short, creep far once by that reading.
+   that flank).  This closes the loop on the image rather than on dead reckoning.
+4. The last drive is far by the reading: after a near scan it continues the way the
+   motor last moved (no slack at all); after a far scan it reverses and adds the prior
+   ``backlash``.  In that case, if the reading was far from the plan (more than
+   ``slack_margin``: the slack is not what was assumed), ``CHECK`` scores the landing
+   frame and creeps far by its reading, at most ``max_creeps`` times and only while the
+   measure still rises (past the top the reading cannot tell the flanks apart).
+   Otherwise the search reports Done as the last drive goes out, with the measure the
+   fit expects there (``checked`` = 0 in the metrics): no frame after it is scored.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -42,16 +51,18 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 from collections.abc import Sequence
 
 from controller.search import fits
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
-from controller.search._types import Command, Drive, Move, Zoom
+from controller.search._types import Command, Direction, Drive, Move, Zoom
 from controller.search.coarse import CoarseClimb
 
 
 class S(enum.Enum):
     COARSE = "coarse"
+    DIM = "dim"
     FINE = "fine"
     APPROACH = "approach"
     CHECK = "check"
@@ -65,6 +76,10 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "bracketed"): S.FINE,
     (S.COARSE, "predicted"): S.FINE,
     (S.COARSE, "flat"): S.FAILED,
+    (S.COARSE, "dim"): S.DIM,
+    (S.DIM, "sweep"): S.DIM,
+    (S.DIM, "bracketed"): S.FINE,
+    (S.DIM, "flat"): S.FAILED,
     (S.COARSE, "no_peak"): S.FAILED,
     (S.FINE, "scan"): S.FINE,
     (S.FINE, "shift"): S.FINE,
@@ -91,11 +106,12 @@ class Default(SearchMachine):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         coarse_scale: int = 8,
         coarse_parts: int = 2,
+        coarse_first_parts: int = 2,
         fine_scale: int | None = None,
         fine_parts: int = 2,
         fine_window: float = 19.2,
         min_fine_samples: int = 4,
-        overscan: float = 6.4,
+        backlash: float = 4.0,
         significance: float = 0.04,
         top_rise: float = 1.25,
         predict: bool = True,
@@ -106,9 +122,13 @@ class Default(SearchMachine):
         poor_fit_rms: float = 0.15,
         min_contrast: float = 0.03,
         guard_widths: float = 0.5,
-        accept: float = 1.5,
+        accept: float = 2.0,
         slack_margin: float = 3.0,
         max_shifts: int = 2,
+        dim_scale: int = 0,
+        dim_noise: float = 0.01,
+        dim_fine_samples: int = 6,
+        max_creeps: int = 2,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -126,7 +146,6 @@ class Default(SearchMachine):
         self.fine_step = fine_parts * self.levels[1]
         self.fine_window = fine_window
         self.min_fine_samples = min_fine_samples
-        self.overscan = overscan
         self.drift = drift
         self.fine_significance = fine_significance
         self.poor_fit_rms = poor_fit_rms
@@ -136,9 +155,21 @@ class Default(SearchMachine):
         self.slack_margin = slack_margin
         self.reading = 0.0
         self._guard = 0.0
-        self._slack = False
-        self._crept = False
+        self.backlash = backlash
+        self._last_measure = 0.0
+        self._check = False
+        self._final_reverses = True
+        self._checked = False
+        self.scan_dir: Direction = "far"
         self.max_shifts = max_shifts
+        self.dim_scale = dim_scale
+        self.dim_noise = dim_noise
+        self.dim_fine_samples = dim_fine_samples
+        self.max_creeps = max_creeps
+        self._creeps = 0
+        self.travel = travel
+        self._dim: list[tuple[float, float]] = []
+        self._dim_from = 0.0
         self.state = S.COARSE
         self._scale = coarse_scale
         self.climb = CoarseClimb(
@@ -150,6 +181,7 @@ class Default(SearchMachine):
             same_tolerance=same_tolerance,
             flat_ratio=flat_ratio,
             predict=predict,
+            first_step=coarse_first_parts * self.levels[2],
         )
         self._fine: list[tuple[float, float]] = []
         self._scan_end = 0.0
@@ -182,6 +214,8 @@ class Default(SearchMachine):
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self.state is S.COARSE:
             out = self._on_coarse(measure, now)
+        elif self.state is S.DIM:
+            out = self._on_dim(measure, now)
         elif self.state is S.FINE:
             out = self._on_fine(measure, now)
         elif self.state in (S.APPROACH, S.CHECK):
@@ -202,6 +236,8 @@ class Default(SearchMachine):
             # Unchanged both ways: more likely a featureless region than two end stops, so
             # the way back is every drive sent, undone.
             self.pos = self.commanded
+            if self.dim_scale and self.fine_zoom > 1 and self.noise >= self.dim_noise:
+                return self._dim_start()
             self._to("flat")
             return self._fail("flat", d.detail, now)
         if d.outcome == "no_peak":
@@ -214,56 +250,122 @@ class Default(SearchMachine):
         self.climb.moved = drives[0].direction if drives else None
         return self._go(drives)
 
+    # -- 1b: dim light: the 1x curve is lost in the noise, look again magnified -------------
+    def _dim_start(self) -> list[Command]:
+        """Magnify around the region, decode at ``dim_scale``, drive to the near end stop
+        (one command) and sweep far in level-3 drives until a peak has been passed.  The
+        magnified region holds several times the pixels of the 1x one, so its curve stands
+        out of the noise where the 1x curve did not."""
+        self._to("dim")
+        self._dim = []
+        self._scale = self.dim_scale
+        self.fine_scale = self.dim_scale  # the fine stage too: 1/4 of 5x is too noisy
+        self.min_fine_samples = self.dim_fine_samples  # a broad curve: scan wider
+        parts = math.ceil(self.travel / self.levels[2]) + 1
+        self._dim_from = self.pos - parts * self.levels[2]  # the ledger at the end stop
+        return self._go([Zoom(self.fine_zoom, self.roi_center), Drive("near", 3, parts)])
+
+    def _on_dim(self, measure: float, now: float) -> list[Command]:
+        self._dim.append((self.pos, measure))
+        pts = self._dim
+        i_best = max(range(len(pts)), key=lambda i: pts[i][1])
+        best = pts[i_best][1]
+        cut = best * (1.0 - max(self.climb.significance, 4.0 * self.noise))
+        if 0 < i_best < len(pts) - 1 and pts[-1][1] < cut and any(m < cut for _, m in pts[:i_best]):
+            around = pts[max(0, i_best - 1) : i_best + 2]
+            fit = fits.fit_peak(
+                [p for p, _ in around], [m for _, m in around], models=("gaussian",), max_reject=0
+            )
+            center = pts[i_best][0]
+            if fit is not None and around[0][0] <= fit.center <= around[-1][0]:
+                center = fit.center
+            self._to("bracketed")
+            self._t_coarse = now - self.t_start
+            return self._fine_from(center)
+        if self.pos - self._dim_from >= self.travel:
+            self._to("flat")
+            return self._fail("flat", "the measure hardly changed over the travel, even magnified", now)
+        self._to("sweep")
+        return self._go([Drive("far", 3, 1)])
+
     def _fine_from(self, center: float) -> list[Command]:
         self.coarse_center = center
-        start = center - self.fine_window - self.fine_step / 2
-        if self.last_dir == "far" and start < self.pos <= center:
-            start = self.pos  # already in the window, last moved far: scan from here
-        elif start < self.pos:
-            start -= self.drift * (self.pos - start)  # ledger drift over the way back
+        # Scan in the direction the motor last moved, so no slack enters before the first
+        # sample; if the motor already passed the centre that way, scan back.
+        d = self.last_dir or "far"
+        sgn = 1.0 if d == "far" else -1.0
+        ahead = sgn * (center - self.pos)  # how far the centre lies ahead, that way
+        if ahead < self.fine_step / 4:
+            d = "near" if d == "far" else "far"
+            sgn = -sgn
+        self.scan_dir = d
+        start = center - sgn * self.fine_window
+        if d == self.last_dir and 0.0 <= sgn * (center - self.pos) <= self.fine_window:
+            start = self.pos  # inside the window, moving the right way: sample right here
         return self._start_scan(start, first=True)
 
-    # -- 2: fine scan, always towards far ----------------------------------------------------
+    # -- 2: fine scan, one direction only ---------------------------------------------------
+    @property
+    def _sgn(self) -> float:
+        return 1.0 if self.scan_dir == "far" else -1.0
+
     def _start_scan(self, start: float, *, first: bool = False) -> list[Command]:
         self._scale = self.fine_scale
         self._fine = []
-        self._scan_end = start + 2 * self.fine_window
+        sgn = self._sgn
+        self._scan_end = start + sgn * 2 * self.fine_window
         moves: list[Move] = []
         if first and self.fine_zoom != self.zoom:
             moves.append(Zoom(self.fine_zoom, self.roi_center))
         delta = start - self.pos
-        if delta == 0.0 and self.last_dir == "far":
-            pass  # sample right here: the last motion was far
-        elif delta >= self.fine_step / 2:  # a far move longer than any backlash takes it up itself
+        if delta == 0.0 and self.last_dir == self.scan_dir:
+            pass  # sample right here: the last motion was the scan's way
+        elif sgn * delta >= self.fine_step / 2 or (sgn * delta > 0 and self.last_dir == self.scan_dir):
             moves.extend(plan_drives(delta, self.levels, 2))
-        else:  # overshoot towards near, then take the slack up with the first far step
-            moves.extend(plan_drives(delta - self.fine_step, self.levels, 2))
+        else:  # overshoot the other way, then take the slack up with the first scan step
+            moves.extend(plan_drives(delta - sgn * self.fine_step, self.levels, 2))
             moves.append(self._step())
         return self._go(moves)
 
     def _step(self) -> Drive:
-        return Drive("far", 2, self.fine_parts)
+        return Drive(self.scan_dir, 2, self.fine_parts)
 
     def _on_fine(self, measure: float, now: float) -> list[Command]:
         self._fine.append((self.pos, measure))
-        pts = self._fine
+        sgn = self._sgn
+        pts = sorted(self._fine, key=lambda p: sgn * p[0])  # in the order of the scan's way
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
         cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
         low_after = any(m < cut for _, m in pts[i_best + 1 :])
         if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
             return self._fit_fine(now)
-        if low_after and i_best == 0:  # the peak lies before where the scan started
-            return self._shift(pts[0][0] - 2 * self.fine_window, now)
-        if self.pos + self.fine_step / 2 <= self._scan_end or low_after:
+        if low_after and i_best == 0:  # the peak lies behind where the scan started: turn round
+            return self._turn(now)
+        if sgn * (self._scan_end - self.pos) >= -self.fine_step / 2 or low_after:
             self._to("scan")
             return self._go([self._step()])
         if self._shifts >= self.max_shifts + 2:  # still rising at the end of the window
             self._to("no_peak")
             return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
-        self._scan_end += 2 * self.fine_window
+        self._scan_end += sgn * 2 * self.fine_step
         self._to("shift")
         return self._go([self._step()])
+
+    def _turn(self, now: float) -> list[Command]:
+        """Scan back the other way from here; the first step takes up the slack."""
+        if self._shifts >= self.max_shifts:
+            self._to("no_peak")
+            return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
+        self._shifts += 1
+        self._to("shift")
+        self.scan_dir = "near" if self.scan_dir == "far" else "far"
+        self._scan_end = self.pos + self._sgn * (2 * self.fine_window + self.fine_step)
+        out = self._go([self._step()])
+        # The reversal takes up the slack first: keep the ledger in the units of the
+        # samples so far, so they and the ones to come make one curve.
+        self.pos -= self._sgn * self.backlash
+        return out
 
     def _shift(self, start: float, now: float) -> list[Command]:
         if self._shifts >= self.max_shifts:
@@ -276,20 +378,28 @@ class Default(SearchMachine):
     def _fit_fine(self, now: float) -> list[Command]:
         xs = [p for p, _ in self._fine]
         ys = [m for _, m in self._fine]
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        xs = [xs[i] for i in order]
+        ys = [ys[i] for i in order]
         models = ("hyperbola", "lorentzian", "gaussian") if len(xs) >= 5 else ("lorentzian", "gaussian")
-        fit = fits.fit_peak(xs, ys, noise=max(self.noise, 0.005), models=models)
+        # Each sample averages ``frames_per_sample`` frames: judge the fit by its noise.
+        noise = self.noise / math.sqrt(self.frames_per_sample)
+        fit = fits.fit_peak(xs, ys, noise=max(noise, 0.005), models=models)
         inner = 0.25 * self.fine_step
         if fit is None or not (xs[0] + inner < fit.center < xs[-1] - inner):
-            if fit is not None and len(xs) < 2 * self.min_fine_samples and fit.center > xs[-1] - inner:
-                self._to("scan")  # the centre is at the far edge of the scan: one more step
+            ahead = fit is not None and (
+                fit.center > xs[-1] - inner if self.scan_dir == "far" else fit.center < xs[0] + inner
+            )
+            if ahead and len(xs) < 2 * self.min_fine_samples + 2:
+                self._to("scan")  # the centre is at the scan's leading edge: one more step
                 return self._go([self._step()])
             self._to("poor_fit")
             return self._fail("poor_fit", "no curve with a peak inside the fine scan fits the samples", now)
-        if fit.rms > max(self.poor_fit_rms, 4.0 * self.noise):
+        if fit.rms > max(self.poor_fit_rms, 4.0 * noise):
             self._to("poor_fit")
             return self._fail("poor_fit", f"the best fit ({fit.model}) misses by {fit.rms:.0%} RMS", now)
         contrast = 1.0 - min(ys) / max(ys)
-        if contrast < max(self.min_contrast, 6.0 * max(self.noise, fit.rms)):
+        if contrast < max(self.min_contrast, 6.0 * max(noise, fit.rms)):
             self._to("poor_fit")
             return self._fail(
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
@@ -297,23 +407,28 @@ class Default(SearchMachine):
         self.fit = fit
         self._to("fitted")
         self._t_fine = now - self.t_start
-        # Land ``guard`` short of the centre, on the near flank, with the last move far.
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        self._guard = guard
-        return self._go(self._double_reversal(self.pos - fit.center + guard))
-
-    def _double_reversal(self, back: float) -> list[Drive]:
-        """Near by ``back`` + overscan, then far by the overscan: the second reversal gives
-        back the slack the first took up.  Level-1 parts (slow: one None toggle each) go
-        into whichever leg needs fewer of them."""
-        l2 = self.levels[1]
-        over = max(l2, round(self.overscan / l2) * l2)
-        rest = (back + over) % l2
-        if rest <= l2 / 2:
-            near, far = back + over, over
-        else:
-            near, far = back + over + (l2 - rest), over + (l2 - rest)
-        return [*plan_drives(-near, self.levels, 1), *plan_drives(far, self.levels, 1)]
+        if self.scan_dir == "near":
+            # On the near flank, last moved near.  One far drive (it takes up the slack)
+            # to ``guard`` short of the centre, where a frame reads the distance left; the
+            # last drive then continues far: no reversal, so no slack in it.
+            fwd = max(fit.center - self.pos - guard, self.levels[1] / 2) + self.backlash
+            legs = plan_drives(fwd, self.levels, 2) or [Drive("far", 2, 1)]
+            landed = self.pos + sum(d.count * self.levels[d.level - 1] for d in legs) - self.backlash
+            self._guard = fit.center - landed
+            self._final_reverses = False
+            return self._go(legs)
+        # On the far flank: one near drive past the peak to ``guard`` short of it (plus
+        # the slack that reversal takes up), where a frame reads the distance left.
+        self._final_reverses = True
+        back = self.pos - fit.center + guard + self.backlash
+        legs = plan_drives(-back, self.levels, 2)
+        landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in legs)
+        if fit.center - landed - self.backlash < guard - self.levels[1] / 2:  # rounded too short
+            legs = plan_drives(-(back + self.levels[1]), self.levels, 2)
+            landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in legs)
+        self._guard = fit.center - landed - self.backlash
+        return self._go(legs)
 
     # -- 3 and 4: landing check ------------------------------------------------------------
     def _read(self, measure: float) -> float:
@@ -347,27 +462,46 @@ class Default(SearchMachine):
         d = self._read(measure)
         if self.state is S.APPROACH:
             # This frame is a position reading: on the near flank of the fitted curve, its
-            # measure says how far the centre still is.  The drive there continues towards
-            # far, so no backlash enters, and it is in the units the scan was made in.
+            # measure says how far the centre still is.  The drive there reverses (near to
+            # far), so it adds the slack; it is in the units the scan was made in.
             self._to("read")
             self.reading = d
-            # Much shorter than planned: the overscan did not take up all the slack.
-            self._slack = d > self._guard + max(self.slack_margin, 0.15 * self.fit.width)
+            if not self._final_reverses:
+                return self._land(plan_drives(d, self.levels, 1), measure, now)
+            # Far from where the plan put it: the slack is not what was assumed.  Look at
+            # the landing, and creep on if still short.
+            self._check = abs(d - self._guard) > max(self.slack_margin, 0.15 * self.fit.width)
+            if not self._check:
+                return self._land(plan_drives(d + self.backlash, self.levels, 1), measure, now)
+            self._last_measure = measure
+            return self._go(plan_drives(d + self.backlash, self.levels, 1))
+        # Creep on only while the measure still rises: the reading cannot tell the two
+        # flanks apart, and past the top the way back would reverse.
+        rising = measure > self._last_measure * (1.0 + 2.0 * self.noise)
+        self._last_measure = measure
+        if d > self.accept and rising and self._creeps < self.max_creeps:
+            self._creeps += 1
             return self._go(plan_drives(d, self.levels, 1))
-        if self._slack and d > self.accept and not self._crept:
-            # The rest of the slack went into the last drive: it fell short by that much.
-            self._crept = True
-            return self._go(plan_drives(d, self.levels, 1))
+        self._checked = True
+        return self._land([], measure, now)
+
+    def _land(self, moves: list[Drive], measure: float, now: float) -> list[Command]:
+        assert self.fit is not None
+        if not self._checked:
+            measure = self.fit.peak  # not looked at: report what the fit expects there
+        d = self._read(measure) if self._checked else 0.0
         self._to("landed")
         return self._finish(
             measure,
             "fit",
             now,
+            moves=moves,
             fit_rms=self.fit.rms,
             fit_width=self.fit.width,
             expected=self.fit.peak,
             reading=self.reading,
             landing_offset=d,
+            checked=float(self._checked),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
             coarse_seconds=self._t_coarse,

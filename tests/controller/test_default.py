@@ -126,3 +126,45 @@ def test_deterministic() -> None:
 def test_construction_checks() -> None:
     with pytest.raises(ValueError, match="level_sizes"):
         Default(level_sizes=(1.0, 6.4))
+
+
+def _dim(focus: float) -> syn.Curve:
+    """Nothing but noise at 1x; magnified, the peak stands out."""
+    sharp = syn.lorentz(focus)
+
+    def curve(p: float, zoom: int, scale: int) -> float:
+        return 1.0 if zoom == 1 else sharp(p, zoom, scale)
+
+    return curve
+
+
+def test_dim_light_fails_flat_by_default() -> None:
+    cam = syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03)
+    out = _run(cam)
+    assert isinstance(out.end, Failed) and out.end.reason == "flat"
+    assert cam.zoom == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dim_light_fallback_looks_again_magnified(seed: int) -> None:
+    # Opt-in (dim_scale): magnified, decoded at 1/8, from the near end stop, sweeping far.
+    # It finds the peak, but a 1/8 curve with 3 % noise only pins it to a few steps
+    # (seeds 0-5 land -5.1 to +3.6 steps off), which is why it is not the default.
+    cam = syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03, seed=seed)
+    out = _run(cam, dim_scale=8)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 430.0) <= 3 * TOL
+    assert _last_drive(out.commands).direction == "far" and cam.zoom == 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_last_drive_never_reverses(seed: int) -> None:
+    # Whichever way the fine scan ran, the drive that lands follows a far move: the slack
+    # is taken up before it (only the reading move may reverse).
+    for start in (150.0, 720.0):
+        cam = syn.SynthCamera(syn.lorentz(420.0), start=start, seed=seed)
+        out = _run(cam)
+        assert isinstance(out.end, Done)
+        drives = [c for c in out.commands if isinstance(c, Drive)]
+        assert drives[-1].direction == "far"
+        assert abs(cam.position - 420.0) <= TOL

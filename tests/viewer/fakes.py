@@ -106,7 +106,9 @@ class FakeController:
             "roi.set": self.roi_set,
             "node.call": self.node_call,
         }
-        self.server = CommandServer(self.router, CONTROLLER_COMMANDS, handlers, name="fake-controller")
+        # the viewer uses these commands of the controller; the rest answer unknown_command
+        specs = {name: CONTROLLER_COMMANDS[name] for name in handlers}
+        self.server = CommandServer(self.router, specs, handlers, name="fake-controller")
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:

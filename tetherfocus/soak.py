@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import selectors
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tetherfocus.client import Client, RemoteError, Subscriber
-from tetherfocus.procs import die_with_parent
+from tetherfocus.procs import ReadyProcess, open_fds, rss_kb, stop_all, tetherfocus_argv
 
 SCENES = ("chart", "coffee", "tabletop", "moto", "highlight", "lowcontrast")
 CHROMIUM_ARGS = [
@@ -48,21 +45,16 @@ RSS_ABS_SLACK_KB = 25_000
 FD_SLACK = 5
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[str]
-    ready: dict[str, Any]
-    log: Path
-    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (t, rss_kb, fds)
+class Proc(ReadyProcess):
+    """``tetherfocus ARGS`` as a child that dies with us, its stderr in ``TMP/NAME.log``."""
+
+    def __init__(self, name: str, args: Sequence[str], tmp: Path) -> None:
+        super().__init__(tetherfocus_argv(*args), name=name, log=tmp / f"{name}.log")
+        self.samples: list[tuple[float, int, int]] = []  # (t, rss_kb, fds)
 
     def sample(self, t: float) -> tuple[int, int] | None:
         try:
-            rss = 0
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-            fds = len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+            rss, fds = rss_kb(self.pid), open_fds(self.pid)
         except OSError:
             return None
         self.samples.append((round(t, 1), rss, fds))
@@ -70,27 +62,8 @@ class Proc:
 
 
 def _start(name: str, args: list[str], tmp: Path, timeout: float = 90.0) -> Proc:
-    """``tetherfocus ARGS`` as a child that dies with us; waits for its JSON ready line."""
-    log = tmp / f"{name}.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tetherfocus.cli", *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=die_with_parent,
-        )
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    line = proc.stdout.readline() if sel.select(timeout) else ""
-    sel.close()
-    if not line.startswith("{"):
-        proc.kill()
-        proc.wait(5)
-        raise RuntimeError(f"{name} did not start: {log.read_text()[-1500:]}")
-    return Proc(name, proc, json.loads(line), log)
+    """Start ``tetherfocus ARGS`` and wait for its JSON ready line.  Raises RuntimeError."""
+    return Proc(name, args, tmp).wait_ready(timeout)
 
 
 @dataclass
@@ -184,19 +157,8 @@ class Soak:
         return ctl, viewer
 
     def stop_rig(self) -> dict[str, int | None]:
-        for p in reversed(self.procs):
-            if p.proc.poll() is None:
-                p.proc.send_signal(signal.SIGTERM)
-        codes: dict[str, int | None] = {}
-        deadline = time.monotonic() + 20
-        for p in self.procs:
-            try:
-                codes[p.name] = p.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.proc.kill()
-                p.proc.wait(5)
-                codes[p.name] = None
-        return codes
+        codes = stop_all(self.procs[::-1], 20.0)[::-1]  # newest first
+        return {p.name: code for p, code in zip(self.procs, codes, strict=True)}
 
     # ------------------------------------------------------------------ the run
 

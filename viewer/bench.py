@@ -25,11 +25,7 @@ import io
 import json
 import os
 import platform
-import selectors
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +37,7 @@ import zmq
 
 from protocol import FrameHeader, StatusHeader, encode
 from tetherfocus.errors import UsageError
+from tetherfocus.procs import NotReady, ReadyProcess, stop_all, tetherfocus_argv
 
 SCENES = ("chart", "coffee", "tabletop", "moto", "highlight", "lowcontrast")
 CHROMIUM_ARGS = [
@@ -110,43 +107,22 @@ class _Procs:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.procs: list[tuple[str, subprocess.Popen[str]]] = []
+        self.procs: list[ReadyProcess] = []
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[str]:
-        err = open(self.workdir / f"{name}.log", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tetherfocus.cli", *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        err.close()
-        self.procs.append((name, proc))
+    def spawn(self, name: str, args: list[str]) -> ReadyProcess:
+        proc = ReadyProcess(tetherfocus_argv(*args), name=name, log=self.workdir / f"{name}.log")
+        self.procs.append(proc)
         return proc
 
-    def ready(self, name: str, proc: subprocess.Popen[str], timeout: float = 90.0) -> dict[str, Any]:
-        assert proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        line = proc.stdout.readline() if sel.select(timeout) else ""
-        sel.close()
-        if not line.startswith("{"):
-            log = (self.workdir / f"{name}.log").read_text(errors="replace")[-1500:]
-            raise UsageError(f"bench: {name} did not start: {log.strip().splitlines()[-1:] or line!r}")
-        return dict(json.loads(line))
+    def ready(self, proc: ReadyProcess, timeout: float = 90.0) -> dict[str, Any]:
+        try:
+            return proc.wait_ready(timeout).ready
+        except NotReady as exc:
+            last = proc.log_text(1500).strip().splitlines()[-1:]
+            raise UsageError(f"bench: {proc.name} did not start: {last or exc}") from None
 
     def stop(self) -> None:
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _, p in self.procs:
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        stop_all(self.procs[::-1], 10.0)
 
 
 class _Replay:
@@ -271,12 +247,12 @@ def run_bench(
                     name = f"cam{i + 1}"
                     args = ["node", "--camera", f"sim:{SCENES[i % len(SCENES)]}", "--name", name]
                     args += ["--pub", "tcp://127.0.0.1:*", "--rep", "tcp://127.0.0.1:*", "--fps", str(fps)]
-                    spawned.append((name, procs.spawn(name, args)))
-                for name, proc in spawned:
-                    ready = procs.ready(name, proc)
+                    spawned.append(procs.spawn(name, args))
+                for proc in spawned:
+                    ready = procs.ready(proc)
                     lines += [
                         "[[camera]]",
-                        f'name = "{name}"',
+                        f'name = "{proc.name}"',
                         f'rep = "{ready["rep"]}"',
                         f'pub = "{ready["pub"]}"',
                         "",
@@ -285,7 +261,6 @@ def run_bench(
             rig.write_text("\n".join(lines))
             if source == "sim":
                 ctl = procs.ready(
-                    "controller",
                     procs.spawn(
                         "controller",
                         [
@@ -303,7 +278,7 @@ def run_bench(
             else:
                 ctl_args = ["--controller", "tcp://127.0.0.1:9", "--controller-pub", "tcp://127.0.0.1:10"]
             vproc = procs.spawn("viewer", ["viewer", "--rig", str(rig), *ctl_args, "--http", "127.0.0.1:0"])
-            url = procs.ready("viewer", vproc)["url"]
+            url = procs.ready(vproc)["url"]
 
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)

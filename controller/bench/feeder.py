@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
-import selectors
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from tetherfocus.procs import die_with_parent
+from tetherfocus.procs import NotReady, ReadyProcess
 
 UNPACED_FPS = 1e9  # FrameSource never waits for a frame slot
 
@@ -152,27 +151,23 @@ class Feeder:
     """The parent's handle on one feeder process: start, wait for its endpoints, stop."""
 
     def __init__(self, mode: str, frames: Path, count: int = 1, fps: float = 0.0) -> None:
-        self.proc = subprocess.Popen(
+        self.child = ReadyProcess(
             [sys.executable, "-m", "controller.bench.feeder", mode, str(frames), str(count), str(fps)],
+            name="a frame feeder",
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
         )
+        self.proc = self.child.proc
         self.nodes: list[dict[str, str]] = []
         self.cpu_s = float("nan")
         self.published = 0
 
     def ready(self, timeout: float = 120.0) -> list[dict[str, str]]:
         """The published endpoints; raises RuntimeError when the process does not start."""
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            line = self.proc.stdout.readline() if sel.select(timeout) else ""
-        if not line.startswith("{"):
+        try:
+            self.nodes = list(self.child.wait_ready(timeout).ready["nodes"])
+        except NotReady:
             self.stop()
-            raise RuntimeError(f"a frame feeder did not start (exit {self.proc.poll()})")
-        self.nodes = list(json.loads(line)["nodes"])
+            raise RuntimeError(f"a frame feeder did not start (exit {self.proc.poll()})") from None
         return self.nodes
 
     def stop(self, timeout: float = 20.0) -> None:

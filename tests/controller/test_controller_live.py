@@ -6,11 +6,6 @@ from each process's ready line.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,47 +14,24 @@ import pytest
 
 from controller.rig import CameraSpec, Rig, dump_rig
 from protocol import ErrorCode
-from tests.camera_node.nodeproc import NodeProc, _readline, start_node
+from tests.camera_node.nodeproc import ENV, NodeProc, ServiceProc, start_node
 from tetherfocus.client import Client, RemoteError, Subscriber
-from tetherfocus.procs import die_with_parent
+from tetherfocus.procs import tetherfocus_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.live
 
 
-class ControllerProc:
-    def __init__(self, proc: subprocess.Popen[str], rep: str, pub: str, log: Path) -> None:
-        self.proc, self.rep, self.pub, self.log = proc, rep, pub, log
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(15)
+ControllerProc = ServiceProc
 
 
 def start_controller(tmp: Path, rig: Rig) -> ControllerProc:
     rig_path = tmp / "rig.toml"
     rig_path.write_text(dump_rig(rig))
-    log = tmp / "controller.log"
-    cmd = [sys.executable, "-m", "tetherfocus.cli", "controller", "--rig", str(rig_path)]
-    cmd += ["--rep", "tcp://127.0.0.1:*", "--pub", "tcp://127.0.0.1:*", "-v"]
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            preexec_fn=die_with_parent,
-        )
-    assert proc.stdout is not None
-    line = _readline(proc.stdout, 30)
-    if not line:
-        proc.kill()
-        raise RuntimeError(f"controller did not start: {log.read_text()}")
-    ready = json.loads(line)
-    return ControllerProc(proc, ready["rep"], ready["pub"], log)
+    argv = tetherfocus_argv("controller", "--rig", str(rig_path), "--rep", "tcp://127.0.0.1:*")
+    argv += ["--pub", "tcp://127.0.0.1:*", "-v"]
+    ctl = ControllerProc(argv, name="controller", log=tmp / "controller.log", env=ENV, cwd=ROOT)
+    return ctl.wait_ready(30)
 
 
 @pytest.fixture(scope="module")

@@ -9,51 +9,26 @@ ports* and so names them.  Every child dies with the test run (PR_SET_PDEATHSIG)
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tetherfocus.procs import die_with_parent
+from tetherfocus.procs import ReadyProcess, open_fds, tetherfocus_argv
+from tetherfocus.procs import free_ports as free_ports  # re-exported: the tests use them from here
+from tetherfocus.procs import rss_kb as rss_kb
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "camera_node" / "sim" / "scenes" / "assets"
+ENV = {"PYTHONPATH": str(ROOT)}
 T = TypeVar("T")
+fds = open_fds  # how many file descriptors a pid holds open
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[str]
-    ready: dict[str, Any]
-    log: Path
-    argv: list[str]
+class Proc(ReadyProcess):
+    """A process started by :func:`start`; ``args`` are its ``tetherfocus`` arguments."""
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then the exit status; None when it had to be killed."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            return None
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
+    args: list[str]
 
 
 def small_scene(tmp: Path) -> Path:
@@ -71,22 +46,9 @@ def start(
 ) -> Proc:
     """Run ``tetherfocus ARGS`` and wait for its JSON ready line.  Raises RuntimeError."""
     log = tmp / f"{name}-{time.monotonic_ns()}.log"
-    argv = [*prefix, sys.executable, "-m", "tetherfocus.cli", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT, preexec_fn=die_with_parent
-        )
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    line = proc.stdout.readline() if sel.select(timeout) else ""
-    sel.close()
-    if not line.startswith("{"):
-        proc.kill()
-        proc.wait(5)
-        raise RuntimeError(f"{name} did not start ({line!r}): {log.read_text()[-3000:]}")
-    return Proc(name, proc, json.loads(line), log, list(args))
+    proc = Proc(tetherfocus_argv(*args, prefix=prefix), name=name, log=log, env=ENV, cwd=ROOT)
+    proc.args = list(args)
+    return proc.wait_ready(timeout)
 
 
 def node(
@@ -134,7 +96,7 @@ def viewer(tmp: Path, rig: Path, ctl_rep: str, ctl_pub: str, *extra: str) -> Pro
 
 def restart(p: Proc, tmp: Path, *, prefix: Sequence[str] = ()) -> Proc:
     """Start the same command again (same ports when they were given explicitly)."""
-    return start(p.name, p.argv, tmp, prefix=prefix)
+    return start(p.name, p.args, tmp, prefix=prefix)
 
 
 def wait_for(check: Callable[[], T], timeout: float, what: str, period: float = 0.05) -> T:
@@ -147,32 +109,6 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, period: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(period)
-
-
-def rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` in kB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` loopback TCP ports that were free a moment ago (for restart-on-the-same-port tests)."""
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def figure(name: str, **values: Any) -> None:

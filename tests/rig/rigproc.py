@@ -7,63 +7,29 @@ the host's namespace) reaches through the file system.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tests.camera_node.nodeproc import _readline
 from tests.rig.netns import Net
-from tetherfocus.procs import die_with_parent
+from tetherfocus.procs import ReadyProcess, tetherfocus_argv
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # for subprocess.run; ReadyProcess adds os.environ itself
+Proc = ReadyProcess
+tf = tetherfocus_argv
 
 
-@dataclass
-class Proc:
-    proc: subprocess.Popen[str]
-    ready: dict[str, Any]
-    log: Path
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-
-def tf(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tetherfocus.cli", *args]
-
-
-def spawn(argv: list[str], log: Path) -> tuple[subprocess.Popen[str], Path]:
+def spawn(argv: list[str], log: Path) -> tuple[Proc, Path]:
     """Start ``argv`` from this thread: PR_SET_PDEATHSIG fires when the *thread* that forked
     the child ends, so never spawn from a worker thread."""
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, env=ENV, preexec_fn=die_with_parent
-        )
-    return proc, log
+    return Proc(argv, name=repr(argv), log=log, env=ENV, cwd=ROOT), log
 
 
-def wait_ready(proc: subprocess.Popen[str], log: Path, timeout: float = 90.0) -> Proc:
+def wait_ready(proc: Proc, log: Path, timeout: float = 90.0) -> Proc:
     """The ready line of a spawned process.  Raises RuntimeError with the log if none comes."""
-    assert proc.stdout is not None
-    line = _readline(proc.stdout, timeout)
-    if not line:
-        proc.kill()
-        proc.wait(5)
-        raise RuntimeError(f"{proc.args!r} did not start: {log.read_text()[-2000:]}")
-    return Proc(proc, json.loads(line), log)
+    return proc.wait_ready(timeout)
 
 
 def start(argv: list[str], log: Path, timeout: float = 90.0) -> Proc:

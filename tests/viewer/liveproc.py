@@ -7,72 +7,27 @@ SIGTERM to each and returns their exit codes; anything left is killed.
 
 from __future__ import annotations
 
-import json
-import os
-import selectors
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from tests.reliability.rigproc import wait_for as wait_for  # re-exported: polling, as the rig tests do
+from tetherfocus.procs import ReadyProcess, stop_all, tetherfocus_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENES = ("chart", "coffee", "tabletop", "moto", "highlight", "lowcontrast")
+Proc = ReadyProcess
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[str]
-    ready: dict[str, Any]
-    log: Path
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            return None
-
-
-def spawn(name: str, args: list[str], tmp: Path) -> tuple[subprocess.Popen[str], Path]:
+def spawn(name: str, args: list[str], tmp: Path) -> Proc:
     """Start ``tetherfocus ARGS`` (stdout piped for its ready line, stderr to a log file)."""
-    log = tmp / f"{name}.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tetherfocus.cli", *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-    return proc, log
-
-
-def ready(name: str, proc: subprocess.Popen[str], log: Path, timeout: float = 60.0) -> Proc:
-    """Wait for the process's JSON ready line.  Raises RuntimeError (after killing it)."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    line = proc.stdout.readline() if sel.select(timeout) else ""
-    sel.close()
-    if not line.startswith("{"):
-        proc.kill()
-        proc.wait(5)
-        raise RuntimeError(f"{name} did not start ({line!r}): {log.read_text()[-2000:]}")
-    return Proc(name, proc, json.loads(line), log)
+    return Proc(
+        tetherfocus_argv(*args), name=name, log=tmp / f"{name}.log", env={"PYTHONPATH": str(ROOT)}, cwd=ROOT
+    )
 
 
 def start(name: str, args: list[str], tmp: Path, timeout: float = 60.0) -> Proc:
     """Start ``tetherfocus ARGS`` and wait until it is ready.  Raises RuntimeError."""
-    return ready(name, *spawn(name, args, tmp), timeout)
+    return spawn(name, args, tmp).wait_ready(timeout)
 
 
 @dataclass
@@ -95,11 +50,7 @@ class LiveRig:
         """SIGTERM everything (viewer first), then the exit codes by process name; None for
         a process that had to be killed after ``timeout`` s."""
         procs = [p for p in [self.viewer, self.controller, *self.nodes] if p is not None]
-        for p in procs:
-            if p.proc.poll() is None:
-                p.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        return {p.name: p.stop(max(0.1, deadline - time.monotonic())) for p in procs}
+        return {p.name: code for p, code in zip(procs, stop_all(procs, timeout), strict=True)}
 
 
 def start_rig(tmp: Path, cameras: int, *, viewer: bool = True, fps: int = 25) -> LiveRig:
@@ -112,15 +63,13 @@ def start_rig(tmp: Path, cameras: int, *, viewer: bool = True, fps: int = 25) ->
             scene = SCENES[i % len(SCENES)]
             args = ["node", "--camera", f"sim:{scene}", "--name", name, "--seed", str(7 + i)]
             args += ["--pub", "tcp://127.0.0.1:*", "--rep", "tcp://127.0.0.1:*", "--fps", str(fps)]
-            spawned.append((name, *spawn(name, args, tmp)))
-        for name, proc, log in spawned:
-            try:
-                rig.nodes.append(ready(name, proc, log))
-            except RuntimeError:
-                for _, other, _ in spawned:
-                    if other.poll() is None:
-                        other.kill()
-                raise
+            spawned.append(spawn(name, args, tmp))
+        try:
+            rig.nodes = [p.wait_ready(60.0) for p in spawned]
+        except RuntimeError:
+            for other in spawned:
+                other.kill()
+            raise
         lines = []
         for i, n in enumerate(rig.nodes):
             lines += ["[[camera]]", f'name = "{n.name}"', f'rep = "{n.ready["rep"]}"']
@@ -161,14 +110,3 @@ def viewer_args(rig: LiveRig, rig_file: Path, http: str = "127.0.0.1:0") -> list
         "--http",
         http,
     ]
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)

@@ -19,9 +19,12 @@ A concrete search subclasses :class:`SearchMachine` and implements ``_begin`` an
 
 from __future__ import annotations
 
+import abc
+import enum
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from controller.search._types import Command, Direction, Done, Drive, Failed, Move, Observation, Zoom
 
@@ -50,10 +53,13 @@ def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int 
     return out
 
 
-class SearchMachine:
+class SearchMachine(abc.ABC):
     """Base of the focus searches; see the module docstring.  Not thread-safe."""
 
     name = "base"
+    #: (state, outcome) -> next state; each search's own table (h11 style)
+    transitions: ClassVar[Mapping[tuple[Any, str], Any]] = {}
+    state: enum.Enum
 
     def __init__(
         self,
@@ -163,12 +169,27 @@ class SearchMachine:
             return [Failed("camera_error", detail, self.metrics(now))]
         return self._fail("camera_error", detail)
 
+    @property
+    def phase(self) -> str:
+        """The current state's name (for events)."""
+        return str(self.state.value)
+
+    @property
+    def position(self) -> float:
+        """Nominal position relative to the start, level-1 units."""
+        return self.pos
+
+    def _to(self, outcome: str) -> None:
+        """Take the transition ``(state, outcome)`` of :attr:`transitions` (KeyError if none)."""
+        self.state = self.transitions[(self.state, outcome)]
+
     # -- for subclasses ----------------------------------------------------------------------
     def _begin(self, now: float) -> list[Command]:
         return []
 
+    @abc.abstractmethod
     def _on_sample(self, measure: float, now: float) -> list[Command]:
-        raise NotImplementedError
+        """One averaged sample at the current position; the commands that follow."""
 
     @property
     def noise(self) -> float:

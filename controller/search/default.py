@@ -95,6 +95,7 @@ class Default(SearchMachine):
     """The project's best search.  ``zoom_levels``: what the camera offers ((1,): no zoom)."""
 
     name = "default"
+    transitions = TRANSITIONS
 
     def __init__(
         self,
@@ -192,16 +193,6 @@ class Default(SearchMachine):
         self._t_fine = 0.0
 
     # -- small helpers ---------------------------------------------------------------------
-    @property
-    def phase(self) -> str:
-        return self.state.value
-
-    @property
-    def position(self) -> float:
-        return self.pos
-
-    def _to(self, outcome: str) -> None:
-        self.state = TRANSITIONS[(self.state, outcome)]
 
     def _adapt_frames(self) -> None:
         """Three frames until the noise of this view and scale is known, then 1-3 by noise."""

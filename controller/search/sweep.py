@@ -50,6 +50,7 @@ class Sweep(SearchMachine):
     """The published end-to-end sweep.  ``travel`` is the lens's end-to-end travel in level-1 units."""
 
     name = "sweep"
+    transitions = TRANSITIONS
 
     def __init__(
         self,
@@ -71,16 +72,6 @@ class Sweep(SearchMachine):
         self._climb_end = 0.0
         self._best = (0.0, 0.0)
 
-    @property
-    def phase(self) -> str:
-        return self.state.value
-
-    @property
-    def position(self) -> float:
-        return self.pos
-
-    def _to(self, outcome: str) -> None:
-        self.state = TRANSITIONS[(self.state, outcome)]
 
     def _begin(self, now: float) -> list[Command]:
         return self._go([Drive("near", 3, self._steps + 1)])

@@ -4,7 +4,8 @@ After ``focus.goto`` to a stored preset the lens is close to focus but not on it
 reckoning drifts (level-1 drives skip, travel differs by direction, backlash).  This search
 absorbs that drift without the full search's coarse stage:
 
-1. ``ZOOM``: magnified live view (``zoom``, centred on the region) when the camera has it.
+1. ``BEGIN``: the first frame tells the zoom; then magnified live view (``zoom``, centred
+   on the region) when the camera has it.
 2. ``SCAN``: drive near by ``window`` + one step (taking up the backlash with the first far
    step), then step far in level-2 drives, one sample per step, until the measure has
    fallen clearly past its best sample and at least ``min_samples`` were taken.  A best
@@ -17,7 +18,8 @@ absorbs that drift without the full search's coarse stage:
 
 ``Done.position`` is the landing relative to where the run started, in level-1 units: the
 *drift* of the preset.  Transitions (state, outcome) -> state are the table
-:data:`TRANSITIONS`; any failure drives back to the start and restores the zoom.
+:data:`TRANSITIONS`; any failure (or a cancel) restores the zoom and drives back to the
+start, as every search built on :class:`~controller.search._machine.SearchMachine` does.
 
 Errors: the constructor raises ``ValueError`` for a bad option.
 """
@@ -30,12 +32,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from controller.search._types import Command, Direction, Done, Drive, Failed, Move, Observation, Zoom
+from controller.search._machine import LEVEL_SIZES, SearchMachine
+from controller.search._machine import plan_drives as plan
+from controller.search._types import Command, Drive, Move, Zoom
 
-LEVEL_SIZES = (1.0, 6.4, 47.0)
+__all__ = ["LEVEL_SIZES", "TRANSITIONS", "FineTune", "S", "fit_log_parabola", "plan"]
 
 
 class S(enum.Enum):
+    BEGIN = "starting"
     SCAN = "fine"
     APPROACH = "approach"
     DONE = "done"
@@ -43,29 +48,14 @@ class S(enum.Enum):
 
 
 TRANSITIONS: dict[tuple[S, str], S] = {
+    (S.BEGIN, "begun"): S.SCAN,
     (S.SCAN, "step"): S.SCAN,
     (S.SCAN, "shift"): S.SCAN,
     (S.SCAN, "fitted"): S.APPROACH,
     (S.SCAN, "no_peak"): S.FAILED,
     (S.SCAN, "poor_fit"): S.FAILED,
     (S.APPROACH, "landed"): S.DONE,
-    (S.SCAN, "cancelled"): S.FAILED,
-    (S.APPROACH, "cancelled"): S.FAILED,
 }
-
-
-def plan(delta: float, sizes: Sequence[float] = LEVEL_SIZES) -> list[Drive]:
-    """Drives, coarsest first and all one way, that move ``delta`` nominal level-1 units."""
-    direction: Direction = "far" if delta > 0 else "near"
-    rest = abs(delta)
-    out: list[Drive] = []
-    for level in (3, 2, 1):
-        size = sizes[level - 1]
-        n = math.floor(rest / size + 0.5) if level == 1 else math.floor(rest / size + 1e-9)
-        if n > 0:
-            out.append(Drive(direction, level, n))
-            rest -= n * size
-    return out
 
 
 def fit_log_parabola(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] | None:
@@ -79,10 +69,12 @@ def fit_log_parabola(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, f
     return center, float(math.exp(c - b * b / (4 * a)))
 
 
-class FineTune:
-    """The short fine search; implements :class:`controller.search.Strategy`."""
+class FineTune(SearchMachine):
+    """The short fine search; frame gating, the move queue, cancel and the return to the
+    start on failure are :class:`~controller.search._machine.SearchMachine`'s."""
 
     name = "finetune"
+    transitions = TRANSITIONS
 
     def __init__(
         self,
@@ -102,7 +94,9 @@ class FineTune:
     ) -> None:
         if window <= 0 or step_parts < 1 or min_samples < 3 or frames_per_sample < 1:
             raise ValueError("window > 0, step_parts >= 1, min_samples >= 3, frames_per_sample >= 1")
-        self.levels = tuple(float(v) for v in level_sizes)
+        # one frame is enough to learn the zoom; the scan averages frames_per_sample
+        super().__init__(level_sizes=level_sizes, frames_per_sample=1)
+        self._scan_frames = frames_per_sample
         self.fine_zoom = zoom if zoom in zoom_levels else 1
         self.roi_center = roi_center
         self._scale = scale
@@ -110,108 +104,44 @@ class FineTune:
         self.step_parts = step_parts
         self.step = step_parts * self.levels[1]
         self.min_samples = min_samples
-        self.frames_per_sample = frames_per_sample
         self.fall = fall
         self.overscan = overscan
         self.max_shifts = max_shifts
-        self.state = S.SCAN
-        self.pos = 0.0  # nominal, level-1 units from the start
-        self.zoom: int | None = None
-        self.start_zoom: int | None = None
-        self.samples: list[tuple[float, float]] = []
+        self.state = S.BEGIN
+        self.scan: list[tuple[float, float]] = []  # (position, measure) of the current scan
         self.center: float | None = None
         self.shifts = 0
-        self.started = False
-        self.finished = False
-        self._queue: list[Move] = []
-        self._terminal: Done | Failed | None = None
-        self._pending = False
-        self._floor = 0
-        self._acc: list[float] = []
-        self._last: Observation | None = None
-        self._t0 = 0.0
         self._scan_from = 0.0
 
-    # -- Strategy protocol -------------------------------------------------------------------
-    @property
-    def wanted_scale(self) -> int:
-        return self._scale
-
-    @property
-    def phase(self) -> str:
-        return self.state.value
-
-    @property
-    def position(self) -> float:
-        return self.pos
-
-    def start(self, now: float) -> list[Command]:
-        if self.started:
-            return []
-        self.started = True
-        self._t0 = now
-        return []  # the first frame tells the zoom; the scan starts from there
-
-    def moved(self, move_id: int, now: float) -> list[Command]:
-        if not self._pending or self.finished:
-            return []
-        self._pending = False
-        self._floor = move_id
-        return self._send()
-
-    def feed(self, obs: Observation, now: float) -> list[Command]:
-        if not self.started or self.finished:
-            return []
-        if self.start_zoom is None:
-            self.zoom = self.start_zoom = obs.zoom
-            self._last = obs
-            return self._begin()
-        if self._pending or self._queue or obs.move_id < self._floor or not obs.settled:
-            return []
-        if obs.zoom != self.zoom or obs.scale != self._scale:
-            return []
-        self._last = obs
-        self._acc.append(obs.measure)
-        if len(self._acc) < self.frames_per_sample:
-            return []
-        m = sum(self._acc) / len(self._acc)
-        self._acc = []
+    def _on_sample(self, measure: float, now: float) -> list[Command]:
+        if self.state is S.BEGIN:  # the first frame told the zoom: the scan starts from there
+            self._to("begun")
+            self.frames_per_sample = self._scan_frames
+            moves: list[Move] = []
+            if self.fine_zoom != self.zoom:
+                moves.append(Zoom(self.fine_zoom, self.roi_center))
+            moves.extend(self._scan_moves(-self.window))
+            return self._go(moves)
         if self.state is S.SCAN:
-            return self._on_scan(m, now)
-        return self._on_landing(m, now)
+            return self._on_scan(measure, now)
+        self._to("landed")
+        return self._finish(measure, "fit", now, center=float(self.center or 0.0), shifts=float(self.shifts))
 
-    def cancel(self, now: float) -> list[Command]:
-        if not self.started or self.finished:
-            return []
-        return self._fail("cancelled", "cancelled on request", now)
-
-    def move_failed(self, detail: str, now: float) -> list[Command]:
-        if self.finished:
-            return []
-        self._pending = False
-        self._queue.clear()
-        self.finished = True
+    def _fail(self, reason: str, detail: str, now: float | None = None) -> list[Command]:
         self.state = S.FAILED
-        return [Failed("camera_error", detail, self._metrics(now))]
+        return super()._fail(reason, detail, now)
 
     # -- the search ----------------------------------------------------------------------------
-    def _begin(self) -> list[Command]:
-        moves: list[Move] = []
-        if self.fine_zoom != self.zoom:
-            moves.append(Zoom(self.fine_zoom, self.roi_center))
-        moves.extend(self._scan_moves(-self.window))
-        return self._go(moves)
-
     def _scan_moves(self, start: float) -> list[Move]:
         """Go near past ``start`` by one step, then far by one step: the first sample follows
         a far move, as every later one does."""
-        self.samples = []
+        self.scan = []
         self._scan_from = start
-        return [*plan(start - self.step - self.pos, self.levels), Drive("far", 2, self.step_parts)]
+        return [*self._drives_to(start - self.step), Drive("far", 2, self.step_parts)]
 
     def _on_scan(self, m: float, now: float) -> list[Command]:
-        self.samples.append((self.pos, m))
-        pts = self.samples
+        self.scan.append((self.pos, m))
+        pts = self.scan
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
         cut = pts[i_best][1] * (1.0 - self.fall)
         fallen = any(v < cut for _, v in pts[i_best + 1 :])
@@ -234,7 +164,7 @@ class FineTune:
         return self._go(self._scan_moves(start))
 
     def _fit(self, now: float) -> list[Command]:
-        pts = self.samples
+        pts = self.scan
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
         around = pts[max(0, i_best - 2) : i_best + 3]
         fit = fit_log_parabola([p for p, _ in around], [v for _, v in around])
@@ -245,57 +175,3 @@ class FineTune:
         self._to("fitted")
         back = self.pos - self.center
         return self._go([*plan(-(back + self.overscan), self.levels), *plan(self.overscan, self.levels)])
-
-    def _on_landing(self, m: float, now: float) -> list[Command]:
-        self._to("landed")
-        moves: list[Move] = []
-        if self.start_zoom is not None and self.zoom != self.start_zoom:
-            moves.append(Zoom(self.start_zoom))
-        node_pos = self._last.position if self._last is not None else None
-        metrics = {**self._metrics(now), "center": float(self.center or 0.0), "shifts": float(self.shifts)}
-        return self._go(moves, Done(self.pos, m, "fit", node_pos, metrics))
-
-    # -- plumbing ------------------------------------------------------------------------------
-    def _to(self, outcome: str) -> None:
-        self.state = TRANSITIONS[(self.state, outcome)]
-
-    def _metrics(self, now: float) -> dict[str, float]:
-        return {"samples": float(len(self.samples)), "seconds": now - self._t0}
-
-    def _fail(self, reason: str, detail: str, now: float) -> list[Command]:
-        if self.state not in (S.FAILED, S.DONE):
-            self.state = S.FAILED
-        self._queue.clear()
-        moves: list[Move] = []
-        if self.start_zoom is not None and self.zoom != self.start_zoom:
-            moves.append(Zoom(self.start_zoom))
-        moves.extend(plan(-self.pos, self.levels))
-        return self._go(moves, Failed(reason, detail, self._metrics(now)))
-
-    def _go(self, moves: Sequence[Move], terminal: Done | Failed | None = None) -> list[Command]:
-        self._acc = []
-        self._queue.extend(moves)
-        if terminal is not None:
-            self._terminal = terminal
-        if self._pending:
-            return []
-        return self._send()
-
-    def _send(self) -> list[Command]:
-        if not self._queue:
-            if self._terminal is not None and not self.finished:
-                self.finished = True
-                return [self._terminal]
-            return []
-        m = self._queue.pop(0)
-        if isinstance(m, Drive):
-            sign = 1.0 if m.direction == "far" else -1.0
-            self.pos += sign * m.count * self.levels[m.level - 1]
-        else:
-            self.zoom = m.level
-        self._pending = True
-        out: list[Command] = [m]
-        if not self._queue and self._terminal is not None:
-            self.finished = True
-            out.append(self._terminal)
-        return out

@@ -2,13 +2,15 @@
 
 Noise: per pixel sigma^2 = read_noise^2 + shot_noise * signal (8-bit levels), drawn from a
 pool of precomputed unit normal fields at random offsets, so a frame costs a few array
-operations.  Chroma gets the same model at half resolution.  Encoding is Pillow's JPEG at
-the scene's quality (no optimisation pass), from YCbCr planes, as a camera's encoder does.
+operations, done in bands of rows that stay in the L2 cache.  Chroma gets the same model at
+half resolution.  Encoding is Pillow's JPEG at the scene's quality (no optimisation pass),
+from three 8-bit YCbCr planes, as a camera's encoder does.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +23,16 @@ F32 = NDArray[np.float32]
 U8 = NDArray[np.uint8]
 
 _POOL_PAD = 64
+_BAND_ROWS = 32  # 32 x 960 float32 = 123 kB per work buffer
+
+
+@dataclass(frozen=True, slots=True)
+class YccFrame:
+    """One exposed frame as three (H, W) 8-bit planes; chroma holds each value 2x2 (4:2:0)."""
+
+    y: U8
+    cb: U8
+    cr: U8
 
 
 class NoisePool:
@@ -49,7 +61,15 @@ class Encoder:
         self._rng = rng
         self._pools: dict[tuple[int, int], NoisePool] = {}
         self._sigma_for: Planes | None = None
-        self._sigma: F32 | None = None
+        self._buffers: dict[str, F32] = {}
+
+    def _scratch(self, name: str, shape: tuple[int, int]) -> F32:
+        """A float32 work buffer reused across frames (no allocation, no page faults)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, np.float32)
+            self._buffers[name] = buf
+        return buf
 
     def _pool(self, shape: tuple[int, int]) -> NoisePool:
         pool = self._pools.get(shape)
@@ -58,47 +78,87 @@ class Encoder:
             self._pools[shape] = pool
         return pool
 
-    def _sigma_map(self, planes: Planes) -> F32:
-        """Per-pixel noise sigma of the luminance (cached for a still frame)."""
-        if self._sigma_for is not planes or self._sigma is None:
-            var = np.maximum(planes.y, np.float32(0.0))
-            var *= np.float32(self.p.shot_noise)
-            var += np.float32(self.p.read_noise**2)
-            self._sigma = np.sqrt(var, out=var)
-            self._sigma_for = planes
-        return self._sigma
-
-    def expose(self, planes: Planes, *, noise: bool = True) -> U8:
-        """Flicker and noise; an (H, W, 3) YCbCr array, chroma repeated 2x2 (JPEG averages it back)."""
+    def expose(self, planes: Planes, *, noise: bool = True) -> YccFrame:
+        """Flicker and noise, rounded to 8 bits; chroma repeated 2x2 (the JPEG averages it back)."""
         gain = np.float32(1.0 + self.p.flicker * float(self._rng.standard_normal()))
         h, w = planes.y.shape
-        y = planes.y * gain
         cb = planes.cb * gain
         cr = planes.cr * gain
         if noise and (self.p.read_noise > 0 or self.p.shot_noise > 0):
-            y += self._sigma_map(planes) * self._pool(y.shape).take()
+            y8 = self._luma(planes, gain, self._pool((h, w)).take())
             ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
             cb += self._pool(cb.shape).take() * ch_sigma
             cr += self._pool(cr.shape).take() * ch_sigma
-        out = np.empty((h, w, 3), np.uint8)
-        y += np.float32(0.5)
-        np.clip(y, 0, 255, out=y)
-        out[..., 0] = y
-        for i, c in ((1, cb), (2, cr)):
-            c += np.float32(128.5)
-            np.clip(c, 0, 255, out=c)
-            c8 = c.astype(np.uint8)
-            hh, hw = c8.shape
-            for dy in (0, 1):
-                for dx in (0, 1):
-                    out[dy : 2 * hh : 2, dx : 2 * hw : 2, i] = c8[: (h - dy + 1) // 2, : (w - dx + 1) // 2]
+        else:
+            y8 = self._luma(planes, gain, None)
+        return YccFrame(y8, _chroma_2x2(cb, (h, w)), _chroma_2x2(cr, (h, w)))
+
+    def _luma(self, planes: Planes, gain: np.float32, unit: F32 | None) -> U8:
+        """round(clip(y * gain + sigma(y) * unit)), in bands of rows that stay in the L2 cache.
+
+        sigma(y) = sqrt(read^2 + shot * max(y, 0)) is kept for the next frame of the same planes
+        (a resting motor).  Each pixel sees exactly the operations of the whole-frame version.
+        """
+        y = planes.y
+        h, w = y.shape
+        out = np.empty((h, w), np.uint8)
+        buf = self._scratch("y", (_BAND_ROWS, w))
+        tmp = self._scratch("tmp", (_BAND_ROWS, w))
+        sigma = self._scratch("sigma", (h, w))
+        fresh = self._sigma_for is not planes
+        shot, read2 = np.float32(self.p.shot_noise), np.float32(self.p.read_noise**2)
+        for r0 in range(0, h, _BAND_ROWS):
+            r1 = min(h, r0 + _BAND_ROWS)
+            b = buf[: r1 - r0]
+            np.multiply(y[r0:r1], gain, out=b)
+            if unit is not None:
+                s = sigma[r0:r1]
+                if fresh:
+                    np.maximum(y[r0:r1], np.float32(0.0), out=s)
+                    s *= shot
+                    s += read2
+                    np.sqrt(s, out=s)
+                b += np.multiply(s, unit[r0:r1], out=tmp[: r1 - r0])
+            b += np.float32(0.5)
+            np.clip(b, 0, 255, out=b)
+            np.copyto(out[r0:r1], b, casting="unsafe")
+        if unit is not None:
+            self._sigma_for = planes
         return out
 
 
-def ycc_image(ycc: U8) -> Image.Image:
-    """A Pillow YCbCr image over an (H, W, 3) array (no copy)."""
-    h, w = ycc.shape[:2]
-    return Image.frombuffer("YCbCr", (w, h), ycc, "raw", "YCbCr", 0, 1)
+def _chroma_2x2(c: F32, shape: tuple[int, int]) -> U8:
+    """A half-resolution chroma plane (centred on 0) as 8 bits, each value repeated 2x2.
+
+    Two equal bytes side by side are one uint16 equal to v * 257, so the repeat is two
+    contiguous row copies.  An odd last row or column repeats its neighbour.
+    """
+    h, w = shape
+    hh, hw = c.shape
+    c += np.float32(128.5)
+    np.clip(c, 0, 255, out=c)
+    pair = np.empty((hh, hw), np.uint16)
+    np.copyto(pair, c, casting="unsafe")
+    np.multiply(pair, np.uint16(257), out=pair)
+    out = np.empty((h, w), np.uint8)
+    rows = out[: 2 * hh].reshape(hh, 2, w)
+    if w == 2 * hw:
+        rows.view(np.uint16)[:] = pair[:, None, :]
+    else:
+        body = np.empty((hh, 2 * hw), np.uint8)
+        body.view(np.uint16)[:] = pair
+        rows[:, :, : 2 * hw] = body[:, None, :]
+        rows[:, :, 2 * hw :] = body[:, None, 2 * hw - 1 : 2 * hw]
+    if h > 2 * hh:
+        out[2 * hh :] = out[2 * hh - 1]
+    return out
+
+
+def ycc_image(frame: YccFrame) -> Image.Image:
+    """A Pillow YCbCr image of a frame's three planes (one copy, into Pillow's pixel layout)."""
+    h, w = frame.y.shape
+    bands = [Image.frombuffer("L", (w, h), p, "raw", "L", 0, 1) for p in (frame.y, frame.cb, frame.cr)]
+    return Image.merge("YCbCr", bands)
 
 
 def encode_jpeg(image: Image.Image, quality: int) -> bytes:

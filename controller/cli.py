@@ -49,7 +49,9 @@ def _add_bench_pipeline(kinds: Any) -> None:
     p.add_argument("--cameras", type=int, default=48, help="largest camera count of the ramp (default 48)")
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per figure (default 10)")
     p.add_argument("--json", metavar="OUT.json", help="write every figure here")
-    p.add_argument("--skip", default="", help="comma-separated parts: node,transport,decode,scale,viewer,af")
+    p.add_argument(
+        "--skip", default="", help="comma-separated parts: node,transport,decode,afscale,scale,viewer,af"
+    )
     p.add_argument(
         "--af-full", action="store_true", help="every autofocus case and repeat (default: 3 cases)"
     )

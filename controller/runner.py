@@ -61,6 +61,9 @@ class AutofocusRun:
         self.motor_moves = 0
         self.frames = 0
         self.stale = 0  # frames skipped undecoded because a newer one was waiting
+        self.unsettled = 0  # frames skipped undecoded because the node says the motor moves
+        self.superseded = 0  # frames skipped undecoded because they precede the last move
+        self._floor = 0  # the move_id of the last move the node accepted for this run
         self.state = "starting"
         self.started = time.monotonic()
         self.result: dict[str, Any] | None = None
@@ -93,7 +96,9 @@ class AutofocusRun:
                 r = await self.link.call("zoom.set", args)
         except RemoteError as exc:
             return self.strategy.move_failed(f"{exc.code.value}: {exc.message}", time.monotonic())
-        return self.strategy.moved(int(r["move_id"]), now)
+        move_id = int(r["move_id"])
+        self._floor = max(self._floor, move_id)
+        return self.strategy.moved(move_id, now)
 
     async def _carry_out(self, cmds: list[Command]) -> Done | Failed | None:
         """Carry out commands (and any that the strategy answers with) until it wants frames."""
@@ -165,8 +170,13 @@ class AutofocusRun:
                     frame = q.get_nowait()
                     self.stale += 1
                 h = frame.header
-                # cheap pre-filter: a frame that overlaps a move is never scored
+                # cheap pre-filters, on the header alone: a frame that overlaps a move, or
+                # was read before the last move this run made, is never decoded
                 if not h.get("settled", False):
+                    self.unsettled += 1
+                    continue
+                if int(h.get("move_id", 0)) < self._floor:
+                    self.superseded += 1
                     continue
                 try:
                     obs = await self._observe(frame)

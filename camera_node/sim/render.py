@@ -43,7 +43,7 @@ class Planes:
 class _Layer:
     focus: float
     y: C64  # luminance x weight, full resolution
-    half: C64  # (2 or 3, h, w') at half resolution: Cb x weight, Cr x weight[, weight]
+    half: C64 | None  # (k, h, w') at half resolution: [Cb x weight, Cr x weight][, weight]
 
 
 class _ViewModel:
@@ -53,6 +53,9 @@ class _ViewModel:
         vi = sample_view(scene, view, MARGIN)
         self.full_shape = vi.luma.shape
         self.half_shape = (vi.luma.shape[0] // 2, vi.luma.shape[1] // 2)
+        # A grey scene (R = G = B everywhere) has no chroma: it is not rendered, it is 0.
+        rgb = vi.rgb
+        self.grey = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
         cb, cr = to_ycc(vi.rgb)
         cb_h, cr_h = half(cb), half(cr)
         nominal_rate = rate_per_n / scene.spec.optics.f_number
@@ -61,35 +64,39 @@ class _ViewModel:
         self.layers: list[_Layer] = []
         for focus, wgt in layers:
             w_h = half(wgt)
-            planes = [cb_h * w_h, cr_h * w_h] + ([] if self.single else [w_h])
-            self.layers.append(_Layer(focus, _spectrum(vi.luma * wgt), _spectrum(np.stack(planes))))
-        self.grid_full = _Grid(self.full_shape)
-        self.grid_half = _Grid(self.half_shape)
-        self._acc_y = np.zeros(self.layers[0].y.shape, np.complex64)
-        self._acc_h = np.zeros(self.layers[0].half.shape, np.complex64)
+            planes = ([] if self.grey else [cb_h * w_h, cr_h * w_h]) + ([] if self.single else [w_h])
+            half_spec = _spectrum(np.stack(planes)) if planes else None
+            self.layers.append(_Layer(focus, _spectrum(vi.luma * wgt), half_spec))
+        self.acc_full = _Accumulator(_Grid(self.full_shape), ())
+        n_half = (0 if self.grey else 2) + (0 if self.single else 1)
+        self.acc_half = _Accumulator(_Grid(self.half_shape), (n_half,)) if n_half else None
+        self.grid_full = self.acc_full.grid
+        hh, hw = view.height // 2, view.width // 2
+        self._zero_chroma = np.zeros((hh, hw), np.float32)
+        self._zero_chroma.setflags(write=False)
         self.focus_sharp = vi.focus[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
         self.luma_sharp = vi.luma[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
 
     def render(self, position: float, f_number: float) -> Planes:
         rate = self.rate_per_n / f_number
-        acc_y, acc_h = self._acc_y, self._acc_h
-        for i, layer in enumerate(self.layers):
-            d = abs(position - layer.focus) * rate
-            _mac(acc_y, layer.y, self.grid_full, d, first=i == 0)
-            _mac(acc_h, layer.half, self.grid_half, d / 2, first=i == 0)
+        diameters = [abs(position - layer.focus) * rate for layer in self.layers]
         v, m = self.view, MARGIN
         mh = m // 2
         hh, hw = v.height // 2, v.width // 2
-        y_full = np.fft.irfft2(acc_y, s=self.full_shape).astype(np.float32, copy=False)
+        y_full = self.acc_full.render([layer.y for layer in self.layers], diameters)
         y = y_full[m : m + v.height, m : m + v.width]
-        halves = np.fft.irfft2(acc_h, s=self.half_shape).astype(np.float32, copy=False)
-        halves = halves[:, mh : mh + hh, mh : mh + hw]
+        if self.acc_half is None:
+            return Planes(y, self._zero_chroma, self._zero_chroma)
+        halves = [layer.half for layer in self.layers if layer.half is not None]
+        half = self.acc_half.render(halves, [d / 2 for d in diameters])[:, mh : mh + hh, mh : mh + hw]
+        cb, cr = (self._zero_chroma, self._zero_chroma) if self.grey else (half[0], half[1])
         if self.single:
-            return Planes(y, halves[0], halves[1])
-        inv_w = np.maximum(halves[2], np.float32(1e-3))
+            return Planes(y, cb, cr)
+        inv_w = np.maximum(half[-1], np.float32(1e-3))
         np.divide(np.float32(1.0), inv_w, out=inv_w)
-        cb = halves[0] * inv_w
-        cr = halves[1] * inv_w
+        if not self.grey:
+            cb = cb * inv_w
+            cr = cr * inv_w
         # Luminance / weight, the weight upsampled 2x2: repeated along rows (a small copy), then
         # broadcast over row pairs, so every inner loop is contiguous.
         out = np.empty((v.height, v.width), np.float32)
@@ -102,6 +109,34 @@ class _ViewModel:
         if v.height > 2 * hh:
             np.multiply(y[2 * hh :], inv_x2[-1:], out=out[2 * hh :])
         return Planes(out, cb, cr)
+
+
+class _Accumulator:
+    """The blurred sum of a view's layers on one grid, and its inverse FFT.
+
+    The inverse FFT is a column transform then a row transform.  When every layer is blurred
+    enough that its block ends before column k, only k columns are transformed in the first
+    step (the others are zero); the result is bit for bit that of ``irfft2``.
+    """
+
+    def __init__(self, grid: _Grid, planes: tuple[int, ...]) -> None:
+        self.grid = grid
+        self.spec = np.zeros((*planes, *grid.spec_shape), np.complex64)
+        self._pad = np.zeros_like(self.spec)
+        self._pad_used = 0  # columns of _pad written by the last pruned transform
+
+    def render(self, spectra: list[C64], diameters: list[float]) -> F32:
+        grid, wr = self.grid, self.grid.spec_shape[1]
+        width = max(wr if d < DiskOTF.QUANTUM else grid.extent(d)[1] for d in diameters)
+        for i, (spec, d) in enumerate(zip(spectra, diameters, strict=True)):
+            _mac(self.spec, spec, grid, d, first=i == 0, width=width)
+        if width >= wr:
+            return np.fft.irfft2(self.spec, s=grid.shape).astype(np.float32, copy=False)
+        if self._pad_used > width:
+            self._pad[..., width : self._pad_used] = 0
+        self._pad_used = width
+        np.fft.ifft(self.spec[..., :width], axis=-2, out=self._pad[..., :width])
+        return np.fft.irfft(self._pad, n=grid.shape[1], axis=-1).astype(np.float32, copy=False)
 
 
 class _Grid:
@@ -155,10 +190,11 @@ class _Grid:
         return out
 
 
-def _mac(acc: C64, spec: C64, grid: _Grid, diameter_px: float, *, first: bool) -> None:
+def _mac(acc: C64, spec: C64, grid: _Grid, diameter_px: float, *, first: bool, width: int) -> None:
     """acc += spec * H(diameter) on the low-pass block (spec may carry leading plane axes).
 
-    ``first`` writes acc instead (0 + x is x, so the result is the same as zeroing first).
+    ``first`` writes acc instead (0 + x is x, so the result is the same as zeroing first), and
+    zeroes the rest of acc up to column ``width``; columns beyond ``width`` are not read.
     """
     if diameter_px < DiskOTF.QUANTUM:
         if first:
@@ -171,9 +207,9 @@ def _mac(acc: C64, spec: C64, grid: _Grid, diameter_px: float, *, first: bool) -
     neg = min(ky - 1, grid.neg_rows)
     h_pos = grid.otf(diameter_px, ky, kx)
     if first:
-        acc[..., ky : h - neg, :] = 0
-        acc[..., :ky, kx:] = 0
-        acc[..., h - neg :, kx:] = 0
+        acc[..., ky : h - neg, :width] = 0
+        acc[..., :ky, kx:width] = 0
+        acc[..., h - neg :, kx:width] = 0
     acc_f, spec_f = acc.view(np.float32), spec.view(np.float32)
     for rows, otf in ((slice(0, ky), h_pos), (slice(h - neg, h), h_pos[neg:0:-1])):
         if rows.start == rows.stop:

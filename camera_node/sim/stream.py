@@ -23,7 +23,7 @@ F32 = NDArray[np.float32]
 U8 = NDArray[np.uint8]
 
 _POOL_PAD = 64
-_BAND_ROWS = 32  # 32 x 960 float32 = 123 kB per work buffer
+_BAND_ROWS = 64  # 64 x 960 float32 = 246 kB per work buffer
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ fraction ``moving_fraction`` of frames.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,7 @@ def bench_render(
     """Run the three workloads on ``scene``; returns a JSON-ready dict."""
     from camera_node.sim import open_sim
 
+    load_before = _loadavg()
     sim, _ = open_sim(scene, clock=VirtualClock(), seed=seed)
     sim.zoom = zoom
     rng = np.random.default_rng(seed)
@@ -106,7 +108,16 @@ def bench_render(
         "zoom": zoom,
         "layers": len(sim.renderer.model(view).layers),
         "view_setup_ms": round(setup_ms, 1),
+        "loadavg_1min": {"before": load_before, "after": _loadavg()},  # other work on a shared machine
         "still": still.summary(),
         "moving": moving.summary(),
         "stream": {"moving_fraction": moving_fraction, **stream.summary()},
     }
+
+
+def _loadavg() -> float | None:
+    """The machine's 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None

@@ -4,18 +4,34 @@ Bounded memory: the socket's send high-water mark is :data:`SNDHWM` messages per
 subscriber; a slow or absent subscriber loses frames (ZeroMQ drops at the HWM on a PUB
 socket), nothing queues in the node.  A frame is ``[b"frame.<name>", header, jpeg]``; the
 JPEG goes out as its own frame with ``copy=False``: the camera's bytes, untouched.
+
+The frame header is packed by :func:`frame_header_bytes`, a direct build of the map that
+:func:`protocol.encode` makes from :meth:`FrameHeader.to_header` (the same bytes, tested),
+without the deep copy of ``dataclasses.asdict``: it is the node's one per-frame encode.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
-from protocol import FrameHeader, StatusHeader, encode
+from protocol import PROTOCOL_VERSION, FrameHeader, StatusHeader, encode
+from protocol.codec import pack
+from protocol.events import FRAME, topic
 
 SNDHWM = 4
+_FRAME_FIELDS = tuple(f.name for f in dataclasses.fields(FrameHeader))
+
+
+def frame_header_bytes(header: FrameHeader) -> bytes:
+    """The packed header frame of ``header``: ``encode(header.event(jpeg))[1]``, faster."""
+    d = {name: getattr(header, name) for name in _FRAME_FIELDS}
+    d["zoom_center"] = list(header.zoom_center)
+    d["v"] = PROTOCOL_VERSION
+    return pack(d)
 
 
 def bind(sock: zmq.Socket[Any] | zmq.asyncio.Socket, endpoint: str) -> str:
@@ -41,6 +57,7 @@ class Publisher:
             security.apply_server(self.sock)
         self.endpoint = bind(self.sock, endpoint)
         self.sent = 0
+        self._topics: dict[str, bytes] = {}
 
     @property
     def port(self) -> int:
@@ -48,8 +65,11 @@ class Publisher:
 
     def frame(self, header: FrameHeader, jpeg: bytes) -> None:
         """Hand one frame to ZeroMQ (never blocks; dropped at the HWM)."""
-        topic, head, _payload = encode(header.event(b""))
-        self._send([topic, head, jpeg])
+        name = header.camera
+        t = self._topics.get(name)
+        if t is None:
+            t = self._topics[name] = topic(FRAME, name).encode("ascii")
+        self._send([t, frame_header_bytes(header), jpeg])
 
     def status(self, header: StatusHeader) -> None:
         self._send(encode(header.event()))

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -62,14 +63,25 @@ class CameraWorker:
         Raises WorkerTimeout after ``timeout`` seconds (the job goes on in the background),
         WorkerClosed after shutdown.
         """
-        fut = asyncio.wrap_future(self.submit(fn))
-        # asyncio.wait, not wait_for(shield(...)): on Python 3.11 wait_for can swallow a
-        # cancellation that arrives as the job finishes, and the caller then never stops.
-        # wait() leaves the job running on timeout or cancellation, and never swallows either.
-        done, _ = await asyncio.wait({fut}, timeout=timeout)
-        if not done:
-            raise WorkerTimeout(f"the camera did not answer within {timeout:g} s")
-        return fut.result()
+        # One asyncio future settled from the worker thread, and one timer: the cheapest
+        # bounded wait (it is paid on every live-view frame).  Neither wait_for (on 3.11 it
+        # can swallow a cancellation that arrives as the job finishes) nor asyncio.wait
+        # (a waiter, callbacks and a set per call): a timeout or a cancellation leaves the
+        # job running and is never swallowed.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        job = self.submit(fn)
+
+        def finished(f: concurrent.futures.Future[T]) -> None:  # on the worker thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, waiter, f)
+
+        job.add_done_callback(finished)
+        timer = loop.call_later(timeout, _expire, waiter, timeout)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for the thread to finish; False when a call is stuck."""
@@ -82,3 +94,21 @@ class CameraWorker:
         """Refuse new jobs, drop queued ones, and (optionally) wait for the running one."""
         self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _settle(waiter: asyncio.Future[T], job: concurrent.futures.Future[T]) -> None:
+    if waiter.done():  # timed out or cancelled meanwhile
+        return
+    if job.cancelled():  # dropped by shutdown before it ran: as asyncio.wrap_future does
+        waiter.cancel()
+        return
+    exc = job.exception()
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(job.result())
+
+
+def _expire(waiter: asyncio.Future[Any], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(WorkerTimeout(f"the camera did not answer within {timeout:g} s"))

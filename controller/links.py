@@ -8,6 +8,11 @@ attached, and the oldest is dropped when it falls behind.
 
 Liveness: a node is *online* while a status event or frame arrived in the last
 ``OFFLINE_AFTER_S`` seconds.  A subscription that hears nothing for that long is rebuilt.
+
+Receiving costs no future per frame: the SUB socket is a plain one whose file descriptor
+the event loop watches (``add_reader``); each time it signals, every waiting message is
+read without blocking and handled at once.  A consumer may pass ``accept``, a test of the
+header alone, so that frames it would only throw away never wake it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 
 OFFLINE_AFTER_S = 3.0
 POLL_MS = 500
+DRAIN_BATCH = 32  # messages read per wake-up before the loop gets a turn
 
 
 @dataclass(slots=True)
@@ -78,7 +84,10 @@ class CameraLink:
         self.last_heard = 0.0
         self.latest: Frame | None = None
         self.frames_seen = 0
+        self.frame_at = 0.0  # when the last frame arrived (controller monotonic clock)
         self._queue: asyncio.Queue[Frame] | None = None
+        self._accept: Callable[[dict[str, Any]], bool] | None = None
+        self._sync_ctx: zmq.Context[Any] = zmq.Context.shadow(ctx.underlying)
         self._task: asyncio.Task[None] | None = None
         # called with (link, info) whenever the node answers info (controller.rigops: identity)
         self.on_info: Callable[[CameraLink, dict[str, Any]], None] | None = None
@@ -104,17 +113,25 @@ class CameraLink:
 
     # ------------------------------------------------------------------ frames
 
-    def attach(self, maxsize: int = 3) -> asyncio.Queue[Frame]:
-        """Start receiving frames in a fresh queue (one consumer at a time)."""
+    def attach(
+        self, maxsize: int = 3, accept: Callable[[dict[str, Any]], bool] | None = None
+    ) -> asyncio.Queue[Frame]:
+        """Start receiving frames in a fresh queue (one consumer at a time).  With
+        ``accept``, only frames whose header it passes are queued."""
         self._queue = asyncio.Queue(maxsize)
+        self._accept = accept
         return self._queue
 
     def detach(self) -> None:
         self._queue = None
+        self._accept = None
 
     def _deliver(self, frame: Frame) -> None:
         q = self._queue
         if q is None:
+            return
+        accept = self._accept
+        if accept is not None and not accept(frame.header):
             return
         if q.full():
             with contextlib.suppress(asyncio.QueueEmpty):
@@ -173,7 +190,7 @@ class CameraLink:
             # the command client is not reset here (its calls have their own timeouts)
 
     async def _subscribe(self, pub: str, topic_name: str) -> None:
-        sock = self.ctx.socket(zmq.SUB)
+        sock: zmq.Socket[Any] = self._sync_ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, 8)
         if self.security is not None:
@@ -184,35 +201,57 @@ class CameraLink:
         sock.setsockopt(zmq.SUBSCRIBE, status_topic.encode())
         sock.connect(pub)
         self.last_heard = time.monotonic()
-        try:
-            while True:
-                if not await sock.poll(POLL_MS):
-                    if time.monotonic() - self.last_heard > OFFLINE_AFTER_S:
-                        log.info("%s: nothing heard for %.0f s; resubscribing", self.name, OFFLINE_AFTER_S)
-                        return
-                    continue
-                frames = await sock.recv_multipart()
+        loop = asyncio.get_running_loop()
+        fd = sock.fileno()
+
+        def drain() -> None:
+            # the descriptor is edge-triggered: read until nothing is left (or hand the
+            # loop a turn and come back), else no new edge would ever come
+            for _ in range(DRAIN_BATCH):
                 try:
-                    event = decode_event(frames)
-                except ProtocolError:
-                    continue
-                now = time.monotonic()
-                if event.topic == status_topic:
-                    self.last_heard = now
-                    self.node_state = str(event.header.get("state", "unknown"))
-                    fps = event.header.get("fps")
-                    self.fps = float(fps) if isinstance(fps, int | float) else 0.0
-                elif event.topic == frame_topic and event.payload is not None:
-                    try:
-                        FrameHeader.from_header(event.header)
-                    except ProtocolError:
-                        continue
-                    self.last_heard = now
-                    if self.node_state not in ("liveview", "busy"):
-                        self.node_state = "liveview"  # frames flow, whatever the last heartbeat said
-                    self.frames_seen += 1
-                    frame = Frame(event.header, event.payload, now)
-                    self.latest = frame
-                    self._deliver(frame)
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    return
+                except zmq.ZMQError:  # closed under us
+                    return
+                self._handle(frames, frame_topic, status_topic)
+            loop.call_soon(drain)
+
+        loop.add_reader(fd, drain)
+        try:
+            drain()
+            while True:
+                await asyncio.sleep(POLL_MS / 1000)
+                drain()  # belt and braces: a missed edge costs at most POLL_MS
+                if time.monotonic() - self.last_heard > OFFLINE_AFTER_S:
+                    log.info("%s: nothing heard for %.0f s; resubscribing", self.name, OFFLINE_AFTER_S)
+                    return
         finally:
+            loop.remove_reader(fd)
             sock.close(linger=0)
+
+    def _handle(self, frames: list[bytes], frame_topic: str, status_topic: str) -> None:
+        """One message from the node: a status event or a frame."""
+        try:
+            event = decode_event(frames)
+        except ProtocolError:
+            return
+        now = time.monotonic()
+        if event.topic == status_topic:
+            self.last_heard = now
+            self.node_state = str(event.header.get("state", "unknown"))
+            fps = event.header.get("fps")
+            self.fps = float(fps) if isinstance(fps, int | float) else 0.0
+        elif event.topic == frame_topic and event.payload is not None:
+            try:
+                FrameHeader.from_header(event.header)
+            except ProtocolError:
+                return
+            self.last_heard = now
+            self.frame_at = now
+            if self.node_state not in ("liveview", "busy"):
+                self.node_state = "liveview"  # frames flow, whatever the last heartbeat said
+            self.frames_seen += 1
+            frame = Frame(event.header, event.payload, now)
+            self.latest = frame
+            self._deliver(frame)

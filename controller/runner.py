@@ -64,6 +64,8 @@ class AutofocusRun:
         self.unsettled = 0  # frames skipped undecoded because the node says the motor moves
         self.superseded = 0  # frames skipped undecoded because they precede the last move
         self._floor = 0  # the move_id of the last move the node accepted for this run
+        self._seen_at = 0.0  # when the link last had a frame for this run, wanted or not
+        self._cancel_waiter: asyncio.Future[Any] | None = None
         self.state = "starting"
         self.started = time.monotonic()
         self.result: dict[str, Any] | None = None
@@ -111,26 +113,42 @@ class AutofocusRun:
                 return cmd
         return None
 
+    def _wanted(self, header: dict[str, Any]) -> bool:
+        """The link's filter: a frame worth waking the run for (the header alone decides).
+        A frame that overlaps a move, or was read before this run's last move, is not."""
+        self._seen_at = time.monotonic()
+        if not header.get("settled", False):
+            self.unsettled += 1
+            return False
+        if int(header.get("move_id", 0)) < self._floor:
+            self.superseded += 1
+            return False
+        return True
+
     async def _next_frame(self, q: asyncio.Queue[Frame]) -> Frame:
         """The next frame; fails when the node goes offline (no heartbeat for 3 s) or sends
         no frame for ``frame_timeout`` s while alive (long drives hold its camera)."""
-        deadline = time.monotonic() + self.frame_timeout
+        if not q.empty():
+            return q.get_nowait()
+        started = time.monotonic()
+        if self._cancel_waiter is None:
+            self._cancel_waiter = asyncio.ensure_future(self._cancel.wait())
         while True:
             get = asyncio.ensure_future(q.get())
-            cancel = asyncio.ensure_future(self._cancel.wait())
             try:
-                done, _ = await asyncio.wait({get, cancel}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {get, self._cancel_waiter}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
-                for t in (get, cancel):
-                    if not t.done():
-                        t.cancel()
+                if not get.done():
+                    get.cancel()
             if get in done:
                 return get.result()
-            if cancel in done:
+            if self._cancel_waiter in done:
                 raise RunFailed("cancelled", "cancelled on request")
             if not self.link.online:
                 raise RunFailed("node_offline", f"the node of {self.link.name} stopped answering")
-            if time.monotonic() > deadline:
+            if time.monotonic() - max(started, self._seen_at) > self.frame_timeout:
                 raise RunFailed("no_frames", f"no frame from the node in {self.frame_timeout:g} s")
 
     async def _observe(self, frame: Frame) -> Observation:
@@ -149,7 +167,7 @@ class AutofocusRun:
         return obs.position
 
     async def run(self) -> dict[str, Any]:
-        q = self.link.attach()
+        q = self.link.attach(accept=self._wanted)
         end: Done | Failed | None = None
         try:
             self._phase("searching")
@@ -201,6 +219,8 @@ class AutofocusRun:
                 pass
         finally:
             self.link.detach()
+            if self._cancel_waiter is not None:
+                self._cancel_waiter.cancel()
         seconds = time.monotonic() - self.started
         result: dict[str, Any] = {
             "ok": isinstance(end, Done),

@@ -81,8 +81,10 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
     clock = RealClock()
     nodes, sims, stop = [], [], asyncio.Event()
     for i in range(count):
-        sim = StackCamera(scene, stack, clock=clock, seed=seed + i)
-        sim.set_true_position(random.Random(seed + i).uniform(0.0, stack.travel))
+        rng = random.Random(seed + i)
+        period = 1.0 / scene.spec.stream.fps
+        sim = StackCamera(scene, stack, clock=clock, seed=seed + i, phase=rng.uniform(0.0, period))
+        sim.set_true_position(rng.uniform(0.0, stack.travel))
         backend = SimBackend(sim, cast(GPCamera, SimGPCamera(sim)), clock)
         config = NodeConfig(
             camera=CameraSpec("sim", stack.scene),

@@ -9,6 +9,9 @@ whose only change is :meth:`StackCamera.render_jpeg`: the JPEG of the view at th
 *nearest rendered* motor position, taken from a stack rendered once by the real renderer
 (with sensor noise, several noise draws per position, used in turn).  A frame the stack
 does not hold (another view) is rendered for real and counted in :attr:`StackCamera.missed`.
+Each body may be given a ``phase`` (a fraction of a frame period added to its mirror-up
+time) so that cameras started together do not deliver their frames in the same instant:
+real bodies free-run on their own clocks.
 
 The grid is fine where the search looks closely and coarse elsewhere: at 1x every
 ``coarse_step`` steps over the whole travel; at the magnified view (centred on the region,
@@ -94,11 +97,20 @@ class Stack:
 class StackCamera(SimCamera):
     """A :class:`SimCamera` whose live-view frames come from a :class:`Stack` (see the module)."""
 
-    def __init__(self, scene: SceneData, stack: Stack, *, clock: Clock, seed: int) -> None:
+    def __init__(
+        self, scene: SceneData, stack: Stack, *, clock: Clock, seed: int, phase: float = 0.0
+    ) -> None:
         super().__init__(scene, clock=clock, seed=seed)
         self.stack = stack
+        self.phase = phase  # seconds added to the mirror-up time: where this body's frame slots fall
         self.served = 0
         self.missed = 0
+
+    def body_set_liveview(self, on: bool) -> None:
+        was = self.liveview
+        super().body_set_liveview(on)
+        if on and not was:  # free-running bodies: their frame slots are not aligned
+            self.live_ready_at += self.phase
 
     def render_jpeg(self, position: float, view: View, *, noise: bool = True) -> bytes:
         sv = self.stack.views.get(view.key)

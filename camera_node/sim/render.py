@@ -92,7 +92,7 @@ class _ViewModel:
         cb, cr = (self._zero_chroma, self._zero_chroma) if self.grey else (half[0], half[1])
         if self.single:
             return Planes(y, cb, cr)
-        inv_w = np.maximum(half[-1], np.float32(1e-3))
+        inv_w = np.clip(half[-1], 1e-3, np.inf)  # max(w, 1e-3), faster than np.maximum
         np.divide(np.float32(1.0), inv_w, out=inv_w)
         if not self.grey:
             cb = cb * inv_w

@@ -8,8 +8,9 @@ photograph's own pixels to focus on; real surfaces (paper, fabric, paint) have s
 
 Depth is rendered by layers: every distinct focus value is a layer with a hard mask when a
 scene has few (planes and rectangles); a continuous depth map is split into evenly spaced
-layers with tent weights, spaced so that neighbours differ by at most about 1.5 px of blur
-in that view.
+layers with tent weights, spaced so that neighbours differ by about 1.5 px of blur in that
+view, but never more than MAX_SOFT_LAYERS of them (the cap usually binds: the moto scene's
+16 layers differ by 4.2 px of blur at 1x).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ Nodes publish the camera's JPEG untouched; the controller decodes only what it n
   conversion);
 - at a reduced scale when the region is large: libjpeg scales by 1/2, 1/4 or 1/8 in the
   DCT domain, which is several times faster than decoding every pixel and then shrinking;
+- only down to the region's last row: a baseline JPEG is decoded top to bottom, so the
+  data is fed to libjpeg a piece at a time and decoding stops once that row is written
+  (:func:`_decode_rows`; the rows above must still be entropy-decoded, so a region near
+  the bottom saves little);
 - then only the region is cut out.
 
 Not pure with respect to Pillow (it calls libjpeg) but there is no IO: bytes in, array out.
@@ -23,7 +27,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFile
 
 Roi = tuple[float, float, float, float]
 SCALES = (1, 2, 4, 8)
@@ -61,7 +65,7 @@ def _box(size: tuple[int, int], roi: Roi) -> tuple[int, int, int, int]:
     return (x0, y0, x1, y1)
 
 
-def _open(jpeg: bytes) -> Image.Image:
+def _open(jpeg: bytes) -> ImageFile.ImageFile:
     try:
         im = Image.open(io.BytesIO(jpeg))
     except Exception as exc:  # Pillow raises several types for bad bytes
@@ -72,6 +76,54 @@ def _open(jpeg: bytes) -> Image.Image:
 
 
 MIN_SIDE_FLOOR = 8
+FIRST_FEED = 0.85  # of the share of the data the rows wanted are expected to need
+FEED_BYTES = 2048  # then this much more at a time until the last row wanted is written
+PROBES = 8  # pixels looked at to see whether a row has been written
+
+
+def _row_written(im: Image.Image, y: int) -> bool:
+    """Whether row ``y`` of a freshly allocated (zeroed) image holds decoded pixels.  A row
+    the JPEG makes black at every probe reads as not yet written: decoding then just goes on."""
+    w = im.size[0]
+    core = im.im
+    return any(core.getpixel(((w - 1) * k // (PROBES - 1), y)) for k in range(PROBES))
+
+
+def _decode_rows(im: ImageFile.ImageFile, jpeg: bytes, rows: int) -> bool:
+    """Decode the opened (and drafted) ``im`` from ``jpeg`` until its first ``rows`` rows
+    are written.  False, having decoded nothing, when the file is not one this can be done
+    to (several tiles, progressive); the caller then loads it whole.  Raises ValueError for
+    undecodable bytes."""
+    if len(im.tile) != 1 or im.info.get("progressive") or im.info.get("progression"):
+        return False
+    codec, extents, offset, args = im.tile[0]
+    if codec != "jpeg" or rows <= 0:
+        return False
+    im.load_prepare()
+    decoder = Image._getdecoder(im.mode, codec, args, im.decoderconfig)
+    try:
+        decoder.setimage(im.im, extents)
+        data = memoryview(jpeg)[offset:]
+        want = rows / max(1, im.size[1])
+        end = min(len(data), int(len(data) * want * FIRST_FEED) + FEED_BYTES)
+        pending = bytes(data[:end])
+        while True:
+            n, err = decoder.decode(pending)
+            if n < 0:  # the whole image is decoded (or the data ended)
+                if err < 0:
+                    raise ValueError(f"not a decodable JPEG (decoder error {err})")
+                break
+            pending = pending[n:]
+            if _row_written(im, rows - 1):
+                break
+            if end >= len(data):  # no more data, and the row is not written: truncated
+                raise ValueError("not a decodable JPEG: the data ends before the region")
+            pending += bytes(data[end : end + FEED_BYTES])
+            end += FEED_BYTES
+    finally:
+        decoder.cleanup()
+    im.tile = []
+    return True
 
 
 def roi_gray(
@@ -86,18 +138,23 @@ def roi_gray(
     roi = check_roi(roi)
     if scale is not None and scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-    im = _open(jpeg)
+    src = _open(jpeg)
     if scale is None:
-        scale = pick_scale(im.size, roi, min_side)
+        scale = pick_scale(src.size, roi, min_side)
     else:
-        scale = min(scale, pick_scale(im.size, roi, MIN_SIDE_FLOOR))
-    im.draft("L", (max(1, -(-im.size[0] // scale)), max(1, -(-im.size[1] // scale))))
+        scale = min(scale, pick_scale(src.size, roi, MIN_SIDE_FLOOR))
+    src.draft("L", (max(1, -(-src.size[0] // scale)), max(1, -(-src.size[1] // scale))))
+    box = _box(src.size, roi)
+    im: Image.Image = src
     try:
-        im = im.convert("L") if im.mode != "L" else im
-        im.load()
+        if not (src.mode == "L" and _decode_rows(src, jpeg, box[3])):
+            im = src.convert("L") if src.mode != "L" else src
+            im.load()
+    except ValueError:
+        raise
     except Exception as exc:
         raise ValueError(f"not a decodable JPEG: {exc}") from None
-    return np.asarray(im.crop(_box(im.size, roi)), dtype=np.uint8)
+    return np.asarray(im.crop(box), dtype=np.uint8)
 
 
 def roi_gray_reference(jpeg: bytes, roi: Roi, *, scale: int = 1) -> npt.NDArray[np.uint8]:
@@ -106,12 +163,12 @@ def roi_gray_reference(jpeg: bytes, roi: Roi, *, scale: int = 1) -> npt.NDArray[
     roi = check_roi(roi)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-    im = _open(jpeg)
+    src = _open(jpeg)
     try:
-        im.load()
+        src.load()
     except Exception as exc:
         raise ValueError(f"not a decodable JPEG: {exc}") from None
-    im = im.convert("L")
+    im = src.convert("L")
     if scale > 1:
         im = im.reduce(scale)
     return np.asarray(im.crop(_box(im.size, roi)), dtype=np.uint8)

@@ -306,9 +306,9 @@ def step(
     finally:
         for f in feeders:
             f.stop()
-    cpu = sum(f.cpu_s for f in feeders)
-    published = sum(f.published for f in feeders)
+    cpu = sum(f.cpu_s_since_ready for f in feeders)
+    published = sum(f.published_since_ready for f in feeders)
     result["cameras"] = n
     result["frames_rendered_not_from_stack"] = missed
-    result["nodes_cpu_ms_per_frame_incl_startup"] = round(cpu / published * 1000, 3) if published else None
+    result["nodes_cpu_ms_per_frame"] = round(cpu / published * 1000, 3) if published else None
     return result

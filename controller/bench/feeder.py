@@ -17,7 +17,8 @@ msgpack list of pre-rendered JPEGs (:func:`camera_node.bench.prerender`):
   or with FPS 0 one XPUB (``XPUB_NODROP``) as fast as its subscriber takes them.
 
 Both print one JSON line when bound (``{"ready": true, "nodes": [{name, rep, pub}]}``), run
-until stdin closes, then print ``{"cpu_s": ...}`` (user + system CPU of the process).
+until stdin closes, then print ``{"cpu_s": ..., "published": ...}`` (user + system CPU of
+the process, frames sent; for the nodes also both counted from the ready line on).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
         sims.append(sim)
     tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
     await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
+    cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
     _say(
         {
             "ready": True,
@@ -113,7 +115,14 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
             _say({"truth": truth, "missed": sum(s.missed for s in sims)})
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    _say({"cpu_s": _cpu_s(), "published": sum(n.seq for n in nodes)})
+    _say(
+        {
+            "cpu_s": _cpu_s(),
+            "published": sum(n.seq for n in nodes),
+            "cpu_s_since_ready": _cpu_s() - cpu0,
+            "published_since_ready": sum(n.seq for n in nodes) - seq0,
+        }
+    )
 
 
 async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
@@ -136,6 +145,7 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
         nodes.append(Node(config, lambda s=source: s, clock=RealClock()))  # type: ignore[misc]
     tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
     await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
+    cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
     _say(
         {
             "ready": True,
@@ -145,7 +155,14 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
     await asyncio.get_running_loop().run_in_executor(None, _stdin_closed)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    _say({"cpu_s": _cpu_s(), "published": sum(n.seq for n in nodes)})
+    _say(
+        {
+            "cpu_s": _cpu_s(),
+            "published": sum(n.seq for n in nodes),
+            "cpu_s_since_ready": _cpu_s() - cpu0,
+            "published_since_ready": sum(n.seq for n in nodes) - seq0,
+        }
+    )
 
 
 def _bare(frames: list[bytes], count: int, fps: float) -> None:
@@ -229,6 +246,8 @@ class Feeder:
         self.nodes: list[dict[str, str]] = []
         self.cpu_s = float("nan")
         self.published = 0
+        self.cpu_s_since_ready = float("nan")  # nodes, afnodes: without the start-up
+        self.published_since_ready = 0
 
     def ready(self, timeout: float = 120.0) -> list[dict[str, str]]:
         """The published endpoints; raises RuntimeError when the process does not start."""
@@ -262,6 +281,8 @@ class Feeder:
             if line.startswith('{"cpu_s"'):
                 doc = json.loads(line)
                 self.cpu_s, self.published = float(doc["cpu_s"]), int(doc["published"])
+                self.cpu_s_since_ready = float(doc.get("cpu_s_since_ready", "nan"))
+                self.published_since_ready = int(doc.get("published_since_ready", 0))
 
 
 def main(argv: list[str]) -> int:

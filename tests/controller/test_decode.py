@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from controller import decode, measures
 
@@ -114,3 +114,44 @@ def test_explicit_scale(roi: decode.Roi, scale: int, shape: tuple[int, int]) -> 
 def test_explicit_scale_must_be_a_dct_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
         decode.roi_gray(JPEG, (0, 0, 1, 1), scale=3)
+
+
+REGIONS = [
+    (0.0, 0.0, 1.0, 1.0),
+    (0.1, 0.2, 0.3, 0.4),
+    (0.0, 0.0, 0.2, 0.05),
+    (0.6, 0.9, 0.4, 0.1),
+    (0.5, 0.49, 0.01, 0.02),
+    (0.0, 0.999, 1.0, 0.001),
+]
+
+
+@pytest.mark.parametrize("roi", REGIONS)
+@pytest.mark.parametrize("scale", decode.SCALES)
+def test_decoding_only_the_rows_needed_gives_the_same_pixels(
+    roi: decode.Roi, scale: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = decode.roi_gray(JPEG, roi, scale=scale)
+    monkeypatch.setattr(decode, "_decode_rows", lambda *a: False)  # decode the whole frame
+    assert np.array_equal(rows, decode.roi_gray(JPEG, roi, scale=scale))
+
+
+def test_decoding_stops_after_the_regions_last_row() -> None:
+    # data cut after 60 %: a region in the top third is whole (so nothing below it was
+    # needed); one at the bottom is not there, which is an error, never made-up pixels
+    cut = JPEG[: len(JPEG) * 6 // 10]
+    top = (0.1, 0.05, 0.3, 0.25)
+    assert np.array_equal(decode.roi_gray(cut, top, scale=2), decode.roi_gray(JPEG, top, scale=2))
+    with pytest.raises(ValueError, match="JPEG"):
+        decode.roi_gray(cut, (0.1, 0.8, 0.3, 0.2), scale=2)
+
+
+def test_progressive_jpegs_are_decoded_whole() -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(JPEG)).save(buf, "JPEG", quality=90, progressive=True)
+    prog = buf.getvalue()
+    im = Image.open(io.BytesIO(prog))
+    assert isinstance(im, ImageFile.ImageFile)
+    assert decode._decode_rows(im, prog, 10) is False  # rows are final only after the last scan
+    roi = (0.1, 0.1, 0.3, 0.3)
+    assert decode.roi_gray(prog, roi, scale=2).shape == decode.roi_gray(JPEG, roi, scale=2).shape

@@ -97,10 +97,12 @@ class _ViewModel:
         if not self.grey:
             cb = cb * inv_w
             cr = cr * inv_w
-        # Luminance / weight, the weight upsampled 2x2: repeated along rows (a small copy), then
-        # broadcast over row pairs, so every inner loop is contiguous.
+        # Luminance / weight, the weight upsampled 2x2: repeated along rows (two equal float32
+        # side by side are one uint64, v * (2^32 + 1)), then broadcast over row pairs, so every
+        # inner loop is contiguous.
         out = np.empty((v.height, v.width), np.float32)
-        inv_x2 = np.repeat(inv_w, 2, axis=1)
+        inv_x2 = np.empty((hh, 2 * hw), np.float32)
+        np.multiply(inv_w.view(np.uint32), np.uint64(0x1_0000_0001), out=inv_x2.view(np.uint64))
         if v.width > 2 * hw:
             inv_x2 = np.concatenate((inv_x2, inv_x2[:, -1:]), axis=1)
         np.multiply(

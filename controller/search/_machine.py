@@ -23,7 +23,7 @@ import abc
 import enum
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from controller.search._types import Command, Direction, Done, Drive, Failed, Move, Observation, Zoom
@@ -51,6 +51,11 @@ def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int 
             out.append(Drive(direction, level, n))
             rest -= n * size
     return out
+
+
+def span(drives: Iterable[Drive], sizes: Sequence[float] = LEVEL_SIZES) -> float:
+    """Signed nominal travel of ``drives`` (far positive)."""
+    return sum((1.0 if d.direction == "far" else -1.0) * d.count * sizes[d.level - 1] for d in drives)
 
 
 class SearchMachine(abc.ABC):
@@ -267,9 +272,7 @@ class SearchMachine(abc.ABC):
         todo: list[Move] = list(moves)
         if self.start_zoom is not None and self.zoom != self.start_zoom:
             todo.append(Zoom(self.start_zoom))
-        ahead = sum(
-            (1.0 if m.direction == "far" else -1.0) * m.count * self.levels[m.level - 1] for m in moves
-        )
+        ahead = span(moves, self.levels)
         node_pos = self.last_obs.position if self.last_obs is not None else None
         if node_pos is not None:
             node_pos += self.pos + ahead - self.samples[-1][0] if self.samples else ahead

@@ -57,11 +57,10 @@ the start and reports the reason.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
 from collections.abc import Sequence
 
-from controller.search import fits
+from controller.search import fits, landing
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
 from controller.search._types import Command, Direction, Drive, Move, Zoom
 from controller.search.coarse import CoarseClimb
@@ -440,79 +439,25 @@ class Default(SearchMachine):
         self.fit = fit
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        if self._dim_mode or self._reading_error(fit, guard, noise) > self.max_reading_error:
+        if self._dim_mode or landing.reading_error(fit, guard, noise) > self.max_reading_error:
             return self._land_blind(fit, now)
         self._to("fitted")
-        if self.scan_dir == "near":
-            # On the near flank, last moved near.  One far drive (it takes up the slack)
-            # to ``guard`` short of the centre, where a frame reads the distance left; the
-            # last drive then continues far: no reversal, so no slack in it.
-            fwd = max(fit.center - self.pos - guard, self.levels[1] / 2) + self.backlash
-            legs = plan_drives(fwd, self.levels, 2) or [Drive("far", 2, 1)]
-            landed = self.pos + sum(d.count * self.levels[d.level - 1] for d in legs) - self.backlash
-            self._guard = fit.center - landed
-            self._final_reverses = False
-            return self._go(legs)
-        # On the far flank: one near drive past the peak to ``guard`` short of it (plus
-        # the slack that reversal takes up), where a frame reads the distance left.
-        self._final_reverses = True
-        back = self.pos - fit.center + guard + self.backlash
-        legs = plan_drives(-back, self.levels, 2)
-        landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in legs)
-        if fit.center - landed - self.backlash < guard - self.levels[1] / 2:  # rounded too short
-            legs = plan_drives(-(back + self.levels[1]), self.levels, 2)
-            landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in legs)
-        self._guard = fit.center - landed - self.backlash
-        return self._go(legs)
-
-    def _reading_error(self, fit: fits.Fit, guard: float, noise: float) -> float:
-        """Steps of error in a reading ``guard`` short of the centre: the noise of one
-        averaged sample over the slope of the fitted log-curve there."""
-        lo, hi = fit.predict(fit.center - guard - 1.0), fit.predict(fit.center - guard + 1.0)
-        if lo <= 0 or hi <= 0:
-            return math.inf
-        slope = abs(math.log(hi) - math.log(lo)) / 2.0
-        return noise / slope if slope > 0 else math.inf
+        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
+        self._guard = plan.guard
+        self._final_reverses = plan.final_reverses
+        return self._go(plan.legs)
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to
-        the fitted centre by the ledger, the last drive far, with the prior backlash added
-        on each reversal."""
-        if self.scan_dir == "near":  # near side of the centre, last moved near: one far drive
-            moves = plan_drives(fit.center - self.pos + self.backlash, self.levels, 1)
-        else:  # far side, last moved far: near past the centre, then far onto it
-            guard = self.levels[1]
-            back = plan_drives(-(self.pos - fit.center + guard + self.backlash), self.levels, 2)
-            landed = self.pos - sum(d.count * self.levels[d.level - 1] for d in back) + self.backlash
-            moves = back + plan_drives(fit.center - landed + self.backlash, self.levels, 1)
+        the fitted centre by the ledger (:func:`.landing.blind_drives`)."""
+        moves = landing.blind_drives(self.scan_dir, self.pos, fit.center, self.levels, self.backlash)
         return self._land(moves, fit.peak, now, outcome="blind")
 
     # -- 3 and 4: landing check ------------------------------------------------------------
     def _read(self, measure: float) -> float:
-        """How far short of the fitted centre a frame of ``measure`` on the near flank is.
-
-        The fitted curve gives a distance; where the scan has samples on the near flank
-        around that point, the model's own misreading of those samples (position it gives
-        for their measure minus where they were taken) is interpolated and taken off, so
-        the reading leans on the data rather than on the model's shape."""
+        """How far short of the fitted centre a frame of ``measure`` on the near flank is."""
         assert self.fit is not None
-        fit = self.fit
-        d = fit.offset_for(measure)
-        flank = sorted(
-            (fit.offset_for(m), fit.center - x) for x, m in self._fine if x < fit.center and m < fit.peak
-        )
-        if not flank:
-            return d
-        errs = [(model, model - true) for model, true in flank]
-        if d <= errs[0][0]:
-            return d - errs[0][1]
-        if d >= errs[-1][0]:
-            return d - errs[-1][1]
-        for (m0, e0), (m1, e1) in itertools.pairwise(errs):
-            if m0 <= d <= m1:
-                w = 0.0 if m1 == m0 else (d - m0) / (m1 - m0)
-                return d - (e0 + w * (e1 - e0))
-        return d
+        return landing.flank_reading(self.fit, self._fine, measure)
 
     def _on_landing(self, measure: float, now: float) -> list[Command]:
         assert self.fit is not None

@@ -1,0 +1,103 @@
+"""Landing on a fitted peak: pure planning for the last drives of a search.
+
+Positions are the search's ledger (nominal level-1 units relative to the start). The
+final drive is always far, so the motor's slack is taken up the same way every time.
+Two ways to land:
+
+- *by reading* (:func:`approach_legs`, then :func:`flank_reading`): one drive to ``guard``
+  short of the centre on the near flank; the frame there gives, through the fitted curve,
+  the distance still to go;
+- *blind* (:func:`blind_drives`): by the ledger onto the centre, when a reading would be
+  noise (:func:`reading_error`).
+
+Nothing here sleeps or touches a socket.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.search._machine import plan_drives, span
+from controller.search._types import Direction, Drive
+from controller.search.fits import Fit
+
+
+def reading_error(fit: Fit, guard: float, noise: float) -> float:
+    """Steps of error in a reading ``guard`` short of the centre: the relative noise of one
+    averaged sample over the slope of the fitted log-curve there (inf where it is flat)."""
+    lo, hi = fit.predict(fit.center - guard - 1.0), fit.predict(fit.center - guard + 1.0)
+    if lo <= 0 or hi <= 0:
+        return math.inf
+    slope = abs(math.log(hi) - math.log(lo)) / 2.0
+    return noise / slope if slope > 0 else math.inf
+
+
+def flank_reading(fit: Fit, samples: Sequence[tuple[float, float]], measure: float) -> float:
+    """How far short of the fitted centre a frame of ``measure`` on the near flank is.
+
+    The fitted curve gives a distance; where ``samples`` (position, measure) lie on the
+    near flank around that point, the model's own misreading of them (the distance it
+    gives for their measure minus their true distance) is interpolated and taken off, so
+    the reading leans on the data rather than on the model's shape."""
+    d = fit.offset_for(measure)
+    errs = sorted(
+        (fit.offset_for(m), fit.offset_for(m) - (fit.center - x))
+        for x, m in samples
+        if x < fit.center and m < fit.peak
+    )
+    if not errs:
+        return d
+    if d <= errs[0][0]:
+        return d - errs[0][1]
+    if d >= errs[-1][0]:
+        return d - errs[-1][1]
+    for (m0, e0), (m1, e1) in itertools.pairwise(errs):
+        if m0 <= d <= m1:
+            w = 0.0 if m1 == m0 else (d - m0) / (m1 - m0)
+            return d - (e0 + w * (e1 - e0))
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class Approach:
+    """The drive to the reading point: ``legs``, the ``guard`` (how far short of the centre
+    they land, by the ledger), and whether the last drive after the reading reverses."""
+
+    legs: list[Drive]
+    guard: float
+    final_reverses: bool
+
+
+def approach_legs(
+    scan_dir: Direction, pos: float, center: float, guard: float, levels: Sequence[float], backlash: float
+) -> Approach:
+    """Plan the drive to ``guard`` short of ``center`` after a scan that ran ``scan_dir``.
+
+    After a near scan (motor on the near flank, last moved near): one far drive, which
+    takes up the slack, so the last drive continues far with none.  After a far scan:
+    one near drive past the peak, lengthened by the slack that reversal takes up."""
+    if scan_dir == "near":
+        fwd = max(center - pos - guard, levels[1] / 2) + backlash
+        legs = plan_drives(fwd, levels, 2) or [Drive("far", 2, 1)]
+        return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
+    back = pos - center + guard + backlash
+    legs = plan_drives(-back, levels, 2)
+    if center - (pos + span(legs, levels)) - backlash < guard - levels[1] / 2:  # rounded too short
+        legs = plan_drives(-(back + levels[1]), levels, 2)
+    return Approach(legs, center - (pos + span(legs, levels)) - backlash, True)
+
+
+def blind_drives(
+    scan_dir: Direction, pos: float, center: float, levels: Sequence[float], backlash: float
+) -> list[Drive]:
+    """Drives onto ``center`` by the ledger, the last one far, the prior ``backlash`` added on
+    each reversal.  After a near scan that is one far drive; after a far scan, near past
+    the centre by a level-2 step, then far onto it."""
+    if scan_dir == "near":
+        return plan_drives(center - pos + backlash, levels, 1)
+    back = plan_drives(-(pos - center + levels[1] + backlash), levels, 2)
+    landed = pos + span(back, levels) + backlash
+    return back + plan_drives(center - landed + backlash, levels, 1)

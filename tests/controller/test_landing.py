@@ -1,0 +1,106 @@
+"""Golden tables for controller.search.landing: the last drives of a search, planned purely."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from controller.search import Drive
+from controller.search._machine import LEVEL_SIZES, span
+from controller.search.fits import Fit
+from controller.search.landing import approach_legs, blind_drives, flank_reading, reading_error
+
+GAUSS = Fit("gaussian", center=0.0, peak=1.0, width=10.0)
+BACKLASH = 4.0
+
+
+def _physical(start: float, last_dir: str, drives: list[Drive], backlash: float) -> float:
+    """Where a motor with ``backlash`` of slack ends: a reversal loses the first units."""
+    pos, last = start, last_dir
+    for d in drives:
+        travel = d.count * LEVEL_SIZES[d.level - 1]
+        if d.direction != last:
+            travel = max(0.0, travel - backlash)
+        pos += travel if d.direction == "far" else -travel
+        last = d.direction
+    return pos
+
+
+@pytest.mark.parametrize(
+    ("drives", "expected"),
+    [
+        ([], 0.0),
+        ([Drive("far", 1, 3)], 3.0),
+        ([Drive("near", 2, 2)], -12.8),
+        ([Drive("far", 3, 1), Drive("near", 1, 2)], 45.0),
+    ],
+)
+def test_span(drives: list[Drive], expected: float) -> None:
+    assert span(drives) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("guard", "noise", "expected"),
+    [
+        (5.0, 0.01, 0.2),  # d ln y / dx = guard / width^2 = 0.05 for a Gaussian
+        (5.0, 0.05, 1.0),
+        (10.0, 0.01, 0.1),
+        (0.0, 0.01, math.inf),  # at the top the curve is flat: a reading says nothing
+    ],
+)
+def test_reading_error(guard: float, noise: float, expected: float) -> None:
+    assert reading_error(GAUSS, guard, noise) == pytest.approx(expected, rel=1e-6)
+
+
+def test_reading_error_beyond_a_parabola_is_infinite() -> None:
+    para = Fit("parabola", center=0.0, peak=1.0, width=10.0)
+    assert reading_error(para, 20.0, 0.01) == math.inf
+
+
+def test_flank_reading_trusts_a_model_that_reads_the_samples_right() -> None:
+    samples = [(-x, GAUSS.predict(-x)) for x in (4.0, 9.0, 16.0)]
+    for dist in (3.0, 7.5, 12.0):
+        assert flank_reading(GAUSS, samples, GAUSS.predict(-dist)) == pytest.approx(dist, abs=1e-6)
+
+
+def test_flank_reading_takes_off_the_model_misreading_its_own_samples() -> None:
+    # The sample 10 steps short measures what the model puts at 8: the model misreads by
+    # -2 there, so a frame of that measure is read as 10, not 8.
+    samples = [(-10.0, GAUSS.predict(-8.0))]
+    assert flank_reading(GAUSS, samples, GAUSS.predict(-8.0)) == pytest.approx(10.0, abs=1e-6)
+
+
+def test_flank_reading_ignores_samples_past_the_centre() -> None:
+    samples = [(10.0, GAUSS.predict(-8.0))]  # on the far flank: not evidence for the near one
+    assert flank_reading(GAUSS, samples, GAUSS.predict(-8.0)) == pytest.approx(8.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("scan_dir", "pos", "legs", "guard", "reverses"),
+    [
+        # near scan, 30 short: one far drive of 20 + the slack, rounded to level 2
+        ("near", -30.0, [Drive("far", 2, 4)], 8.4, False),
+        # far scan, 20 past: near past the peak by the guard plus the slack
+        ("far", 20.0, [Drive("near", 2, 5)], 8.0, True),
+        # far scan far past: a level-3 part, then level 2
+        ("far", 60.0, [Drive("near", 3, 1), Drive("near", 2, 4)], 8.6, True),
+    ],
+)
+def test_approach_legs(scan_dir: str, pos: float, legs: list[Drive], guard: float, reverses: bool) -> None:
+    plan = approach_legs(scan_dir, pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH)  # type: ignore[arg-type]
+    assert plan.legs == legs
+    assert plan.guard == pytest.approx(guard)
+    assert plan.final_reverses is reverses
+
+
+@pytest.mark.parametrize("scan_dir", ["near", "far"])
+@pytest.mark.parametrize("distance", [3.0, 17.0, 30.0, 75.0])
+def test_blind_drives_land_on_the_centre_and_end_far(scan_dir: str, distance: float) -> None:
+    # After a near scan the motor is near of the centre and last moved near; after a far
+    # scan, far of it and last moved far.  A motor with exactly the prior slack lands on
+    # the centre to within half a level-1 step, and the last drive is far.
+    start = -distance if scan_dir == "near" else distance
+    drives = blind_drives(scan_dir, start, 0.0, LEVEL_SIZES, BACKLASH)  # type: ignore[arg-type]
+    assert drives and drives[-1].direction == "far"
+    assert abs(_physical(start, scan_dir, drives, BACKLASH)) <= 0.5

@@ -72,7 +72,6 @@ class Sweep(SearchMachine):
         self._climb_end = 0.0
         self._best = (0.0, 0.0)
 
-
     def _begin(self, now: float) -> list[Command]:
         return self._go([Drive("near", 3, self._steps + 1)])
 

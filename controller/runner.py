@@ -1,7 +1,9 @@
 """The asyncio shell around a focus search: one autofocus run on one camera.
 
 It feeds the pure strategy (:mod:`controller.search`) with observations made from the
-node's frames, carries out the moves it asks for through the node's command socket, tells
+node's frames (decoded, scored and fed on a measure thread, one frame at a time; frames
+the header shows no search wants, because the motor moves or they precede the last move,
+never wake the run), carries out the moves it asks for through the node's command socket, tells
 it which ``move_id`` each move got, and reports every phase, sample and the result through
 ``emit``.  It never decides anything about focus itself.
 
@@ -151,14 +153,21 @@ class AutofocusRun:
             if time.monotonic() - max(started, self._seen_at) > self.frame_timeout:
                 raise RunFailed("no_frames", f"no frame from the node in {self.frame_timeout:g} s")
 
-    async def _observe(self, frame: Frame) -> Observation:
-        loop = asyncio.get_running_loop()
-        kwargs: dict[str, Any] = {"scale": self.strategy.wanted_scale, "reference": self.reference_decode}
-        if self.measure:
-            kwargs["measure"] = self.measure
-        return await loop.run_in_executor(
-            self.executor, lambda: observe(frame.header, frame.jpeg, self.roi, **kwargs)
-        )
+    def _measure_and_feed(
+        self, frame: Frame, kwargs: dict[str, Any]
+    ) -> tuple[Observation, float | None, object, list[Command]] | None:
+        """On a measure thread: decode and score the frame, then feed it to the strategy
+        (pure, and touched by this run only, one call at a time), so that neither a decode
+        nor a curve fit holds up the event loop, which serves every camera.  Returns the
+        observation, the sample's position and the phase as they were before the feed, and
+        the strategy's commands; None for a frame that cannot be decoded."""
+        try:
+            obs = observe(frame.header, frame.jpeg, self.roi, **kwargs)
+        except ValueError:
+            return None
+        position = self._sample_position(obs)
+        phase = getattr(self.strategy, "phase", None)
+        return obs, position, phase, self.strategy.feed(obs, time.monotonic())
 
     def _sample_position(self, obs: Observation) -> float | None:
         pos = getattr(self.strategy, "position", None)
@@ -167,6 +176,7 @@ class AutofocusRun:
         return obs.position
 
     async def run(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
         q = self.link.attach(accept=self._wanted)
         end: Done | Failed | None = None
         try:
@@ -196,19 +206,21 @@ class AutofocusRun:
                 if int(h.get("move_id", 0)) < self._floor:
                     self.superseded += 1
                     continue
-                try:
-                    obs = await self._observe(frame)
-                except ValueError:
+                kwargs: dict[str, Any] = {
+                    "scale": self.strategy.wanted_scale,
+                    "reference": self.reference_decode,
+                }
+                if self.measure:
+                    kwargs["measure"] = self.measure
+                stepped = await loop.run_in_executor(self.executor, self._measure_and_feed, frame, kwargs)
+                if stepped is None:
                     continue
+                obs, position, phase, cmds = stepped
                 self.frames += 1
-                self.emit(
-                    "sample",
-                    {"position": self._sample_position(obs), "measure": obs.measure, "zoom": obs.zoom},
-                )
-                phase = getattr(self.strategy, "phase", None)
+                self.emit("sample", {"position": position, "measure": obs.measure, "zoom": obs.zoom})
                 if isinstance(phase, str):
                     self._phase(phase)
-                end = await self._carry_out(self.strategy.feed(obs, time.monotonic()))
+                end = await self._carry_out(cmds)
         except RunFailed as exc:
             end = Failed(exc.reason, exc.detail)
             # best effort: let the strategy send the motor back

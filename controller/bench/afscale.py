@@ -43,6 +43,7 @@ from controller.rig import CameraSpec, Rig
 from controller.runner import AutofocusRun
 from controller.search import Command, Observation, Strategy, create_strategy
 from controller.service import Controller
+from tetherfocus.client import RemoteError
 
 NODES_PER_FEEDER = 8
 STRATEGY = "default"
@@ -124,6 +125,7 @@ class _Camera:
         self.skipped_unsettled = 0
         self.skipped_superseded = 0
         self.stale = 0
+        self.scramble_failures = 0
         self.run: AutofocusRun | None = None
 
 
@@ -137,13 +139,19 @@ async def _loop(
     truth: _Truth,
     focus: float,
     tolerance: float,
+    scramble_first: bool,
 ) -> None:
-    first = True
+    first = not scramble_first
     while time.monotonic() < window[1]:
         link = cam.link
         if not first:  # throw focus off: 1-4 level-3 drives either way
             args = {"direction": cam.rng.choice(("near", "far")), "level": 3, "count": cam.rng.randint(1, 4)}
-            await link.call("focus.drive", args, timeout=10.0)
+            try:
+                await link.call("focus.drive", args, timeout=10.0)
+            except RemoteError:
+                cam.scramble_failures += 1
+                await asyncio.sleep(0.2)
+                continue
             if time.monotonic() >= window[1]:
                 return
         first = False
@@ -188,16 +196,21 @@ async def _mode(
     truth: _Truth,
     focus: float,
     tolerance: float,
+    scramble_first: bool,
 ) -> dict[str, Any]:
+    """One measurement window; ``scramble_first``: throw focus off before the first run too
+    (the bodies start at random positions, but after a window they are in focus)."""
     sink: list[float] = []
     t0 = time.monotonic()
     window = [t0, t0 + seconds]
     for cam in cams:
         cam.results, cam.received, cam.measured, cam.stale = [], 0, 0, 0
-        cam.skipped_unsettled = cam.skipped_superseded = 0
+        cam.skipped_unsettled = cam.skipped_superseded = cam.scramble_failures = 0
     cpu0 = _cpu_s()
     tasks = [
-        asyncio.ensure_future(_loop(ctl, c, roi, reference, window, sink, truth, focus, tolerance))
+        asyncio.ensure_future(
+            _loop(ctl, c, roi, reference, window, sink, truth, focus, tolerance, scramble_first)
+        )
         for c in cams
     ]
     await asyncio.sleep(seconds)
@@ -232,6 +245,7 @@ async def _mode(
         "runs_cancelled_at_end": cancelled,
         "failures": sorted({str(r.get("reason")) for r in runs if not r["ok"]}),
         "transport_failures": transport_failed,
+        "scramble_drives_refused": sum(c.scramble_failures for c in cams),
         "median_run_seconds": round(statistics.median(r["seconds"] for r in runs), 2) if runs else None,
         "median_abs_error_steps": round(statistics.median(errors), 2) if errors else None,
         "sustained": bool(p99 < P99_LIMIT_MS and transport_failed == 0 and len(sink) > 0),
@@ -263,9 +277,15 @@ async def _controller_step(
             _Camera(ctl.links[n["name"]], n["local"], i + 1, random.Random(1000 + i))
             for i, n in enumerate(nodes)
         ]
-        out = {"region_decode": await _mode(ctl, cams, roi, False, seconds, linger, truth, focus, tolerance)}
+        out = {
+            "region_decode": await _mode(
+                ctl, cams, roi, False, seconds, linger, truth, focus, tolerance, False
+            )
+        }
         if full_decode:
-            out["full_decode"] = await _mode(ctl, cams, roi, True, seconds, linger, truth, focus, tolerance)
+            out["full_decode"] = await _mode(
+                ctl, cams, roi, True, seconds, linger, truth, focus, tolerance, True
+            )
         return out
     finally:
         stop.set()

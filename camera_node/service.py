@@ -70,7 +70,10 @@ class Node:
         *,
         clock: Clock | None = None,
         versions: dict[str, str] | None = None,
+        context: zmq.asyncio.Context | None = None,
     ) -> None:
+        """``context``: a ZeroMQ context to share (benchmarks run several nodes in one
+        process); the node then leaves it open on shutdown.  By default it owns its own."""
         self.config = config
         self.name = config.name
         self.factory = factory
@@ -99,7 +102,8 @@ class Node:
         self._lost_event = asyncio.Event()
         self._lv_wakeup = asyncio.Event()
         self.started = asyncio.Event()  # set after the first attempt to open the camera
-        self.ctx = zmq.asyncio.Context()
+        self._own_ctx = context is None
+        self.ctx = context if context is not None else zmq.asyncio.Context()
         # --keys: both sockets are CURVE servers, and the ZAP handler (started before any
         # bind, so no connection slips in unchecked) accepts only DIR/authorized/ keys.
         self.security = load_security(config.keys, "node")
@@ -108,14 +112,14 @@ class Node:
             self.publisher = Publisher(self.ctx, config.pub, self.security)
         except zmq.ZMQError as exc:
             self._stop_auth()
-            self.ctx.destroy(linger=0)
+            self._drop_ctx()
             raise UsageError(f"--pub {config.pub}: cannot bind: {exc}") from None
         try:
             self.rep = bind_router(self.ctx, config.rep, self.security)
         except zmq.ZMQError as exc:
             self.publisher.close()
             self._stop_auth()
-            self.ctx.destroy(linger=0)
+            self._drop_ctx()
             raise UsageError(f"--rep {config.rep}: cannot bind: {exc}") from None
         self.rep_endpoint = bound_endpoint(self.rep)
         self.server = CommandServer(
@@ -429,7 +433,12 @@ class Node:
                 log.warning("the camera did not close within 3 s")
         self.worker.shutdown(wait=False)
         self._stop_auth()
-        self.ctx.term()
+        if self._own_ctx:
+            self.ctx.term()
+
+    def _drop_ctx(self) -> None:
+        if self._own_ctx:
+            self.ctx.destroy(linger=0)
 
     def _stop_auth(self) -> None:
         if self._auth is not None:

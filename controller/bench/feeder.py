@@ -5,7 +5,7 @@ msgpack list of pre-rendered JPEGs (:func:`camera_node.bench.prerender`):
 
 - ``nodes``: COUNT real camera nodes (:class:`camera_node.service.Node`, as ``tetherfocus
   node`` runs it) over :class:`camera_node.bench.FrameSource` at FPS each (0: as fast as the
-  node can go), in one asyncio loop;
+  node can go), in one asyncio loop, sharing one ZeroMQ context (one I/O thread);
 - ``afnodes``: COUNT real camera nodes over the real simulated camera (motor, live-view
   timing, zoom, the gphoto2 facade and backend) whose frames are looked up in the focus
   stack FRAMES (:mod:`.stack`) instead of rendered; FPS is ignored (the scene's live view
@@ -35,6 +35,7 @@ from typing import Any
 
 import msgpack
 import zmq
+import zmq.asyncio
 
 from tetherfocus.procs import NotReady, ReadyProcess, read_line
 
@@ -77,6 +78,7 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
     from camera_node.sim.scene import load_scene
     from controller.bench.stack import StackCamera, load_stack
 
+    ctx = zmq.asyncio.Context()  # one I/O thread for the nodes of this process
     stack = load_stack(stack_path)
     scene = load_scene(resolve_scene(stack.scene))  # one copy shared by the bodies
     clock = RealClock()
@@ -94,7 +96,7 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
             rep="tcp://127.0.0.1:*",
             fps=0.0,  # the body paces live view (its frame slots)
         )
-        nodes.append(Node(config, lambda b=backend: b, clock=clock))  # type: ignore[misc]
+        nodes.append(Node(config, lambda b=backend: b, clock=clock, context=ctx))  # type: ignore[misc]
         sims.append(sim)
     tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
     await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
@@ -115,6 +117,7 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
             _say({"truth": truth, "missed": sum(s.missed for s in sims)})
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    ctx.term()
     _say(
         {
             "cpu_s": _cpu_s(),
@@ -132,6 +135,7 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
     from camera_node.service import Node
 
     nodes, stop = [], asyncio.Event()
+    ctx = zmq.asyncio.Context()  # one I/O thread for the nodes of this process
     for i in range(count):
         config = NodeConfig(
             camera=CameraSpec("sim", None),
@@ -142,7 +146,7 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
         )
         # each node starts at another frame, so the cameras do not publish identical bytes
         source = FrameSource(frames[i % len(frames) :] + frames[: i % len(frames)], fps or UNPACED_FPS)
-        nodes.append(Node(config, lambda s=source: s, clock=RealClock()))  # type: ignore[misc]
+        nodes.append(Node(config, lambda s=source: s, clock=RealClock(), context=ctx))  # type: ignore[misc]
     tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
     await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
     cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
@@ -155,6 +159,7 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
     await asyncio.get_running_loop().run_in_executor(None, _stdin_closed)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    ctx.term()
     _say(
         {
             "cpu_s": _cpu_s(),

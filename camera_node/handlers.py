@@ -143,13 +143,24 @@ async def liveview_stop(node: Node, args: Result) -> Result:
 
 
 async def _drive(node: Node, direction: str, level: int) -> None:
-    """One Canon-style drive on the camera thread; the tracker learns when it was issued."""
+    """One Canon-style drive; the tracker learns when it was issued.
 
-    def job(b: Backend) -> float:
-        b.focus_drive(direction, level)  # type: ignore[arg-type]
+    The drive's two halves are two camera jobs with the body's pause between them spent
+    off the camera thread, so live view keeps its frames during a many-part drive (the
+    command lock keeps other commands out of the gap)."""
+
+    def begin(b: Backend) -> float:
+        b.focus_drive_begin(direction, level)  # type: ignore[arg-type]
+        return b.drive_gap_s
+
+    def end(b: Backend) -> float:
+        b.focus_drive_end(direction, level)  # type: ignore[arg-type]
         return node.clock.now()
 
-    t = await node.camera(job)
+    gap = await node.camera(begin)
+    if gap > 0:
+        await asyncio.sleep(gap)
+    t = await node.camera(end)
     node.tracker.drive_issued(direction, level, t)  # type: ignore[arg-type]
 
 

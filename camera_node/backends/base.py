@@ -96,6 +96,21 @@ class Backend(abc.ABC):
     def focus_drive(self, direction: Direction, level: int) -> None:
         """One Canon-style relative drive (level 1..3).  Returns at once; no completion signal."""
 
+    #: The pause :meth:`focus_drive` makes between its two halves; 0 when it makes none.
+    drive_gap_s: float = 0.0
+
+    def focus_drive_begin(self, direction: Direction, level: int) -> None:
+        """The first half of :meth:`focus_drive`: its checks and whatever must precede the
+        pause.  A caller that does not want to hold the camera through the pause calls
+        this, waits :attr:`drive_gap_s` (free to take live-view frames meanwhile), then
+        :meth:`focus_drive_end`.  By default there are no checks of its own: the second
+        half (:meth:`focus_drive`) makes them."""
+        del direction, level
+
+    def focus_drive_end(self, direction: Direction, level: int) -> None:
+        """The second half of :meth:`focus_drive`: the drive itself."""
+        self.focus_drive(direction, level)
+
     @abc.abstractmethod
     def focus_steps(self, steps: int) -> None:
         """One Nikon-style signed integer drive (negative is near)."""

@@ -323,15 +323,29 @@ class GPhoto2Backend(Backend):
         if not self._liveview:
             raise BackendError("not_ready", f"{what} works only in live view; start it first")
 
+    drive_gap_s = TOGGLE_GAP_S
+
     def focus_drive(self, direction: Direction, level: int) -> None:
+        self.focus_drive_begin(direction, level)
+        self.clock.sleep(TOGGLE_GAP_S)
+        self.focus_drive_end(direction, level)
+
+    def _drive_value(self, direction: Direction, level: int) -> str:
         self._require(CAP_FOCUS_LEVELS, "focus drive by levels")
         value = CANON_LEVEL_VALUES.get((direction, level))
         if value is None:
             raise BackendError("bad_args", f"no focus drive {direction} {level}")
         self._check_liveview("manualfocusdrive")
+        return value
+
+    def focus_drive_begin(self, direction: Direction, level: int) -> None:
+        """Checks, then "None" (libgphoto2 only counts a changed string as a change; setting
+        "None" sends nothing to the body, so frames may be read before the target)."""
+        self._drive_value(direction, level)
         self._set("manualfocusdrive", "None")
-        self.clock.sleep(TOGGLE_GAP_S)
-        self._set("manualfocusdrive", value)
+
+    def focus_drive_end(self, direction: Direction, level: int) -> None:
+        self._set("manualfocusdrive", self._drive_value(direction, level))
 
     def focus_steps(self, steps: int) -> None:
         self._require(CAP_FOCUS_STEPS, "focus drive by steps")

@@ -93,6 +93,36 @@ def test_client_from_the_docs_sees_move_id_advance(sim_node: NodeProc) -> None:
         client.close()
 
 
+def test_live_view_keeps_its_frames_during_a_many_part_drive(sim_node: NodeProc) -> None:
+    # Each Canon drive is "None", a 100 ms pause, then the target.  The pause is spent off
+    # the camera thread, so frames keep coming (27 in 1.09 s here); holding the camera
+    # through it left at most one frame between parts (7 in all, same drive time).
+    count = 8
+    with Client(sim_node.rep, timeout=10) as c:
+        info = c.call("info")
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        try:
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVTIMEO, 5000)
+            sub.setsockopt(zmq.SUBSCRIBE, b"frame.")
+            sub.connect(f"tcp://127.0.0.1:{info['pub_port']}")
+            sub.recv_multipart()  # connected and streaming
+            t0 = time.monotonic()
+            c.call("focus.drive", {"direction": "near", "level": 1, "count": count})
+            t1 = time.monotonic()
+            inside = 0
+            while True:
+                _topic, raw, _jpeg = sub.recv_multipart()
+                t = msgpack.unpackb(raw)["t"]  # the node's CLOCK_MONOTONIC: this host's
+                if t > t1:
+                    break
+                inside += t > t0
+        finally:
+            sub.close()
+    assert t1 - t0 >= count * 0.1  # the pauses were kept
+    assert inside > count + 3, f"{inside} frames during a {t1 - t0:.2f} s drive of {count} parts"
+
+
 # ---------------------------------------------------------------------- busy, home, goto
 
 

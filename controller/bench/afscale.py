@@ -37,9 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.bench.feeder import Feeder
-from controller.bench.scaling import P99_LIMIT_MS, _cpu_s, _pct
+from controller.bench.scaling import P99_LIMIT_MS, _cpu_s, _pct, running_controller
 from controller.links import CameraLink
-from controller.rig import CameraSpec, Rig
 from controller.runner import AutofocusRun
 from controller.search import Command, Observation, Strategy, create_strategy
 from controller.service import Controller
@@ -262,17 +261,7 @@ async def _controller_step(
     focus: float,
     tolerance: float,
 ) -> dict[str, Any]:
-    rig = Rig(tuple(CameraSpec(n["name"], n["rep"], n["pub"]) for n in nodes))
-    ctl = Controller(rig, rep="tcp://127.0.0.1:*", pub="tcp://127.0.0.1:*", announce=False)
-    stop = asyncio.Event()
-    running = asyncio.ensure_future(ctl.run(stop))
-    try:
-        await asyncio.wait_for(ctl.ready.wait(), 30)
-        deadline = time.monotonic() + 60
-        while any(link.frames_seen == 0 or not link.online for link in ctl.links.values()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("not every node's frames reached the controller within 60 s")
-            await asyncio.sleep(0.1)
+    async with running_controller(nodes) as ctl:
         cams = [
             _Camera(ctl.links[n["name"]], n["local"], i + 1, random.Random(1000 + i))
             for i, n in enumerate(nodes)
@@ -287,9 +276,6 @@ async def _controller_step(
                 ctl, cams, roi, True, seconds, linger, truth, focus, tolerance, True
             )
         return out
-    finally:
-        stop.set()
-        await running
 
 
 def step(

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,33 @@ def _stdin_closed() -> None:
     sys.stdin.read()
 
 
+async def _serve(nodes: list[Any], ctx: zmq.asyncio.Context, until: Callable[[], Awaitable[None]]) -> None:
+    """Run ``nodes`` (camera_node Nodes on ``ctx``): say the ready line once they all
+    started, wait ``until()`` returns, stop them, say the CPU line."""
+    stop = asyncio.Event()
+    tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
+    await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
+    cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
+    _say(
+        {
+            "ready": True,
+            "nodes": [{"name": n.name, "rep": n.rep_endpoint, "pub": n.publisher.endpoint} for n in nodes],
+        }
+    )
+    await until()
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    ctx.term()
+    _say(
+        {
+            "cpu_s": _cpu_s(),
+            "published": sum(n.seq for n in nodes),
+            "cpu_s_since_ready": _cpu_s() - cpu0,
+            "published_since_ready": sum(n.seq for n in nodes) - seq0,
+        }
+    )
+
+
 async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
     import random
     from typing import cast
@@ -82,7 +110,7 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
     stack = load_stack(stack_path)
     scene = load_scene(resolve_scene(stack.scene))  # one copy shared by the bodies
     clock = RealClock()
-    nodes, sims, stop = [], [], asyncio.Event()
+    nodes, sims = [], []
     for i in range(count):
         rng = random.Random(seed + i)
         period = 1.0 / scene.spec.stream.fps
@@ -98,34 +126,15 @@ async def _af_nodes(stack_path: Path, count: int, seed: int) -> None:
         )
         nodes.append(Node(config, lambda b=backend: b, clock=clock, context=ctx))  # type: ignore[misc]
         sims.append(sim)
-    tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
-    await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
-    cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
-    _say(
-        {
-            "ready": True,
-            "nodes": [{"name": n.name, "rep": n.rep_endpoint, "pub": n.publisher.endpoint} for n in nodes],
-        }
-    )
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        if line.strip() == "truth":
-            truth = {n.name: round(s.true_position(), 3) for n, s in zip(nodes, sims, strict=True)}
-            _say({"truth": truth, "missed": sum(s.missed for s in sims)})
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    ctx.term()
-    _say(
-        {
-            "cpu_s": _cpu_s(),
-            "published": sum(n.seq for n in nodes),
-            "cpu_s_since_ready": _cpu_s() - cpu0,
-            "published_since_ready": sum(n.seq for n in nodes) - seq0,
-        }
-    )
+
+    async def until_stdin_closes() -> None:  # answering "truth" lines meanwhile
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if line.strip() == "truth":
+                truth = {n.name: round(s.true_position(), 3) for n, s in zip(nodes, sims, strict=True)}
+                _say({"truth": truth, "missed": sum(s.missed for s in sims)})
+
+    await _serve(nodes, ctx, until_stdin_closes)
 
 
 async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
@@ -134,7 +143,7 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
     from camera_node.config import CameraSpec, NodeConfig
     from camera_node.service import Node
 
-    nodes, stop = [], asyncio.Event()
+    nodes = []
     ctx = zmq.asyncio.Context()  # one I/O thread for the nodes of this process
     for i in range(count):
         config = NodeConfig(
@@ -147,27 +156,11 @@ async def _nodes(frames: list[bytes], count: int, fps: float) -> None:
         # each node starts at another frame, so the cameras do not publish identical bytes
         source = FrameSource(frames[i % len(frames) :] + frames[: i % len(frames)], fps or UNPACED_FPS)
         nodes.append(Node(config, lambda s=source: s, clock=RealClock(), context=ctx))  # type: ignore[misc]
-    tasks = [asyncio.ensure_future(n.run(stop)) for n in nodes]
-    await asyncio.gather(*(asyncio.wait_for(n.started.wait(), 30) for n in nodes))
-    cpu0, seq0 = _cpu_s(), sum(n.seq for n in nodes)
-    _say(
-        {
-            "ready": True,
-            "nodes": [{"name": n.name, "rep": n.rep_endpoint, "pub": n.publisher.endpoint} for n in nodes],
-        }
-    )
-    await asyncio.get_running_loop().run_in_executor(None, _stdin_closed)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    ctx.term()
-    _say(
-        {
-            "cpu_s": _cpu_s(),
-            "published": sum(n.seq for n in nodes),
-            "cpu_s_since_ready": _cpu_s() - cpu0,
-            "published_since_ready": sum(n.seq for n in nodes) - seq0,
-        }
-    )
+
+    async def until_stdin_closes() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, _stdin_closed)
+
+    await _serve(nodes, ctx, until_stdin_closes)
 
 
 def _bare(frames: list[bytes], count: int, fps: float) -> None:

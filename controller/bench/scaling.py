@@ -20,10 +20,11 @@ A step is *sustained* when the latency p99 is under ``P99_LIMIT_MS`` and at leas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,27 @@ async def _measure_mode(
     }
 
 
+@contextlib.asynccontextmanager
+async def running_controller(nodes: list[dict[str, str]], timeout: float = 60.0) -> AsyncIterator[Controller]:
+    """A real Controller on 127.0.0.1 linked to ``nodes`` ({name, rep, pub}), yielded once
+    every link is online and has seen a frame; stopped on exit.  RuntimeError past ``timeout``."""
+    rig = Rig(tuple(CameraSpec(n["name"], n["rep"], n["pub"]) for n in nodes))
+    ctl = Controller(rig, rep="tcp://127.0.0.1:*", pub="tcp://127.0.0.1:*", announce=False)
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(ctl.run(stop))
+    try:
+        await asyncio.wait_for(ctl.ready.wait(), 30)
+        deadline = time.monotonic() + timeout
+        while any(link.frames_seen == 0 or not link.online for link in ctl.links.values()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not every node's frames reached the controller within {timeout:g} s")
+            await asyncio.sleep(0.1)
+        yield ctl
+    finally:
+        stop.set()
+        await running
+
+
 async def _controller_step(
     nodes: list[dict[str, str]],
     roi: Sequence[float],
@@ -140,24 +162,11 @@ async def _controller_step(
     warmup: float,
     full_decode: bool,
 ) -> dict[str, Any]:
-    rig = Rig(tuple(CameraSpec(n["name"], n["rep"], n["pub"]) for n in nodes))
-    ctl = Controller(rig, rep="tcp://127.0.0.1:*", pub="tcp://127.0.0.1:*", announce=False)
-    stop = asyncio.Event()
-    running = asyncio.ensure_future(ctl.run(stop))
-    try:
-        await asyncio.wait_for(ctl.ready.wait(), 30)
-        deadline = time.monotonic() + 60
-        while any(link.frames_seen == 0 for link in ctl.links.values()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("not every node's frames reached the controller within 60 s")
-            await asyncio.sleep(0.1)
+    async with running_controller(nodes) as ctl:
         out = {"region_decode": await _measure_mode(ctl, roi, scale, False, seconds, warmup)}
         if full_decode:
             out["full_decode"] = await _measure_mode(ctl, roi, scale, True, seconds, warmup)
         return out
-    finally:
-        stop.set()
-        await running
 
 
 def _bare_step(frames: Path, n: int, seconds: float) -> dict[str, Any]:

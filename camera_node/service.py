@@ -170,8 +170,12 @@ class Node:
         or not open, timeout past ``timeout``; BackendError for the camera's other refusals.
         """
         backend = self.backend
-        if backend is None or self.lost:
-            raise ProtocolError(ErrorCode.CAMERA_ERROR, "the camera is lost; the node is reconnecting")
+        if self.lost:  # e.g. the preview loop saw the USB link go after this command was admitted
+            raise ProtocolError(
+                ErrorCode.CAMERA_ERROR, "the camera is lost; the node is reconnecting", {"camera_lost": True}
+            )
+        if backend is None:
+            raise ProtocolError(ErrorCode.CAMERA_ERROR, "the camera is not open")
         try:
             return await self.worker.run(lambda: fn(backend), timeout)
         except WorkerTimeout as exc:

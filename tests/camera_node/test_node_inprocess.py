@@ -19,7 +19,7 @@ from camera_node.backends.sim import SimBackend, open_sim_backend
 from camera_node.clock import RealClock
 from camera_node.config import CameraSpec, NodeConfig
 from camera_node.service import Node
-from protocol import NODE_COMMANDS
+from protocol import NODE_COMMANDS, ErrorCode, ProtocolError
 from tetherfocus.client import AsyncClient, RemoteError
 
 
@@ -97,5 +97,19 @@ def test_camera_lost_and_recovered(small_scene: Path) -> None:
         await _until(lambda: node.seq > seq + 3)  # frames flow again
         moved = await client.call("focus.drive", {"direction": "far", "level": 1})
         assert moved["position"] is None  # homing was forgotten with the camera
+
+    _run(small_scene, body)
+
+
+def test_a_command_admitted_before_the_loss_still_says_camera_lost(small_scene: Path) -> None:
+    # The race the reliability suite once hit: a capture is admitted, then the preview loop
+    # sees the USB link go before the capture reaches the camera.  Its error must carry
+    # details.camera_lost like every other lost-camera reply (docs/protocol.md).
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        node.on_lost(RuntimeError("test: the link went between admit and the camera call"))
+        with pytest.raises(ProtocolError) as err:
+            await node.camera(lambda b: b.preview())
+        assert err.value.code is ErrorCode.CAMERA_ERROR
+        assert err.value.details == {"camera_lost": True}
 
     _run(small_scene, body)

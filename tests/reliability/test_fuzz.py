@@ -23,6 +23,7 @@ import zmq
 
 from tests.reliability import rigproc
 from tests.reliability.rigproc import figure
+from viewer.actions import TIMEOUTS
 
 pytestmark = pytest.mark.live
 
@@ -180,7 +181,9 @@ def test_viewer_rejects_malformed_http_and_ws_input_with_4xx(rig: dict[str, rigp
 
     async def go() -> dict[int, int]:
         statuses: dict[int, int] = {}
-        timeout = aiohttp.ClientTimeout(total=15)
+        # Valid cases among the random ones (a "home" on cam1 drives 20+ times, ~10 s) may
+        # take as long as the viewer's own bound for that action: wait a little longer.
+        timeout = aiohttp.ClientTimeout(total=max(TIMEOUTS.values()) + 15)
         async with aiohttp.ClientSession(timeout=timeout) as s:
             for method, path, body in cases:
                 if path.startswith("/stream/cam1"):

@@ -199,7 +199,11 @@ class SearchMachine(abc.ABC):
     @property
     def noise(self) -> float:
         """Median relative frame-to-frame noise in the current view and scale (0 until known)."""
-        seen = self._noise.get((self.zoom, self._scale))
+        return self.noise_at(self.zoom, self._scale)
+
+    def noise_at(self, zoom: int | None, scale: int) -> float:
+        """Median relative frame-to-frame noise seen at ``zoom`` and decode ``scale`` (0 if none)."""
+        seen = self._noise.get((zoom, scale))
         if not seen:
             return 0.0
         s = sorted(seen)

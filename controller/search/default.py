@@ -306,16 +306,14 @@ class Default(SearchMachine):
     def _dim_possible(self) -> bool:
         """The dim fallback is on and not yet tried, and the 1x curve was noisy or shallow
         (a noise estimate from three frames can come out low)."""
-        seen = sorted(self._noise.get((self.start_zoom, self.coarse_scale), []))
-        coarse_noise = seen[len(seen) // 2] if seen else 0.0
         ms = [m for _, m in self.climb.samples]
         shallow = bool(ms) and min(ms) > 0 and max(ms) / min(ms) < self.dim_shallow
-        noisy = coarse_noise >= self.dim_noise / 2
+        noisy = self.noise_at(self.start_zoom, self.coarse_scale) >= self.dim_noise / 2
         return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1 and (noisy or shallow)
 
     def _fine_failed(self, outcome: str, detail: str, now: float) -> list[Command]:
-        """A failed fine stage; in low light (the 1x frames at least ``dim_noise``), the coarse
-        bracket may have taken noise for slope: look again magnified, once."""
+        """A failed fine stage.  When the 1x curve was noisy or shallow (:meth:`_dim_possible`),
+        the coarse bracket may have taken noise for slope: look again magnified, once."""
         if self._dim_possible():
             return self._dim_start()
         self._to(outcome)

@@ -171,9 +171,7 @@ class Node:
         """
         backend = self.backend
         if self.lost:  # e.g. the preview loop saw the USB link go after this command was admitted
-            raise ProtocolError(
-                ErrorCode.CAMERA_ERROR, "the camera is lost; the node is reconnecting", {"camera_lost": True}
-            )
+            raise camera_lost_error("the camera is lost; the node is reconnecting")
         if backend is None:
             raise ProtocolError(ErrorCode.CAMERA_ERROR, "the camera is not open")
         try:
@@ -185,9 +183,7 @@ class Node:
         except BackendError as exc:
             if exc.code == "camera_lost":
                 self.on_lost(exc)
-                raise ProtocolError(
-                    ErrorCode.CAMERA_ERROR, f"camera lost: {exc.message}", {"camera_lost": True}
-                ) from None
+                raise camera_lost_error(f"camera lost: {exc.message}") from None
             raise
 
     def on_lost(self, exc: BaseException) -> None:
@@ -387,9 +383,7 @@ class Node:
                 ErrorCode.BUSY, f"{self.busy} is running; try again when it ends", {"running": self.busy}
             )
         if self.lost:
-            raise ProtocolError(
-                ErrorCode.CAMERA_ERROR, "the camera is lost; the node is reconnecting", {"camera_lost": True}
-            )
+            raise camera_lost_error("the camera is lost; the node is reconnecting")
         if self.info is None:
             raise ProtocolError(ErrorCode.NOT_READY, "the camera is still being opened")
         if self.pending >= MAX_PENDING:
@@ -457,6 +451,11 @@ def _close_quietly(backend: Backend) -> None:
     except BackendError:
         pass
     backend.close()
+
+
+def camera_lost_error(message: str) -> ProtocolError:
+    """The reply to any command the camera's loss stops: camera_error with details.camera_lost."""
+    return ProtocolError(ErrorCode.CAMERA_ERROR, message, {"camera_lost": True})
 
 
 def backend_code(code: str) -> ErrorCode:

@@ -327,7 +327,7 @@ class GPhoto2Backend(Backend):
 
     def focus_drive(self, direction: Direction, level: int) -> None:
         self.focus_drive_begin(direction, level)
-        self.clock.sleep(TOGGLE_GAP_S)
+        self.clock.sleep(self.drive_gap_s)
         self.focus_drive_end(direction, level)
 
     def _drive_value(self, direction: Direction, level: int) -> str:

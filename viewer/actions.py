@@ -28,7 +28,8 @@ from typing import Any
 from protocol import ErrorCode, ProtocolError, check_roi
 
 ACTIONS = ("roi", "autofocus", "cancel", "nudge", "home", "zoom", "capture")
-SESSION_ACTIONS = ("ack", "subscribe")  # WebSocket flow control, not forwarded
+SESSION_ACTIONS = ("ack", "subscribe", "tiles")  # WebSocket flow control, not forwarded
+MAX_TILE_PX = 1 << 16  # a tile wider than this is a mistake, not a screen
 ZOOMS = (1, 5, 10)
 STRATEGIES = ("default", "sweep")
 
@@ -149,6 +150,39 @@ def parse_action(msg: object, cameras: Collection[str]) -> ControllerCall:
         return _node_call(action, camera, "zoom.set", zargs)
     # capture
     return _node_call(action, camera, "capture", {"download": True})
+
+
+def parse_tile_widths(msg: Mapping[str, Any], cameras: Collection[str]) -> dict[str, int | None]:
+    """The ``widths`` of a ``tiles`` message: camera -> device pixels (rounded up), or None.
+
+    ``{"action": "tiles", "widths": {"cam1": 412.5, "cam2": null}}``: each number is how many
+    device pixels wide the camera's tile is (CSS width x devicePixelRatio); null forgets the
+    declaration (full frames again).  Raises ActionError: ``bad_args`` when ``widths`` is
+    not an object or a width is not a positive number up to 65536, ``not_found`` for a
+    camera that does not exist.  Nothing is taken from a message with any error in it.
+    """
+    widths = msg.get("widths")
+    if not isinstance(widths, Mapping):
+        raise _bad("'widths' must be an object: camera name -> tile width in device pixels, or null")
+    out: dict[str, int | None] = {}
+    for camera, v in widths.items():
+        if camera not in cameras:
+            raise _bad(
+                f"no camera {camera!r}; cameras: {', '.join(cameras) or 'none'}",
+                ErrorCode.NOT_FOUND,
+            )
+        if v is None:
+            out[camera] = None
+            continue
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or not math.isfinite(v)
+            or not 0 < v <= MAX_TILE_PX
+        ):
+            raise _bad(f"width of {camera!r} must be a number of device pixels, 0 < width <= {MAX_TILE_PX}")
+        out[camera] = math.ceil(v)
+    return out
 
 
 def _node_call(action: str, camera: str, cmd: str, args: dict[str, Any]) -> ControllerCall:

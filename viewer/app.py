@@ -1,8 +1,9 @@
 """The viewer's aiohttp application: factory, typed keys, background tasks, error middleware.
 
 ``make_app(config)`` builds the app; its cleanup context owns the zmq context and every
-background task (one SUB per camera node, the controller's events and status poll), so
-starting and stopping the app starts and stops all of them.  On shutdown the open
+background task (one SUB per camera node, the controller's events and status poll) and the
+scaler's thread pool (reduced frames for grid tiles, viewer.scaler), so starting and
+stopping the app starts and stops all of them.  On shutdown the open
 WebSockets are closed with 1001 (going away) and the MJPEG streams end.
 
 Every error a client can cause becomes a 4xx response with a one-line JSON body
@@ -29,6 +30,7 @@ from viewer.config import ViewerConfig
 from viewer.control import CaptureStore
 from viewer.feeds import CameraFeed, Hub
 from viewer.jsonutil import dumps
+from viewer.scaler import FrameScaler
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ HUB = web.AppKey("hub", Hub)
 CONTROLLER = web.AppKey("controller", AsyncClient)
 CAPTURES = web.AppKey("captures", CaptureStore)
 STOP = web.AppKey("stop", asyncio.Event)
+SCALER = web.AppKey("scaler", FrameScaler)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 
 
@@ -92,6 +95,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 3.0)
         controller.close()
         ctx.destroy(linger=0)
+        app[SCALER].close()
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -114,6 +118,7 @@ def make_app(config: ViewerConfig) -> web.Application:
     app[HUB] = Hub([CameraFeed(c.name, c.rep, c.pub, list(c.roi)) for c in config.cameras])
     app[CAPTURES] = CaptureStore()
     app[STOP] = asyncio.Event()
+    app[SCALER] = FrameScaler()
     sockets: set[web.WebSocketResponse] = set()
     app[SOCKETS] = sockets
     app.cleanup_ctx.append(_background)

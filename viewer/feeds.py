@@ -41,6 +41,12 @@ class Frame:
         seq = self.header.get("seq")
         return seq if isinstance(seq, int) else 0
 
+    @property
+    def width(self) -> int | None:
+        """The frame's width as its header gives it, or None when it gives none."""
+        w = self.header.get("w")
+        return w if isinstance(w, int) and not isinstance(w, bool) and w > 0 else None
+
 
 @dataclass(slots=True)
 class CameraFeed:

@@ -12,11 +12,12 @@ import time
 
 from aiohttp import web
 
-from viewer.actions import ActionError, action_id, parse_action
-from viewer.app import CAPTURES, CONTROLLER, HUB, SOCKETS, STATIC, STOP, json_error
+from viewer.actions import MAX_TILE_PX, ActionError, action_id, parse_action
+from viewer.app import CAPTURES, CONTROLLER, HUB, SCALER, SOCKETS, STATIC, STOP, json_error
 from viewer.control import run_action
 from viewer.feeds import CameraFeed
 from viewer.jsonutil import dumps
+from viewer.scale import choose_scale
 from viewer.session import FRAME_MODES, Session
 
 BOUNDARY = "tetherfocusframe"
@@ -41,8 +42,9 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def api_state(request: web.Request) -> web.Response:
+    state = {**request.app[HUB].state(time.monotonic()), "scaler": request.app[SCALER].stats.to_json()}
     return web.Response(
-        text=dumps(request.app[HUB].state(time.monotonic())),
+        text=dumps(state),
         content_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
@@ -93,13 +95,30 @@ async def snapshot(request: web.Request) -> web.Response:
     )
 
 
+def _width(request: web.Request) -> int | None:
+    """The ``width`` query parameter (device pixels), or None.  Raises HTTPBadRequest (JSON)."""
+    value = request.query.get("width")
+    if value is None:
+        return None
+    if not value.isdigit() or not 0 < int(value) <= MAX_TILE_PX:
+        raise web.HTTPBadRequest(
+            text=dumps({"error": f"width must be a whole number of pixels, 1 to {MAX_TILE_PX}"}) + "\n",
+            content_type="application/json",
+        )
+    return int(value)
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     """multipart/x-mixed-replace: each part is one node JPEG, untouched, with its length.
 
     Each client gets the newest frame whenever it has taken the previous one; a slow client
-    sees fewer frames, nothing is queued for it.
+    sees fewer frames, nothing is queued for it.  With ``?width=N`` each part is the frame at
+    the smallest JPEG DCT scale at least N pixels wide (the original when that is 1; a frame
+    that cannot be decoded is skipped).
     """
     feed = _feed(request)
+    width = _width(request)
+    scaler = request.app[SCALER]
     stop = request.app[STOP]
     resp = web.StreamResponse(
         headers={
@@ -117,15 +136,23 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if frame is None:
                 continue
             seq = frame.seq
+            jpeg, scale = frame.jpeg, ""
+            denom = choose_scale(width, frame.width)
+            if denom > 1:
+                scaled = await scaler.get(feed.name, frame, denom)
+                if scaled is None:
+                    continue  # did not decode: skipped at this width
+                jpeg, scale = scaled.jpeg, f"X-Frame-Scale: 1/{denom}\r\n"
             head = (
                 f"--{BOUNDARY}\r\n"
                 "Content-Type: image/jpeg\r\n"
-                f"Content-Length: {len(frame.jpeg)}\r\n"
+                f"Content-Length: {len(jpeg)}\r\n"
                 f"X-Frame-Seq: {seq}\r\n"
                 f"X-Move-Id: {frame.header.get('move_id')}\r\n"
+                f"{scale}"
                 "\r\n"
             ).encode("ascii")
-            await asyncio.wait_for(resp.write(head + frame.jpeg + b"\r\n"), WRITE_TIMEOUT_S)
+            await asyncio.wait_for(resp.write(head + jpeg + b"\r\n"), WRITE_TIMEOUT_S)
     except (ConnectionError, TimeoutError):
         pass  # the client went away or stalled
     return resp
@@ -155,7 +182,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 16, compress=False)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
-    session = Session(ws, hub, request.app[CONTROLLER], request.app[CAPTURES], cameras, frames)
+    session = Session(
+        ws, hub, request.app[CONTROLLER], request.app[CAPTURES], cameras, frames, request.app[SCALER]
+    )
     try:
         await session.run()
     finally:

@@ -7,7 +7,13 @@ One writer task per connection sends everything, so nothing is ever queued per f
   before sending the next, and then sends the newest frame there is.  A slow browser
   therefore receives fewer frames; nothing piles up in the viewer or in the socket.  A
   credit that is not returned within ``ACK_TIMEOUT_S`` is restored, so a browser that lost
-  an ack is not starved forever.  With ``?frames=notify`` the session sends small
+  an ack is not starved forever.
+- **Tile widths**: a browser may declare, per camera, how many device pixels wide its tile
+  is (``{"action": "tiles", "widths": {...}}``).  Such a camera's frames are then sent at the
+  smallest JPEG DCT scale (1/2, 1/4, 1/8) still at least that wide, made by the shared
+  :class:`~viewer.scaler.FrameScaler` off the event loop; while one is being made the writer
+  goes on with the other cameras.  Without a declaration, or for a tile as wide as the
+  frame, the camera's own bytes go out untouched.  With ``?frames=notify`` the session sends small
   ``frame`` notices instead of the JPEG, and ``?frames=none`` sends no frames at all.
 - **State** (``{"type": "state", ...}``) is sent when it changed, at most every
   ``STATE_MIN_INTERVAL_S``, and at least every ``STATE_REFRESH_S`` (fps, offline).
@@ -30,10 +36,12 @@ from aiohttp import WSMsgType, web
 
 from protocol import ErrorCode
 from tetherfocus.client import AsyncClient
-from viewer.actions import SESSION_ACTIONS, ActionError, action_id, parse_action
+from viewer.actions import SESSION_ACTIONS, ActionError, action_id, parse_action, parse_tile_widths
 from viewer.control import CaptureStore, run_action
 from viewer.feeds import Frame, Hub
 from viewer.jsonutil import dumps, jsonable
+from viewer.scale import choose_scale
+from viewer.scaler import FrameScaler, Job, ScaledJpeg, job_outcome
 
 STATE_MIN_INTERVAL_S = 0.1
 STATE_REFRESH_S = 1.0
@@ -45,19 +53,29 @@ MAX_MESSAGE_BYTES = 64 * 1024
 FRAME_MODES = ("ack", "notify", "none")
 
 
-def frame_message(frame: Frame, camera: str, sent_wall: float) -> bytes:
-    """The binary WebSocket message of one frame: u32 header length, JSON header, JPEG."""
+def frame_message(frame: Frame, camera: str, sent_wall: float, scaled: ScaledJpeg | None = None) -> bytes:
+    """The binary WebSocket message of one frame: u32 header length, JSON header, JPEG.
+
+    With ``scaled`` the JPEG is that one, and the header's ``w``/``h`` are its size; ``scale``
+    (1, 0.5, 0.25 or 0.125) and ``full_w``/``full_h`` (the node's frame size) say so.
+    """
+    header = jsonable(frame.header)
+    jpeg = frame.jpeg if scaled is None else scaled.jpeg
+    extra: dict[str, Any] = {"scale": 1, "full_w": header.get("w"), "full_h": header.get("h")}
+    if scaled is not None:
+        extra.update(scale=scaled.scale, w=scaled.w, h=scaled.h)
     head = dumps(
         {
-            **jsonable(frame.header),
+            **header,
+            **extra,
             "camera": camera,
             "pub_wall": frame.pub_wall,
             "recv_wall": frame.received_wall,
             "send_wall": sent_wall,
-            "bytes": len(frame.jpeg),
+            "bytes": len(jpeg),
         }
     ).encode()
-    return b"".join((struct.pack(">I", len(head)), head, frame.jpeg))
+    return b"".join((struct.pack(">I", len(head)), head, jpeg))
 
 
 def frame_notice(frame: Frame, camera: str) -> str:
@@ -83,11 +101,15 @@ class Session:
         captures: CaptureStore,
         cameras: list[str],
         frames: str = "ack",
+        scaler: FrameScaler | None = None,
     ) -> None:
         self.ws = ws
         self.hub = hub
         self.controller = controller
         self.captures = captures
+        self.scaler = scaler  # None: every frame goes out as the node sent it
+        self.widths: dict[str, int] = {}  # declared tile widths, device pixels
+        self.making: dict[str, tuple[Frame, Job]] = {}  # a scaled frame being made, per camera
         self.cameras = cameras  # the cameras whose frames this browser wants
         self.frames = frames
         self.wake = asyncio.Event()
@@ -181,6 +203,9 @@ class Session:
                 self._restore(cam)
             if not self.credit.get(cam):
                 continue
+            if cam in self.making:
+                await self._send_made(cam, now)
+                continue
             feed = self.hub.get(cam)
             frame = feed.latest if feed is not None else None
             if frame is None or frame.seq == self.sent_seq.get(cam):
@@ -189,10 +214,32 @@ class Session:
             if self.frames == "notify":
                 await self._send(self.ws.send_str(frame_notice(frame, cam)))
                 continue
-            self.credit[cam] = False
-            self.credit_out[cam] = now
-            await self._send(self.ws.send_bytes(frame_message(frame, cam, time.time())))
-            self.sent_frames += 1
+            denom = choose_scale(self.widths.get(cam), frame.width)
+            if denom == 1 or self.scaler is None:
+                await self._send_frame(cam, frame, None, now)
+                continue
+            job = self.scaler.request(cam, frame, denom)
+            self.making[cam] = (frame, job)
+            if job.done():
+                await self._send_made(cam, now)
+            else:
+                job.add_done_callback(lambda _: self.wake.set())
+
+    async def _send_made(self, cam: str, now: float) -> None:
+        """Send the scaled frame being made for ``cam`` once it is made; skip one that failed."""
+        frame, job = self.making[cam]
+        if not job.done():
+            return
+        del self.making[cam]
+        scaled = job_outcome(job)
+        if scaled is not None:  # else the frame did not decode: this page skips it
+            await self._send_frame(cam, frame, scaled, now)
+
+    async def _send_frame(self, cam: str, frame: Frame, scaled: ScaledJpeg | None, now: float) -> None:
+        self.credit[cam] = False
+        self.credit_out[cam] = now
+        await self._send(self.ws.send_bytes(frame_message(frame, cam, time.time(), scaled)))
+        self.sent_frames += 1
 
     def _restore(self, cam: str) -> None:
         self.credit[cam] = True
@@ -242,6 +289,9 @@ class Session:
                 self._restore(cam)
                 self.wake.set()
             return  # acks are not answered: they come with every frame
+        if msg["action"] == "tiles":
+            self._declare_tiles(msg, rid)
+            return
         cams = msg.get("cameras")
         if not (isinstance(cams, list) and all(isinstance(c, str) for c in cams)):
             self.send_json(_error(rid, ErrorCode.BAD_ARGS, "'cameras' must be a list of names", "subscribe"))
@@ -252,6 +302,27 @@ class Session:
             return
         self.cameras = list(cams)
         self.send_json({"type": "reply", "id": rid, "action": "subscribe", "ok": True, "result": {}})
+
+    def _declare_tiles(self, msg: dict[str, Any], rid: str | int | None) -> None:
+        try:
+            widths = parse_tile_widths(msg, self.hub.names())
+        except ActionError as exc:
+            self.send_json(_error(rid, exc.code, exc.message, "tiles"))
+            return
+        for cam, px in widths.items():
+            if px is None:
+                self.widths.pop(cam, None)
+            else:
+                self.widths[cam] = px
+        self.send_json(
+            {
+                "type": "reply",
+                "id": rid,
+                "action": "tiles",
+                "ok": True,
+                "result": {"widths": dict(self.widths)},
+            }
+        )
 
     async def _run(self, call: Any, rid: str | int | None) -> None:
         try:

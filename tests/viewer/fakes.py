@@ -38,15 +38,18 @@ def make_jpeg(i: int, w: int = 320, h: int = 214) -> bytes:
 class FakeNode:
     """Publishes ``frame.<name>`` at ``fps`` and ``status.<name>`` every second."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, name: str, fps: float = 30.0) -> None:
+    def __init__(
+        self, ctx: zmq.asyncio.Context, name: str, fps: float = 30.0, size: tuple[int, int] = (320, 214)
+    ) -> None:
         self.name = name
         self.fps = fps
+        self.size = size  # the frame header's w and h (the JPEGs are made this size)
         self.sock = bind_pub(ctx, "tcp://127.0.0.1:*", hwm=4)
         self.pub = bound_endpoint(self.sock)
         self.rep = "tcp://127.0.0.1:9"  # never asked: the rig names pub
         self.seq = 0
         self.move_id = 0
-        self.jpegs = [make_jpeg(i) for i in range(8)]
+        self.jpegs = [make_jpeg(i, *size) for i in range(8)]
         self.sent: dict[int, bytes] = {}  # seq -> jpeg, to check pass-through
         self._task: asyncio.Task[None] | None = None
 
@@ -61,9 +64,8 @@ class FakeNode:
             self.sent[self.seq] = jpeg
             if len(self.sent) > 200:
                 self.sent.pop(min(self.sent))
-            h = FrameHeader(
-                self.name, self.seq, time.monotonic(), 320, 214, self.move_id, True, None, False, 1
-            )
+            w, hh = self.size
+            h = FrameHeader(self.name, self.seq, time.monotonic(), w, hh, self.move_id, True, None, False, 1)
             await self.sock.send_multipart(encode(h.event(jpeg)))
             now = time.monotonic()
             if now - last_status > 1.0:

@@ -35,9 +35,11 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def fake_rig(cameras: int = 2, fps: float = 30.0) -> AsyncIterator[Rig]:
+async def fake_rig(
+    cameras: int = 2, fps: float = 30.0, size: tuple[int, int] = (320, 214)
+) -> AsyncIterator[Rig]:
     ctx = zmq.asyncio.Context()
-    nodes = {f"cam{i}": FakeNode(ctx, f"cam{i}", fps) for i in range(1, cameras + 1)}
+    nodes = {f"cam{i}": FakeNode(ctx, f"cam{i}", fps, size) for i in range(1, cameras + 1)}
     ctl = FakeController(ctx, nodes)
     config = ViewerConfig(
         cameras=tuple(CameraSpec(n.name, n.rep, n.pub) for n in nodes.values()),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from protocol import ErrorCode
-from viewer.actions import ActionError, action_id, parse_action
+from viewer.actions import ActionError, action_id, parse_action, parse_tile_widths
 
 CAMS = ["cam1", "cam2"]
 
@@ -99,3 +99,45 @@ def test_bad_actions_name_what_is_wrong(msg: object, code: ErrorCode, words: str
 )
 def test_action_id_is_echoed_only_when_usable(msg: object, rid: object) -> None:
     assert action_id(msg) == rid
+
+
+TILES_GOOD: list[tuple[dict[str, Any], dict[str, int | None]]] = [
+    ({"widths": {}}, {}),
+    ({"widths": {"cam1": 240}}, {"cam1": 240}),
+    ({"widths": {"cam1": 412.5, "cam2": 960}}, {"cam1": 413, "cam2": 960}),  # CSS px x DPR, rounded up
+    ({"widths": {"cam1": 0.25}}, {"cam1": 1}),
+    ({"widths": {"cam2": None}}, {"cam2": None}),  # forget: full frames again
+    ({"widths": {"cam1": 65536}}, {"cam1": 65536}),
+]
+
+
+@pytest.mark.parametrize(("msg", "widths"), TILES_GOOD)
+def test_tile_widths_golden(msg: dict[str, Any], widths: dict[str, int | None]) -> None:
+    assert parse_tile_widths({"action": "tiles", **msg}, CAMS) == widths
+
+
+TILES_BAD: list[tuple[dict[str, Any], ErrorCode]] = [
+    ({}, ErrorCode.BAD_ARGS),
+    ({"widths": [240, 240]}, ErrorCode.BAD_ARGS),
+    ({"widths": 240}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": -240}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": 0}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": "240"}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": True}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": [240]}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": float("nan")}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": float("inf")}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam1": 65537}}, ErrorCode.BAD_ARGS),
+    ({"widths": {"cam9": 240}}, ErrorCode.NOT_FOUND),
+    ({"widths": {"cam1": 240, "cam9": 240}}, ErrorCode.NOT_FOUND),
+]
+
+
+@pytest.mark.parametrize(("msg", "code"), TILES_BAD)
+def test_bad_tile_widths_raise_with_a_code(msg: dict[str, Any], code: ErrorCode) -> None:
+    with pytest.raises(ActionError) as info:
+        parse_tile_widths({"action": "tiles", **msg}, CAMS)
+    assert info.value.code == code
+    assert "\n" not in info.value.message
+    if code == ErrorCode.NOT_FOUND:
+        assert "cam1, cam2" in info.value.message  # names the cameras there are

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import socket
@@ -11,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import zmq.asyncio
+from PIL import Image
 
 from controller.rig import CameraSpec
 from tests.viewer.fakes import FakeNode
@@ -116,6 +118,34 @@ def test_mjpeg_parts_carry_the_node_jpegs_with_their_length() -> None:
                 seqs.append(seq)
             assert seqs == sorted(set(seqs))
             resp.close()
+
+    run(go())
+
+
+def test_mjpeg_width_parameter_sends_the_dct_scale_at_least_that_wide() -> None:
+    async def go() -> None:
+        async with fake_rig(1, size=(960, 640)) as rig:
+            await live(rig)
+            node = rig.nodes["cam1"]
+            for width, size in ((240, (240, 160)), (200, (240, 160)), (400, (480, 320))):
+                resp = await rig.client.get(f"/stream/cam1.mjpg?width={width}")
+                assert resp.status == 200
+                for _ in range(3):
+                    headers, body = await read_part(resp.content)
+                    with Image.open(io.BytesIO(body), formats=["JPEG"]) as im:
+                        im.load()
+                        assert im.size == size
+                    assert headers["x-frame-scale"] == f"1/{960 // size[0]}"
+                    assert body != node.sent[int(headers["x-frame-seq"])]
+                resp.close()
+            for query in ("?width=960", "?width=5000", ""):  # as wide as the frame: untouched
+                resp = await rig.client.get(f"/stream/cam1.mjpg{query}")
+                headers, body = await read_part(resp.content)
+                assert body == node.sent[int(headers["x-frame-seq"])] and "x-frame-scale" not in headers
+                resp.close()
+            for bad in ("0", "-5", "wide", "1e3", "99999999"):
+                resp = await rig.client.get(f"/stream/cam1.mjpg?width={bad}")
+                assert resp.status == 400 and "width" in (await resp.json())["error"]
 
     run(go())
 

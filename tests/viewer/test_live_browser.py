@@ -83,7 +83,8 @@ def test_frames_arrive_in_every_tile(rig: LiveRig, page: Any) -> None:
         assert page.inner_text(f"{tile(name)} .label.state") == "liveview"
         assert page.inner_text(f"{tile(name)} .name") == name
         assert "fps" in page.inner_text(f"{tile(name)} .label.fps")
-        # the tile shows a decoded frame of the camera's size, with an actual picture in it
+        # the tile shows a decoded frame, with an actual picture in it: at 1440 px three
+        # tiles a row are under 480 device px wide, so the 960x640 frames come at 1/2
         shown = page.eval_on_selector(
             f"{tile(name)} canvas.frame",
             """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -91,7 +92,73 @@ def test_frames_arrive_in_every_tile(rig: LiveRig, page: Any) -> None:
                       for (let i = 0; i < d.length; i += 4 * 997) seen.add(d[i] >> 3);
                       return [c.width, c.height, seen.size]; }""",
         )
-        assert shown[:2] == [960, 640] and shown[2] > 8, shown
+        assert view_px(page, name) <= 480
+        assert shown[:2] == [480, 320] and shown[2] > 8, shown
+        assert "(1/2 of 960×640)" in page.inner_text(f"{tile(name)} .meta")
+
+
+def view_px(page: Any, name: str) -> float:
+    """The width of a camera's view in device pixels, as the page declares it."""
+    return float(
+        page.eval_on_selector(
+            f"{tile(name)} .view", "v => v.getBoundingClientRect().width * devicePixelRatio"
+        )
+    )
+
+
+def frame_widths(page: Any, names: list[str]) -> dict[str, tuple[int, str]]:
+    """Per camera: the width of the frame its tile drew last, and the scale it came at."""
+    got = page.evaluate(
+        "names => names.map(n => { const d = document.querySelector('#tile-' + n).dataset;"
+        " return [Number(d.frameWidth), d.scale]; })",
+        names,
+    )
+    return {n: (int(w), sc) for n, (w, sc) in zip(names, got, strict=True)}
+
+
+def test_small_tiles_get_smaller_frames_and_a_large_tile_the_full_ones(rig: LiveRig, page: Any) -> None:
+    names = rig.names
+    assert all(view_px(page, n) < 960 for n in names)
+    page.wait_for_function(
+        "names => names.every(n => Number(document.querySelector('#tile-' + n).dataset.frameWidth) === 480)",
+        arg=names,
+        timeout=15_000,
+    )
+    assert frame_widths(page, names) == dict.fromkeys(names, (480, "0.5"))
+
+    page.click(f"{tile('cam2')} button.large")  # cam2 across the whole grid
+    assert view_px(page, "cam2") > 960
+    page.wait_for_function(
+        "() => Number(document.querySelector('#tile-cam2').dataset.frameWidth) === 960", timeout=15_000
+    )
+    frames_before = int(page.eval_on_selector(tile("cam2"), "t => Number(t.dataset.frames)"))
+    page.wait_for_function(  # and they keep coming at that size
+        "n => Number(document.querySelector('#tile-cam2').dataset.frames) >= n + 5",
+        arg=frames_before,
+        timeout=15_000,
+    )
+    widths = frame_widths(page, names)
+    assert widths["cam2"] == (960, "1"), widths  # the camera's own JPEG, untouched
+    assert widths["cam1"] == widths["cam3"] == (480, "0.5"), widths
+    assert page.eval_on_selector(f"{tile('cam2')} canvas.frame", "c => [c.width, c.height]") == [960, 640]
+    assert "(1/" not in page.inner_text(f"{tile('cam2')} .meta")
+
+    page.click(f"{tile('cam2')} button.large")  # back into the grid: small frames again
+    page.wait_for_function(
+        "() => Number(document.querySelector('#tile-cam2').dataset.frameWidth) === 480", timeout=15_000
+    )
+
+    # a page opened with ?full asks for no reduced frames at all
+    full = page.context.browser.new_page(viewport={"width": 1440, "height": 1000})
+    full.goto(rig.url + "?full")
+    full.wait_for_function(
+        "names => names.every(n => Number(document.querySelector('#tile-' + n)?.dataset.frames) >= 3)",
+        arg=names,
+        timeout=30_000,
+    )
+    assert frame_widths(full, names) == dict.fromkeys(names, (960, "1"))
+    assert full.evaluate("Object.keys(tf.stats.scales)") == ["1"]
+    full.close()
 
 
 def test_drag_draws_the_focus_region(rig: LiveRig, page: Any) -> None:

@@ -4,6 +4,11 @@
 // u32 big-endian header length, JSON header, the node's JPEG).  After showing a camera's
 // frame the page acks it; the server sends that camera's next (newest) frame only then, so
 // a slow page gets fewer frames rather than a backlog.  docs/viewer.md has the formats.
+//
+// Each tile's width in device pixels is declared to the viewer ({"action": "tiles"}), again
+// whenever the layout changes (ResizeObserver, debounced): a small tile then gets its frames
+// at a JPEG DCT scale (1/2, 1/4, 1/8) at least as wide as it is, a large one the camera's own
+// bytes.  ?full in the page's URL (or tf.setFullFrames(true)) asks for full frames everywhere.
 
 const tiles = new Map(); // camera name -> Tile
 let ws = null;
@@ -16,13 +21,25 @@ const pending = new Map(); // action id -> camera
 //   shown: node publish -> frame drawn on the tile's canvas
 // Both use wall clocks of the same host (performance.timeOrigin + performance.now() here,
 // time.time() in the viewer); see docs/viewer.md.
-const stats = { frames: 0, lat: [], hop: [], shown: [], cams: {}, max: 50000 };
+//   scales: frames received, by the scale they came at (1, 0.5, 0.25, 0.125)
+const stats = { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {}, max: 50000 };
+const sizing = {
+  full: new URLSearchParams(location.search).has("full"), // never declare: full frames
+  declared: {}, // what the viewer was last told, camera -> device px
+  timer: null,
+};
+const DECLARE_DEBOUNCE_MS = 150;
 window.tf = {
   tiles,
   stats,
   send: (m) => send(m),
   reset() {
-    Object.assign(stats, { frames: 0, lat: [], hop: [], shown: [], cams: {} });
+    Object.assign(stats, { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {} });
+  },
+  // Full frames for every tile (true), or frames at each tile's own size (false, the default).
+  setFullFrames(on) {
+    sizing.full = Boolean(on);
+    declareTiles();
   },
   // What a benchmark collects; skew_ms compares this page's wall clock with Date.now().
   snapshot: () => ({ ...stats, skew_ms: performance.timeOrigin + performance.now() - Date.now() }),
@@ -48,6 +65,45 @@ function act(camera, msg) {
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
+// -------------------------------------------------------------------- tile sizes
+
+// One observer for every tile's view: its width in device pixels, as the viewer needs it.
+const resizes = new ResizeObserver((entries) => {
+  for (const e of entries) {
+    const tile = tiles.get(e.target.closest(".tile")?.dataset.camera);
+    if (!tile) continue;
+    const dev = e.devicePixelContentBoxSize?.[0]?.inlineSize;
+    tile.widthPx = Math.ceil(dev ?? e.contentRect.width * devicePixelRatio);
+  }
+  clearTimeout(sizing.timer);
+  sizing.timer = setTimeout(declareTiles, DECLARE_DEBOUNCE_MS);
+});
+
+function observeSize(el) {
+  try {
+    resizes.observe(el, { box: "device-pixel-content-box" });
+  } catch (_) {
+    resizes.observe(el); // browsers without device-pixel boxes: CSS width x devicePixelRatio
+  }
+}
+
+// Tell the viewer what changed since it was last told (all of it after a reconnect).
+function declareTiles() {
+  clearTimeout(sizing.timer);
+  const widths = {};
+  for (const [name, t] of tiles) {
+    const want = sizing.full || !(t.widthPx > 0) ? null : t.widthPx;
+    if ((sizing.declared[name] ?? null) !== want) widths[name] = want;
+  }
+  if (!Object.keys(widths).length) return;
+  if (send({ action: "tiles", widths })) {
+    for (const [name, px] of Object.entries(widths)) {
+      if (px == null) delete sizing.declared[name];
+      else sizing.declared[name] = px;
+    }
+  }
+}
+
 class Tile {
   constructor(name) {
     this.name = name;
@@ -71,13 +127,21 @@ class Tile {
     this.af = { state: "idle", run_id: null, samples: [], result: null };
     this.header = null;
     this.drag = null;
+    this.widthPx = 0; // the view's width in device pixels (ResizeObserver)
     this.bind();
     this.drawCurve();
+    observeSize(this.view);
   }
 
   bind() {
     this.el.querySelectorAll("button[data-act]").forEach((b) => {
       b.addEventListener("click", () => this.onButton(b));
+    });
+    const large = this.q("button.large");
+    large.addEventListener("click", () => {
+      const on = this.el.classList.toggle("large");
+      large.setAttribute("aria-pressed", String(on));
+      if (on) this.el.scrollIntoView({ block: "nearest" });
     });
     const v = this.view;
     v.addEventListener("pointerdown", (e) => {
@@ -193,6 +257,8 @@ class Tile {
     this.frames += 1;
     const ds = this.el.dataset;
     ds.frames = String(this.frames);
+    ds.scale = String(header.scale ?? 1);
+    ds.frameWidth = String(bitmap.width);
     ds.seq = String(header.seq);
     ds.moveId = String(header.move_id);
     ds.settled = String(header.settled);
@@ -200,7 +266,8 @@ class Tile {
     this.q(".meta").textContent =
       `seq ${header.seq} · move ${header.move_id}${header.settled ? "" : " (moving)"} · ` +
       `pos ${header.position == null ? "not homed" : header.position.toFixed(1)} · ${header.zoom}× · ` +
-      `${header.w}×${header.h}`;
+      `${header.w}×${header.h}` +
+      (header.scale != null && header.scale !== 1 ? ` (1/${Math.round(1 / header.scale)} of ${header.full_w}×${header.full_h})` : "");
     this.el.querySelectorAll("button[data-zoom]").forEach((z) => {
       z.classList.toggle("active", Number(z.dataset.zoom) === header.zoom);
     });
@@ -417,6 +484,7 @@ function onBinary(buf) {
   const n = dv.getUint32(0);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
   stats.frames += 1;
+  stats.scales[header.scale ?? 1] = (stats.scales[header.scale ?? 1] ?? 0) + 1;
   if (header.pub_wall != null && stats.lat.length < stats.max) stats.lat.push(recv - header.pub_wall);
   if (header.recv_wall != null && stats.hop.length < stats.max) stats.hop.push(recv - header.recv_wall);
   const c = (stats.cams[header.camera] ??= { n: 0, first: header.seq, last: header.seq });
@@ -432,6 +500,8 @@ function onText(text) {
   const msg = JSON.parse(text);
   if (msg.type === "hello") {
     ensureTiles(msg.cameras);
+    sizing.declared = {}; // a new connection knows nothing yet
+    declareTiles();
   } else if (msg.type === "state") {
     ensureTiles(msg.cameras.map((c) => c.name));
     for (const cam of msg.cameras) tiles.get(cam.name).applyState(cam);

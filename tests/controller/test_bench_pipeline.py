@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller.bench.afscale import Timed
+from controller.bench.pipeline import viewer_keys
 from controller.bench.scaling import Recorder, ramp
 from controller.bench.stack import Grid, StackView
 from controller.search import Failed, Observation, create_strategy
@@ -111,6 +113,21 @@ def test_bench_pipeline_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert doc["cameras_sustained"] in (0, 2)
     assert doc["latency_ms_p99"] == (af_step["region_decode"]["latency_ms_p99"])
     assert doc["host"]["cpus"] >= 1 and len(doc["host"]["loadavg_at_start"]) == 3
+
+
+def test_viewer_keys_report_scaled_tiles_first_and_full_frames_beside_them() -> None:
+    def side(p50: float, p99: float, cpu: float) -> dict[str, Any]:
+        return {"latency_ms": {"p50": p50, "p99": p99}, "viewer_cpu_percent_per_stream": cpu}
+
+    r = {**side(80.0, 200.0, 0.3), "full_frames": side(900.0, 1800.0, 0.2)}
+    assert viewer_keys(r) == {
+        "viewer_latency_ms_p50": 80.0,
+        "viewer_latency_ms_p99": 200.0,
+        "viewer_full_frames_latency_ms_p50": 900.0,
+        "viewer_full_frames_latency_ms_p99": 1800.0,
+        "viewer_cpu_percent_per_stream": 0.3,
+        "viewer_full_frames_cpu_percent_per_stream": 0.2,
+    }
 
 
 def test_bench_pipeline_rejects_a_wrong_part(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,9 @@ measure) and answers with a :class:`Decision`: climb on to a target, the peak is
 bracketed (or predicted) at a centre, an end stop was met, or the search must fail.
 It holds no commands and no clock; ``default`` turns decisions into drives.
 
-- Hill-climb in jumps of ``step`` (several level-3 drives in one command); once the
-  rise flattens out, jump one level-3 drive only, to overshoot the top less.
+- Hill-climb in jumps of ``step`` (several level-3 drives in one command), ``prefer``'s
+  way while no sample is lower on either side; once the rise flattens out, jump one
+  level-3 drive only, to overshoot the top less.
 - Bracketed: significantly lower samples on both sides of the best one.  The centre is
   a Gaussian fit through the best and up to two neighbours each side.
 - Predicted: climbing, the last three samples rise ever more slowly and the Gaussian
@@ -60,7 +61,9 @@ class CoarseClimb:
         flat_ratio: float,
         predict: bool,
         first_step: float | None = None,
+        prefer: Direction = "far",
     ) -> None:
+        self.prefer = prefer  # the way to climb while no sample is lower on either side
         self.first_step = step if first_step is None else first_step
         self.step = step
         self.small_step = small_step
@@ -102,7 +105,7 @@ class CoarseClimb:
             if max(values) <= self.flat_ratio * min(values):
                 return Decision("flat", detail="the measure hardly changed over the whole travel")
             return Decision("no_peak", detail="the measure kept rising up to the end of the travel")
-        go: Direction = "near" if lower_far else "far"
+        go: Direction = "near" if lower_far else "far" if lower_near else self.prefer
         if go in self.stops:
             return Decision("no_peak", detail="the measure is highest at an end of the travel")
         top = self._predict_top(go)

@@ -29,6 +29,10 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    make one curve.  Fit the curve (Gaussian / Lorentzian / hyperbola, outliers
    rejected, judged by the noise of an averaged sample); a fit without a peak inside the
    scan, or that misses the samples by far more than the noise, fails ``poor_fit``.
+   A scan still rising at the end of its window (by ``resume_rise`` over its lowest
+   sample) means the coarse top was false, e.g. a sidelobe of the disk passing over a
+   periodic pattern far out of focus: back to ``COARSE`` at 1x, once, climbing on the way
+   the scan rose (``resumed`` = 1 in the metrics).
 3. ``APPROACH``: one drive to ``guard`` short of the fitted centre, on the near flank.
    After a far scan it is a near drive past the peak, lengthened by the prior
    ``backlash``; after a near scan it is a far drive, lengthened the same way.  The
@@ -57,6 +61,7 @@ the start and reports the reason.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Sequence
 
@@ -94,6 +99,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.FINE, "blind"): S.DONE,
     (S.FINE, "poor_fit"): S.FAILED,
     (S.FINE, "no_peak"): S.FAILED,
+    (S.FINE, "resume"): S.COARSE,
     (S.APPROACH, "read"): S.CHECK,
     (S.CHECK, "landed"): S.DONE,
 }
@@ -142,6 +148,7 @@ class Default(SearchMachine):
         dim_shallow: float = 1.25,
         max_creeps: int = 2,
         max_reading_error: float = 1.0,
+        resume_rise: float = 1.5,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -190,7 +197,8 @@ class Default(SearchMachine):
         self.max_reading_error = max_reading_error
         self.state = S.COARSE
         self._scale = coarse_scale
-        self.climb = CoarseClimb(
+        self._new_climb = functools.partial(
+            CoarseClimb,
             step=coarse_parts * self.levels[2],
             small_step=self.levels[2],
             travel=travel,
@@ -201,6 +209,9 @@ class Default(SearchMachine):
             predict=predict,
             first_step=coarse_first_parts * self.levels[2],
         )
+        self.climb = self._new_climb()
+        self.resume_rise = resume_rise
+        self._resumed = False
         self._fine: list[tuple[float, float]] = []
         self._scan_end = 0.0
         self._shifts = 0
@@ -312,12 +323,38 @@ class Default(SearchMachine):
         return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1 and (noisy or shallow)
 
     def _fine_failed(self, outcome: str, detail: str, now: float) -> list[Command]:
-        """A failed fine stage.  When the 1x curve was noisy or shallow (:meth:`_dim_possible`),
-        the coarse bracket may have taken noise for slope: look again magnified, once."""
+        """A failed fine stage.  When the magnified curve still rose steeply at the scan's
+        leading edge, the coarse bracket was a false top (a sidelobe of a far-defocused
+        pattern, say): climb on at 1x that way, once (:meth:`_resume_coarse`).  When the 1x
+        curve was noisy or shallow (:meth:`_dim_possible`), the coarse bracket may have
+        taken noise for slope: look again magnified, once."""
+        if outcome == "no_peak" and self._rising_on():
+            return self._resume_coarse()
         if self._dim_possible():
             return self._dim_start()
         self._to(outcome)
         return self._fail(outcome, detail, now)
+
+    def _rising_on(self) -> bool:
+        """The fine samples rise to the scan's leading edge, by ``resume_rise`` over the
+        lowest, and a coarse climb that way has not been resumed yet (nor is this the dim
+        fallback, which swept the whole travel)."""
+        if self._resumed or self._dim_mode or not self.resume_rise or len(self._fine) < 3:
+            return False
+        sgn = self._sgn
+        pts = sorted(self._fine, key=lambda p: sgn * p[0])
+        last = pts[-1][1]
+        return last >= max(m for _, m in pts) and last >= self.resume_rise * min(m for _, m in pts)
+
+    def _resume_coarse(self) -> list[Command]:
+        """Back to 1x and the coarse climb, from here, the way the fine scan rose."""
+        self._resumed = True
+        self._to("resume")
+        self._shifts = 0
+        self._scale = self.coarse_scale
+        self.climb = self._new_climb(prefer=self.scan_dir)
+        zoom = self.start_zoom if self.start_zoom is not None else 1
+        return self._go([Zoom(zoom)] if self.zoom != zoom else [])
 
     def _fine_from(self, center: float) -> list[Command]:
         self.coarse_center = center
@@ -504,6 +541,7 @@ class Default(SearchMachine):
             checked=float(self._checked),
             blind=float(outcome == "blind"),
             dim=float(self._dim_mode),
+            resumed=float(self._resumed),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
             coarse_seconds=self._t_coarse,

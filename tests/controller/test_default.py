@@ -197,3 +197,39 @@ def test_the_last_drive_never_reverses(seed: int) -> None:
         drives = [c for c in out.commands if isinstance(c, Drive)]
         assert drives[-1].direction == "far"
         assert abs(cam.position - 420.0) <= TOL
+
+
+def _sidelobe(focus: float) -> syn.Curve:
+    """A chart far out of focus: at 1x a false hump 340 steps off (the disk's sidelobe
+    passing over a periodic pattern, as bench pipeline's chart showed from a start at 654);
+    magnified, the true peak rises steeply toward focus."""
+    sharp = syn.lorentz(focus, floor=0.005, widths={(1, 8): 60.0})
+
+    def curve(p: float, zoom: int, scale: int) -> float:
+        hump = 0.1 / (1.0 + ((p - (focus + 340.0)) / 40.0) ** 2) if zoom == 1 else 0.0
+        return sharp(p, zoom, scale) + hump
+
+    return curve
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_false_coarse_top_resumes_the_climb_the_way_the_fine_scan_rose(seed: int) -> None:
+    cam = syn.SynthCamera(_sidelobe(400.0), start=654.0, seed=seed)
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 400.0) <= TOL
+    assert out.end.metrics["resumed"] == 1.0 and out.end.metrics["dim"] == 0.0
+    assert _last_drive(out.commands).direction == "far" and cam.zoom == 1
+    # the first fine stage ran around the false top, far from focus
+    zooms = [c for c in out.commands if isinstance(c, Zoom)]
+    assert [z.level for z in zooms] == [5, 1, 5, 1]
+
+
+def test_without_resuming_a_false_coarse_top_fails_and_returns() -> None:
+    # (Here the 1x curve is shallow enough for the dim fallback to rescue the run, after a
+    # sweep of the whole travel; on bench pipeline's chart it was not, and the run failed.)
+    cam = syn.SynthCamera(_sidelobe(400.0), start=654.0, seed=0)
+    out = _run(cam, resume_rise=0.0, dim_scale=0)
+    assert isinstance(out.end, Failed) and out.end.reason == "no_peak", out.end
+    assert cam.zoom == 1  # (the way back is by the ledger, which a clip at the far stop upset)

@@ -22,7 +22,8 @@ const pending = new Map(); // action id -> camera
 // Both use wall clocks of the same host (performance.timeOrigin + performance.now() here,
 // time.time() in the viewer); see docs/viewer.md.
 //   scales: frames received, by the scale they came at (1, 0.5, 0.25, 0.125)
-const stats = { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {}, max: 50000 };
+//   since: performance.now() at the last reset (a snapshot says how many seconds it covers)
+const stats = { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {}, since: performance.now(), max: 50000 };
 const sizing = {
   full: new URLSearchParams(location.search).has("full"), // never declare: full frames
   declared: {}, // what the viewer was last told, camera -> device px
@@ -34,7 +35,7 @@ window.tf = {
   stats,
   send: (m) => send(m),
   reset() {
-    Object.assign(stats, { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {} });
+    Object.assign(stats, { frames: 0, lat: [], hop: [], shown: [], cams: {}, scales: {}, since: performance.now() });
   },
   // Full frames for every tile (true), or frames at each tile's own size (false, the default).
   setFullFrames(on) {
@@ -42,7 +43,11 @@ window.tf = {
     declareTiles();
   },
   // What a benchmark collects; skew_ms compares this page's wall clock with Date.now().
-  snapshot: () => ({ ...stats, skew_ms: performance.timeOrigin + performance.now() - Date.now() }),
+  snapshot: () => ({
+    ...stats,
+    seconds: (performance.now() - stats.since) / 1000,
+    skew_ms: performance.timeOrigin + performance.now() - Date.now(),
+  }),
 };
 
 function nowWall() {

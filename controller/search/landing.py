@@ -77,12 +77,19 @@ def approach_legs(
     """Plan the drive to ``guard`` short of ``center`` after a scan that ran ``scan_dir``.
 
     After a near scan (motor on the near flank, last moved near): one far drive, which
-    takes up the slack, so the last drive continues far with none.  After a far scan:
-    one near drive past the peak, lengthened by the slack that reversal takes up."""
+    takes up the slack, so the last drive continues far with none.  If the motor is
+    so close to the centre that the shortest far drive would stop less than half a
+    level-2 step short of it (at the top, where a reading cannot tell the flanks apart),
+    it goes on near to the guard instead, and the last drive reverses.  After a far scan: one near drive past the peak, lengthened by the slack
+    that reversal takes up."""
     if scan_dir == "near":
         fwd = max(center - pos - guard, levels[1] / 2) + backlash
         legs = plan_drives(fwd, levels, 2) or [Drive("far", 2, 1)]
-        return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
+        reached = center - (pos + span(legs, levels) - backlash)
+        if reached >= levels[1] / 2:
+            return Approach(legs, reached, False)
+        legs = plan_drives(center - guard - pos, levels, 2) or [Drive("near", 2, 1)]
+        return Approach(legs, center - (pos + span(legs, levels)), True)
     back = pos - center + guard + backlash
     legs = plan_drives(-back, levels, 2)
     if center - (pos + span(legs, levels)) - backlash < guard - levels[1] / 2:  # rounded too short

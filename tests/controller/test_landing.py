@@ -81,6 +81,13 @@ def test_flank_reading_ignores_samples_past_the_centre() -> None:
     [
         # near scan, 30 short: one far drive of 20 + the slack, rounded to level 2
         ("near", -30.0, [Drive("far", 2, 4)], 8.4, False),
+        # near scan ending 2.4 short, inside the guard: the shortest far drive would stop at
+        # the top, where a reading is blind to the side; on near to the guard, and the last
+        # drive reverses (highlight, whole-frame region, from 467: landed 4.6 off before)
+        ("near", -2.4, [Drive("near", 2, 1)], 8.8, True),
+        # near scan 6 short: the shortest far drive still stops 3.6 short (over half a
+        # level-2 step), where the curve has a slope to read
+        ("near", -6.0, [Drive("far", 2, 1)], 3.6, False),
         # far scan, 20 past: near past the peak by the guard plus the slack
         ("far", 20.0, [Drive("near", 2, 5)], 8.0, True),
         # far scan far past: a level-3 part, then level 2

@@ -80,8 +80,8 @@ def approach_legs(
     takes up the slack, so the last drive continues far with none.  If the motor is
     so close to the centre that the shortest far drive would stop less than half a
     level-2 step short of it (at the top, where a reading cannot tell the flanks apart),
-    it goes on near to the guard instead, and the last drive reverses.  After a far scan: one near drive past the peak, lengthened by the slack
-    that reversal takes up."""
+    it goes on near to the guard instead, and the last drive reverses.  After a far
+    scan: one near drive past the peak, lengthened by the slack that reversal takes up."""
     if scan_dir == "near":
         fwd = max(center - pos - guard, levels[1] / 2) + backlash
         legs = plan_drives(fwd, levels, 2) or [Drive("far", 2, 1)]

@@ -301,6 +301,8 @@ class Session:
             self.send_json(_error(rid, ErrorCode.NOT_FOUND, f"no camera {unknown[0]!r}", "subscribe"))
             return
         self.cameras = list(cams)
+        for cam in [c for c in self.making if c not in self.cameras]:
+            del self.making[cam]  # a frame being made for a camera no longer wanted: not sent
         self.send_json({"type": "reply", "id": rid, "action": "subscribe", "ok": True, "result": {}})
 
     def _declare_tiles(self, msg: dict[str, Any], rid: str | int | None) -> None:

@@ -36,7 +36,11 @@ from viewer.scale import SCALES, scaled_size
 
 log = logging.getLogger(__name__)
 
-WORKERS = 2  # Pillow releases the GIL while libjpeg decodes and encodes
+# One thread: scaling costs at most one core however fast the clients are.  At 2-4 ms a
+# frame that is 250-500 scaled frames/s across all cameras; beyond that tiles get fewer
+# frames (each page still gets the newest one), where two threads would take the 2 cores
+# the viewer shares with everything else on its host.
+WORKERS = 1
 KEEP_FRAMES = 2  # per camera: the newest frame, and the one a slow client may still be on
 FALLBACK_QUALITY = 85  # when the camera's JPEG carries no quantization tables to keep
 

@@ -31,6 +31,12 @@ def test_shipped_cases_load() -> None:
     assert all(Path(c.scene).is_file() for c in cases)
 
 
+def test_stress_cases_load() -> None:
+    cases = load_cases(SHIPPED.with_name("af-stress.toml"))
+    assert len(cases) == 120 and all(c.seed is not None and c.start is not None for c in cases)
+    assert len({c.name for c in cases}) == 120 and all(Path(c.scene).is_file() for c in cases)
+
+
 def test_case_defaults_and_paths(tmp_path: Path) -> None:
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "x.toml").write_text((SCENES / "chart.toml").read_text())

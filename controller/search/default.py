@@ -149,6 +149,7 @@ class Default(SearchMachine):
         max_creeps: int = 2,
         max_reading_error: float = 1.0,
         resume_rise: float = 1.5,
+        check_coarse: bool = True,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -211,6 +212,7 @@ class Default(SearchMachine):
         )
         self.climb = self._new_climb()
         self.resume_rise = resume_rise
+        self.check_coarse = check_coarse
         self._resumed = False
         self._fine: list[tuple[float, float]] = []
         self._scan_end = 0.0
@@ -346,6 +348,24 @@ class Default(SearchMachine):
         last = pts[-1][1]
         return last >= max(m for _, m in pts) and last >= self.resume_rise * min(m for _, m in pts)
 
+    def _contradicts_coarse(self, center: float) -> bool:
+        """The 1x samples deny a peak at ``center``: on one side of it, the 1x sample
+        nearest (within 1.5 level-3 steps, well inside the 1x curve's main lobe) is
+        significantly lower than one at least half a level-3 step farther out.  A fine
+        scan that drifted at the noise floor far from a false coarse top fits such a
+        peak (tabletop's top strip from 110 reported Done 408 steps off).  Not after the dim
+        fallback, whose sweep re-bases the ledger on the near end stop."""
+        noise = self.noise_at(self.start_zoom, self.coarse_scale)
+        rise = 1.0 + max(self.climb.significance, 4.0 * noise)
+        for side in (-1.0, 1.0):
+            same = sorted((abs(p - center), m) for p, m in self.climb.samples if (p - center) * side > 0)
+            if len(same) < 2 or same[0][0] > 1.5 * self.levels[2]:
+                continue
+            d0, m0 = same[0]
+            if any(d >= d0 + self.levels[2] / 2 and m > rise * m0 for d, m in same[1:]):
+                return True
+        return False
+
     def _resume_coarse(self) -> list[Command]:
         """Back to 1x and the coarse climb, from here, the way the fine scan rose."""
         self._resumed = True
@@ -471,6 +491,11 @@ class Default(SearchMachine):
             return self._fail(
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
             )
+        if self.check_coarse and not self._dim_mode and self._contradicts_coarse(fit.center):
+            if not self._resumed:
+                return self._resume_coarse()
+            self._to("poor_fit")
+            return self._fail("poor_fit", "the magnified peak is not where the 1x curve rises", now)
         self.fit = fit
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])

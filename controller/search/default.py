@@ -32,7 +32,8 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    A scan still rising at the end of its window (by ``resume_rise`` over its lowest
    sample) means the coarse top was false, e.g. a sidelobe of the disk passing over a
    periodic pattern far out of focus: back to ``COARSE`` at 1x, once, climbing on the way
-   the scan rose (``resumed`` = 1 in the metrics).
+   the scan rose (``resumed`` = 1 in the metrics).  So does a fitted peak that the 1x
+   samples deny (``check_coarse``): a scan at the noise floor can fit a small bump.
 3. ``APPROACH``: one drive to ``guard`` short of the fitted centre, on the near flank.
    After a far scan it is a near drive past the peak, lengthened by the prior
    ``backlash``; after a near scan it is a far drive, lengthened the same way.  The

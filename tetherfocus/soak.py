@@ -197,6 +197,7 @@ class Soak:
                     page = browser_ctx.new_context().new_page()
                     page.on("pageerror", lambda e: self.page_errors.append(str(e)))
                     page.goto(viewer.ready["url"])
+                    page.evaluate("tf.setAllTiles(true)")  # every camera streams, on screen or not
                     self.pages.append(page)
             af_sub = Subscriber(ctl.ready["pub"], ["af."], rcvhwm=100_000)  # no result event may be dropped
             with Client(ctl.ready["rep"], timeout=10) as client, af_sub as sub:

@@ -277,6 +277,7 @@ def run_bench(
                     viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=dpr
                 ).new_page()
                 page.goto(rig.url)
+                page.evaluate("tf.setAllTiles(true)")  # every camera streams, on screen or below it
                 pages.append(page)
             for page in pages:
                 page.wait_for_function(

@@ -161,6 +161,51 @@ def test_small_tiles_get_smaller_frames_and_a_large_tile_the_full_ones(rig: Live
     full.close()
 
 
+def _frames(page: Any, name: str) -> int:
+    return int(page.eval_on_selector(tile(name), "t => Number(t.dataset.frames || 0)"))
+
+
+CAM1_GAINS = "([n, k]) => Number(document.querySelector('#tile-cam1').dataset.frames) >= n + k"
+
+
+def test_tiles_off_screen_get_no_frames_until_scrolled_into_view(rig: LiveRig, page: Any) -> None:
+    # One tile a row in a narrow window: cam1 is on screen, cam3 far below it.
+    pg = page.context.browser.new_page(viewport={"width": 520, "height": 700})
+    try:
+        pg.goto(rig.url)
+        pg.wait_for_function(
+            "() => document.querySelector('#tile-cam3')?.dataset.paused === 'true'"
+            " && Number(document.querySelector('#tile-cam1').dataset.frames) >= 3",
+            timeout=30_000,
+        )
+        assert pg.eval_on_selector(tile("cam1"), "t => t.dataset.paused") == "false"
+        # A frame already on its way may still land: wait until cam3's count holds still.
+        before, last = -1, _frames(pg, "cam3")
+        for _ in range(20):
+            if last == before:
+                break
+            pg.wait_for_timeout(500)
+            before, last = last, _frames(pg, "cam3")
+        cam1 = _frames(pg, "cam1")
+        pg.wait_for_function(CAM1_GAINS, arg=[cam1, 5], timeout=30_000)  # cam1 streams on ...
+        assert _frames(pg, "cam3") == last  # ... while cam3, off screen, gets nothing
+
+        pg.locator(tile("cam3")).scroll_into_view_if_needed()
+        pg.wait_for_function(
+            "n => { const t = document.querySelector('#tile-cam3');"
+            " return t.dataset.paused === 'false' && Number(t.dataset.frames) >= n + 3; }",
+            arg=last,
+            timeout=30_000,
+        )
+        assert pg.eval_on_selector(tile("cam1"), "t => t.dataset.paused") == "true"  # now cam1 is off
+
+        pg.evaluate("tf.setAllTiles(true)")  # a wall display: every tile streams, seen or not
+        cam1 = _frames(pg, "cam1")
+        pg.wait_for_function(CAM1_GAINS, arg=[cam1, 3], timeout=30_000)
+    finally:
+        pg.close()
+
+
 def test_drag_draws_the_focus_region(rig: LiveRig, page: Any) -> None:
     box = page.locator(f"{tile('cam2')} .view").bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3

@@ -9,6 +9,11 @@
 // whenever the layout changes (ResizeObserver, debounced): a small tile then gets its frames
 // at a JPEG DCT scale (1/2, 1/4, 1/8) at least as wide as it is, a large one the camera's own
 // bytes.  ?full in the page's URL (or tf.setFullFrames(true)) asks for full frames everywhere.
+//
+// Only the tiles on screen get frames: the page subscribes to those ({"action":
+// "subscribe"}), again whenever one scrolls in or out (IntersectionObserver, debounced).  An
+// off-screen tile keeps its last frame and is marked data-paused.  ?all in the URL (or
+// tf.setAllTiles(true)) keeps every tile streaming, as a wall display or a benchmark wants.
 
 const tiles = new Map(); // camera name -> Tile
 let ws = null;
@@ -30,6 +35,13 @@ const sizing = {
   timer: null,
 };
 const DECLARE_DEBOUNCE_MS = 150;
+const showing = {
+  all: new URLSearchParams(location.search).has("all"), // every tile streams, on screen or not
+  visible: new Set(), // cameras whose tile is on screen (IntersectionObserver)
+  observed: false, // the observer has reported: until then the viewer streams every camera
+  told: null, // the cameras the viewer streams to this socket, joined by "\n"
+  timer: null,
+};
 window.tf = {
   tiles,
   stats,
@@ -41,6 +53,11 @@ window.tf = {
   setFullFrames(on) {
     sizing.full = Boolean(on);
     declareTiles();
+  },
+  // Every tile streams (true), or only those on screen (false, the default).
+  setAllTiles(on) {
+    showing.all = Boolean(on);
+    subscribeVisible();
   },
   // What a benchmark collects; skew_ms compares this page's wall clock with Date.now().
   snapshot: () => ({
@@ -106,6 +123,32 @@ function declareTiles() {
       if (px == null) delete sizing.declared[name];
       else sizing.declared[name] = px;
     }
+  }
+}
+
+// -------------------------------------------------------------------- tiles on screen
+
+const onScreen = new IntersectionObserver((entries) => {
+  showing.observed = true;
+  for (const e of entries) {
+    const name = e.target.dataset.camera;
+    if (e.isIntersecting) showing.visible.add(name);
+    else showing.visible.delete(name);
+  }
+  clearTimeout(showing.timer);
+  showing.timer = setTimeout(subscribeVisible, DECLARE_DEBOUNCE_MS);
+});
+
+// Tell the viewer which cameras to stream to this socket, if that changed.
+function subscribeVisible() {
+  clearTimeout(showing.timer);
+  if (!showing.observed && !showing.all) return;
+  const want = [...tiles.keys()].filter((n) => showing.all || showing.visible.has(n));
+  const key = want.join("\n");
+  if (key === showing.told) return;
+  if (send({ action: "subscribe", cameras: want })) {
+    showing.told = key;
+    for (const [n, t] of tiles) t.el.dataset.paused = String(!want.includes(n));
   }
 }
 
@@ -479,6 +522,7 @@ function ensureTiles(names) {
       const t = new Tile(n);
       tiles.set(n, t);
       grid.append(t.el);
+      onScreen.observe(t.el);
     }
   }
 }
@@ -507,6 +551,8 @@ function onText(text) {
     ensureTiles(msg.cameras);
     sizing.declared = {}; // a new connection knows nothing yet
     declareTiles();
+    showing.told = [...tiles.keys()].join("\n"); // a new socket streams every camera
+    subscribeVisible();
   } else if (msg.type === "state") {
     ensureTiles(msg.cameras.map((c) => c.name));
     for (const cam of msg.cameras) tiles.get(cam.name).applyState(cam);

@@ -179,13 +179,15 @@ def test_tiles_off_screen_get_no_frames_until_scrolled_into_view(rig: LiveRig, p
             timeout=30_000,
         )
         assert pg.eval_on_selector(tile("cam1"), "t => t.dataset.paused") == "false"
-        # A frame already on its way may still land: wait until cam3's count holds still.
-        before, last = -1, _frames(pg, "cam3")
-        for _ in range(20):
-            if last == before:
+        # A frame already on its way may still land: wait until cam3's count has held still
+        # for a whole second.
+        seen = [_frames(pg, "cam3")]
+        for _ in range(40):
+            if len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]:
                 break
             pg.wait_for_timeout(500)
-            before, last = last, _frames(pg, "cam3")
+            seen.append(_frames(pg, "cam3"))
+        last = seen[-1]
         cam1 = _frames(pg, "cam1")
         pg.wait_for_function(CAM1_GAINS, arg=[cam1, 5], timeout=30_000)  # cam1 streams on ...
         assert _frames(pg, "cam3") == last  # ... while cam3, off screen, gets nothing

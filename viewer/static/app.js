@@ -40,6 +40,7 @@ const showing = {
   visible: new Set(), // cameras whose tile is on screen (IntersectionObserver)
   observed: false, // the observer has reported: until then the viewer streams every camera
   told: null, // the cameras the viewer streams to this socket, joined by "\n"
+  served: new Set(), // the cameras the viewer named in its hello (a tile may outlive its camera)
   timer: null,
 };
 window.tf = {
@@ -142,8 +143,8 @@ const onScreen = new IntersectionObserver((entries) => {
 // Tell the viewer which cameras to stream to this socket, if that changed.
 function subscribeVisible() {
   clearTimeout(showing.timer);
-  if (!showing.observed && !showing.all) return;
-  const want = [...tiles.keys()].filter((n) => showing.all || showing.visible.has(n));
+  if (!showing.served.size || (!showing.observed && !showing.all)) return; // no hello yet, or nothing seen
+  const want = [...tiles.keys()].filter((n) => showing.served.has(n) && (showing.all || showing.visible.has(n)));
   const key = want.join("\n");
   if (key === showing.told) return;
   if (send({ action: "subscribe", cameras: want })) {
@@ -551,7 +552,8 @@ function onText(text) {
     ensureTiles(msg.cameras);
     sizing.declared = {}; // a new connection knows nothing yet
     declareTiles();
-    showing.told = [...tiles.keys()].join("\n"); // a new socket streams every camera
+    showing.served = new Set(msg.cameras);
+    showing.told = [...tiles.keys()].filter((n) => showing.served.has(n)).join("\n"); // all, at first
     subscribeVisible();
   } else if (msg.type === "state") {
     ensureTiles(msg.cameras.map((c) => c.name));

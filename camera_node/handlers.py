@@ -269,6 +269,18 @@ async def focus_goto(node: Node, args: Result) -> Result:
     return {"move_id": move_id, "drives": len(parts), **_settle(node)}
 
 
+async def focus_sync(node: Node, args: Result) -> Result:
+    """Declare where the motor is (a focuser "sync"): dead reckoning goes on from there.  The
+    caller knows better than the ledger, e.g. fine autofocus just found a saved focus.  No
+    drive is made; it needs a homed motor, whose ledger it corrects."""
+    before = node.tracker.position
+    if before is None:
+        raise _err(ErrorCode.NOT_READY, "focus.sync needs a homed motor; send focus.home first")
+    position = float(args["position"])
+    node.tracker.sync(position)
+    return {"position": position, "correction": position - before}
+
+
 # ---------------------------------------------------------------------- zoom, capture
 
 
@@ -403,6 +415,7 @@ CAMERA: dict[str, Callable[[Node, Result], Awaitable[Result]]] = {
     "focus.drive": focus_drive,
     "focus.home": focus_home,
     "focus.goto": focus_goto,
+    "focus.sync": focus_sync,
     "zoom.set": zoom_set,
     "capture": capture,
     "config.list": config_list,

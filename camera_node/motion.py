@@ -104,6 +104,10 @@ class MoveTracker:
         self.position = 0.0
         self._settle_at = max(self._settle_at, now)
 
+    def sync(self, position: float) -> None:
+        """The motor is known to be at ``position`` (level-1 units from the near stop)."""
+        self.position = max(0.0, position)
+
     def unhome(self) -> None:
         """Position knowledge is lost (camera replugged, skipped steps suspected)."""
         self.position = None

@@ -190,7 +190,8 @@ class RigOps:
         return {"deleted": deleted}
 
     async def cmd_preset_goto(self, args: dict[str, Any]) -> dict[str, Any]:
-        """{camera, name, refine, home} -> {camera, serial, preset, target, homed, drift, refine, position}"""
+        """{camera, name, refine, home, sync} -> {camera, serial, preset, target, homed, drift, refine,
+        synced, position}"""
         link = self.ctl._link(args["camera"])
         st = self.state(link)
         target = presets.lookup(st, args["name"])
@@ -199,10 +200,16 @@ class RigOps:
             await self._call(link, "focus.goto", {"position": target}, LONG_S)
             result: dict[str, Any] | None = None
             drift: float | None = None
+            synced = False
             if args["refine"]:
                 result = await self.refine(link)
                 drift = float(result["position"]) if result.get("ok") else None
-        position = target + drift if drift is not None else target
+                if drift is not None and args["sync"]:
+                    # the lens is at the preset's focus: the ledger says so from now on, so
+                    # the next goto (a stack, another preset) starts from a known place
+                    await self._call(link, "focus.sync", {"position": target})
+                    synced = True
+        position = target if synced else target + drift if drift is not None else target
         return {
             "camera": link.name,
             "serial": st.serial,
@@ -211,6 +218,7 @@ class RigOps:
             "homed": homed_now,
             "drift": drift,
             "refine": result,
+            "synced": synced,
             "position": position,
         }
 

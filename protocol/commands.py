@@ -117,6 +117,27 @@ NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
         long=True,
     ),
     CommandSpec(
+        "focus.sync",
+        "Declare where the motor is now, once homed (a focuser 'sync'): no drive is made, and"
+        " dead reckoning goes on from there. For a caller that knows better than the ledger,"
+        " e.g. fine autofocus has just found a saved focus.",
+        args=(
+            Arg(
+                "position",
+                "float",
+                "where the motor is, level-1 units",
+                required=True,
+                minimum=0,
+                maximum=100000,
+            ),
+        ),
+        result=(
+            ("position", "float: the position now"),
+            ("correction", "float: the new position minus the old dead-reckoned one"),
+        ),
+        errors=(E.BAD_ARGS, E.BUSY, E.NOT_READY),
+    ),
+    CommandSpec(
         "zoom.set",
         "Live-view magnification around a centre (fractions of the full view).",
         args=(
@@ -270,6 +291,12 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
             Arg("name", "str", "preset name", required=True),
             Arg("refine", "bool", "run the short fine autofocus after the move", default=True),
             Arg("home", "bool", "home against the near stop first even when homed", default=False),
+            Arg(
+                "sync",
+                "bool",
+                "after a refine that found focus, set the node's position to the preset's (focus.sync)",
+                default=True,
+            ),
         ),
         result=(
             ("camera", "str"),
@@ -279,7 +306,8 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
             ("homed", "bool: whether the motor was homed on the way"),
             ("drift", "float or null: level-1 steps from the preset to where fine autofocus landed"),
             ("refine", "map or null: the fine autofocus result (as in af events)"),
-            ("position", "float: target + drift"),
+            ("synced", "bool: the node's position was set to target where the refine landed"),
+            ("position", "float: the node's position now: target when synced, else target + drift"),
         ),
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY, E.TIMEOUT, E.CAMERA_ERROR),
     ),

@@ -111,6 +111,9 @@ def register(sub: Any) -> None:
         if name == "goto":
             q.add_argument("--no-refine", action="store_true", help="no fine autofocus after the move")
             q.add_argument("--home", action="store_true", help="home against the near stop first")
+            q.add_argument(
+                "--no-sync", action="store_true", help="keep the node's position where the refine landed"
+            )
         q.set_defaults(func=_preset, preset=name)
 
 
@@ -311,7 +314,13 @@ def _preset(args: argparse.Namespace) -> int:
         r = _run(args, "preset.save", {"camera": args.camera, "name": args.name, "position": args.position})
         lines = [] if r is None else [f"{r['camera']} ({r['serial']}): {r['name']} = {r['position']:.1f}"]
     elif name == "goto":
-        cargs = {"camera": args.camera, "name": args.name, "refine": not args.no_refine, "home": args.home}
+        cargs = {
+            "camera": args.camera,
+            "name": args.name,
+            "refine": not args.no_refine,
+            "home": args.home,
+            "sync": not args.no_sync,
+        }
         r = _run(args, "preset.goto", cargs)
         if r is None:
             return 1
@@ -324,7 +333,9 @@ def _preset(args: argparse.Namespace) -> int:
         else:
             lines = [
                 f"{r['camera']}: {r['preset']} target {r['target']:.1f}, drift {_fmt(r.get('drift'), '+.1f')}"
-                f" steps, now {r['position']:.1f}" + (" (homed first)" if r.get("homed") else "")
+                f" steps, now {r['position']:.1f}"
+                + (" (synced)" if r.get("synced") else "")
+                + (" (homed first)" if r.get("homed") else "")
             ]
     elif name == "list":
         r = _run(args, "preset.list", {"camera": args.camera})

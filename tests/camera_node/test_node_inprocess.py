@@ -80,6 +80,27 @@ def test_home_reaches_the_near_stop_and_goto_lands(small_scene: Path) -> None:
     _run(small_scene, body)
 
 
+def test_sync_sets_the_ledger_and_dead_reckoning_goes_on_from_it(small_scene: Path) -> None:
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        sim = backend.sim
+        with pytest.raises(RemoteError) as err:
+            await client.call("focus.sync", {"position": 10.0})
+        assert err.value.code == "not_ready" and "home" in err.value.message
+        await client.call("focus.home")
+        await asyncio.sleep(0.5)
+        truth0 = sim.true_position()
+        synced = await client.call("focus.sync", {"position": 100.0})
+        assert synced == {"position": 100.0, "correction": 100.0}
+        assert sim.true_position() == truth0  # a sync drives nothing
+        assert (await client.call("status"))["position"] == 100.0
+        went = await client.call("focus.goto", {"position": 250.0})
+        await asyncio.sleep(went["settle_s"] + 0.3)
+        # 150 units far of where the lens was, not 250: the ledger went on from 100
+        assert abs(sim.true_position() - truth0 - 150.0) < 20.0, (truth0, sim.true_position())
+
+    _run(small_scene, body)
+
+
 def test_camera_lost_and_recovered(small_scene: Path) -> None:
     async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
         await client.call("focus.home")

@@ -272,6 +272,8 @@ def test_preset_goto_absorbs_drift_and_reports_it(rig: Rig) -> None:
     back = rig.call("preset.goto", {"camera": "ns1", "name": "product-A"})
     assert back["refine"]["ok"], back
     assert abs(back["drift"]) < 25  # dead reckoning is close; the fine search measures the rest
+    # the node was told it is at the preset, so what follows starts from there
+    assert back["synced"] is True and back["position"] == back["target"]
     FIGURES["preset_drift_steps"] = [back["drift"]]
     with pytest.raises(RemoteError) as exc:
         rig.call("preset.goto", {"camera": "ns1", "name": "no-such"})

@@ -53,15 +53,44 @@ def variance_of_laplacian(gray: Gray) -> float:
     return float(lap.var())
 
 
-def tenengrad(gray: Gray) -> float:
-    """Mean squared Sobel gradient magnitude over the interior (Tenenbaum 1970), no threshold."""
-    a = _as_float(gray)
+def _sobel_energy(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Squared Sobel gradient magnitude at every interior pixel, (h - 2, w - 2)."""
     # Separable Sobel: smooth [1, 2, 1] across, difference [-1, 0, 1] along.
     sy = a[:-2, :] + 2.0 * a[1:-1, :] + a[2:, :]
     gx = sy[:, 2:] - sy[:, :-2]
     sx = a[:, :-2] + 2.0 * a[:, 1:-1] + a[:, 2:]
     gy = sx[2:, :] - sx[:-2, :]
-    return float(np.mean(gx * gx + gy * gy))
+    out: npt.NDArray[np.float64] = gx * gx + gy * gy
+    return out
+
+
+def tenengrad(gray: Gray) -> float:
+    """Mean squared Sobel gradient magnitude over the interior (Tenenbaum 1970), no threshold."""
+    return float(np.mean(_sobel_energy(_as_float(gray))))
+
+
+def tile_energy(gray: Gray, n: int) -> npt.NDArray[np.float64]:
+    """Tenengrad's share of each of ``n`` x ``n`` tiles, row by row, over the squared mean
+    brightness: the values sum to ``tenengrad_n`` of the whole region.
+
+    Which part of a region holds its detail, and (fed frame after frame along a scan)
+    where each part comes into focus: see :mod:`controller.search.depth`.  The tiles
+    split the interior (the Sobel kernel's border is left out) as evenly as whole pixels
+    allow.  Raises ``ValueError`` if a tile would be less than one pixel, or ``n`` < 1.
+    """
+    a = _as_float(gray)
+    e = _sobel_energy(a)
+    h, w = e.shape
+    if n < 1 or n > min(h, w):
+        raise ValueError(f"cannot split {h}x{w} interior pixels into {n}x{n} tiles")
+    denom = e.size * float(a.mean()) ** 2
+    if not denom > 0.0:  # black (or so dark that the square underflows)
+        return np.zeros(n * n)
+    rows = np.linspace(0, h, n + 1).astype(np.intp)[:-1]
+    cols = np.linspace(0, w, n + 1).astype(np.intp)[:-1]
+    sums = np.add.reduceat(np.add.reduceat(e, rows, axis=0), cols, axis=1)
+    out: npt.NDArray[np.float64] = sums.ravel() / denom
+    return out
 
 
 def brenner(gray: Gray) -> float:
@@ -91,8 +120,8 @@ def gain_normalized(fn: PixelMeasure) -> PixelMeasure:
 
     def measure(gray: Gray) -> float:
         a = _as_float(gray)
-        mean = float(a.mean())
-        return 0.0 if mean <= 0.0 else fn(a) / (mean * mean)
+        square = float(a.mean()) ** 2
+        return fn(a) / square if square > 0.0 else 0.0  # 0 for black, or a square that underflows
 
     measure.__name__ = f"{getattr(fn, '__name__', 'measure')}_n"
     measure.__doc__ = f"{getattr(fn, '__name__', 'measure')} over the squared mean brightness."

@@ -15,17 +15,9 @@ from typing import Any
 
 from controller import measures
 from controller.decode import Roi, roi_gray, roi_gray_reference
-from controller.search._types import Observation
+from controller.search._types import Observation, view_window
 
-
-def view_window(zoom: int, center: Sequence[float]) -> Roi:
-    """The part of the full view a magnified frame shows, as fractions (x, y, w, h)."""
-    if zoom <= 1:
-        return (0.0, 0.0, 1.0, 1.0)
-    span = 1.0 / zoom
-    x0 = min(max(float(center[0]) - span / 2, 0.0), 1.0 - span)
-    y0 = min(max(float(center[1]) - span / 2, 0.0), 1.0 - span)
-    return (x0, y0, span, span)
+__all__ = ["measure_region", "observe", "roi_in_view", "score_region", "view_window"]
 
 
 def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi:
@@ -61,12 +53,40 @@ def measure_region(
     shrunk, as benchmarks compare against).  Raises ``ValueError`` (bad JPEG, region not
     visible) or ``KeyError`` (unknown measure).
     """
+    value, _ = score_region(
+        jpeg, roi, zoom=zoom, center=center, scale=scale, measure=measure, reference=reference
+    )
+    return value
+
+
+def score_region(
+    jpeg: bytes,
+    roi: Sequence[float],
+    *,
+    zoom: int = 1,
+    center: Sequence[float] = (0.5, 0.5),
+    scale: int = 1,
+    measure: str = measures.DEFAULT,
+    reference: bool = False,
+    tiles: int = 0,
+) -> tuple[float, tuple[float, ...]]:
+    """:func:`measure_region`, and with ``tiles`` = n the region's n x n tile energies
+    (:func:`controller.measures.tile_energy`) from the same decode; () for 0.  A region too
+    small for n x n tiles raises ``ValueError`` like one that is not visible."""
     m = measures.get(measure)
+    gray = None
+    if m.pixels is not None or tiles:
+        decode = roi_gray_reference if reference else roi_gray
+        gray = decode(jpeg, roi_in_view(roi, zoom, center), scale=scale)
     if m.jpeg is not None:
-        return m.jpeg(jpeg)
-    assert m.pixels is not None
-    decode = roi_gray_reference if reference else roi_gray
-    return m.pixels(decode(jpeg, roi_in_view(roi, zoom, center), scale=scale))
+        value = m.jpeg(jpeg)
+    else:
+        assert m.pixels is not None and gray is not None
+        value = m.pixels(gray)
+    if not tiles:
+        return value, ()
+    assert gray is not None
+    return value, tuple(measures.tile_energy(gray, tiles).tolist())
 
 
 def observe(
@@ -77,9 +97,11 @@ def observe(
     scale: int = 1,
     measure: str = measures.DEFAULT,
     reference: bool = False,
+    tiles: int = 0,
 ) -> Observation:
-    """Score a frame's region at ``scale`` and wrap it with the header's move bookkeeping."""
-    value = measure_region(
+    """Score a frame's region at ``scale`` (and its ``tiles`` x ``tiles`` tiles, if asked)
+    and wrap it with the header's move bookkeeping."""
+    value, energies = score_region(
         jpeg,
         roi,
         zoom=int(header.get("zoom", 1)),
@@ -87,5 +109,6 @@ def observe(
         scale=scale,
         measure=measure,
         reference=reference,
+        tiles=tiles,
     )
-    return Observation.from_header(header, value, scale)
+    return Observation.from_header(header, value, scale, energies)

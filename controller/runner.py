@@ -208,6 +208,7 @@ class AutofocusRun:
                     continue
                 kwargs: dict[str, Any] = {
                     "scale": self.strategy.wanted_scale,
+                    "tiles": self.strategy.wanted_tiles,
                     "reference": self.reference_decode,
                 }
                 if self.measure:

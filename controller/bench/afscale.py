@@ -63,6 +63,10 @@ class Timed:
         return self.inner.wanted_scale
 
     @property
+    def wanted_tiles(self) -> int:
+        return self.inner.wanted_tiles
+
+    @property
     def finished(self) -> bool:
         return self.inner.finished
 

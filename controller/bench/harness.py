@@ -30,7 +30,7 @@ from camera_node.sim import open_sim, resolve_scene
 from camera_node.sim.scene import OpticsParams
 from controller import measures
 from controller.bench.cases import Case
-from controller.observe import measure_region
+from controller.observe import score_region
 from controller.search import Command, Done, Drive, Failed, Observation, Zoom, create_strategy
 
 COMMAND_LATENCY_S = 0.005
@@ -157,10 +157,12 @@ def run_case(
         t = clock.now()
         if not tracker.settled(t):
             continue
-        scale = strategy.wanted_scale
-        value = measure_region(jpeg, case.roi, zoom=zoom, center=center, scale=scale, measure=m.name)
+        scale, n = strategy.wanted_scale, strategy.wanted_tiles
+        value, tiles = score_region(
+            jpeg, case.roi, zoom=zoom, center=center, scale=scale, measure=m.name, tiles=n
+        )
         frames += 1
-        obs = Observation(seq, t, tracker.move_id, True, zoom, value, scale, tracker.position)
+        obs = Observation(seq, t, tracker.move_id, True, zoom, value, scale, tracker.position, tiles)
         todo = strategy.feed(obs, t)
         if trace is not None:
             phase = getattr(strategy, "state", None)

@@ -56,6 +56,10 @@ class Recorder:
         return self.scale
 
     @property
+    def wanted_tiles(self) -> int:
+        return 0
+
+    @property
     def finished(self) -> bool:
         return False
 

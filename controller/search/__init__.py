@@ -74,5 +74,6 @@ def create_strategy(
     if cls is Default:
         levels = tuple(zoom_levels) if ("zoom" in caps or not caps) else (1,)
         center = (0.5, 0.5) if roi is None else (roi[0] + roi[2] / 2, roi[1] + roi[3] / 2)
-        return Default(zoom_levels=levels, roi_center=center, **options)
+        size = None if roi is None else (float(roi[2]), float(roi[3]))
+        return Default(zoom_levels=levels, roi_center=center, roi_size=size, **options)
     return Sweep(**options)

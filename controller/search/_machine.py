@@ -5,8 +5,8 @@ A concrete search subclasses :class:`SearchMachine` and implements ``_begin`` an
 
 - accepts a frame only if no move is outstanding, the frame follows the last accepted
   move (``move_id``), the node says the motor has ``settled``, and the frame shows the
-  zoom and was measured at the scale the search asked for.  Everything else is counted
-  as ignored;
+  zoom and was measured at the scale (and scored in the tiles) the search asked for.
+  Everything else is counted as ignored;
 - averages ``frames_per_sample`` accepted frames into one sample and keeps an estimate of
   the relative frame-to-frame noise;
 - sends queued moves one at a time: the next only after ``moved`` for the previous one;
@@ -88,6 +88,9 @@ class SearchMachine(abc.ABC):
         self.zoom: int | None = None  # the zoom frames must show
         self.start_zoom: int | None = None
         self._scale = 1
+        self._tiles = 0  # n x n tile scores wanted with each frame (0: none)
+        self.sample_tiles: tuple[float, ...] = ()  # the last sample's tiles, averaged
+        self._acc_tiles: list[tuple[float, ...]] = []
         self._queue: deque[Move] = deque()
         self._terminal: Done | Failed | None = None
         self._pending = False
@@ -111,6 +114,10 @@ class SearchMachine(abc.ABC):
     @property
     def wanted_scale(self) -> int:
         return self._scale
+
+    @property
+    def wanted_tiles(self) -> int:
+        return self._tiles
 
     def start(self, now: float) -> list[Command]:
         if self.started:
@@ -143,10 +150,18 @@ class SearchMachine(abc.ABC):
                 return self._fail("stalled", f"no settled frame for {self.stall_timeout_s:g} s")
             return []
         self._acc.append(obs.measure)
+        if self._tiles:
+            self._acc_tiles.append(obs.tiles)
         if len(self._acc) < self.frames_per_sample:
             return []
         values = self._acc
         self._acc = []
+        if self._tiles:
+            n = len(self._acc_tiles)
+            self.sample_tiles = tuple(sum(col) / n for col in zip(*self._acc_tiles, strict=True))
+            self._acc_tiles = []
+        else:
+            self.sample_tiles = ()
         self.frames_used += len(values)
         self._last_progress = now
         mean = sum(values) / len(values)
@@ -218,11 +233,17 @@ class SearchMachine(abc.ABC):
             return False
         if self._floor is not None and obs.move_id < self._floor:
             return False
-        return obs.settled and obs.zoom == self.zoom and obs.scale == self._scale
+        return (
+            obs.settled
+            and obs.zoom == self.zoom
+            and obs.scale == self._scale
+            and len(obs.tiles) == self._tiles * self._tiles
+        )
 
     def _go(self, moves: Sequence[Move], terminal: Done | Failed | None = None) -> list[Command]:
         """Queue ``moves`` (sent one per ``moved``), then ``terminal`` if given."""
         self._acc = []
+        self._acc_tiles = []
         self._queue.extend(moves)
         if terminal is not None:
             self._terminal = terminal

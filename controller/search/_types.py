@@ -9,7 +9,7 @@ Errors: constructors raise ``ValueError`` naming the bad field.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -18,13 +18,26 @@ ZOOM_LEVELS = (1, 5, 10)
 SCALES = (1, 2, 4, 8)
 
 
+def view_window(zoom: int, center: Sequence[float]) -> tuple[float, float, float, float]:
+    """The part of the full view a frame magnified ``zoom`` times around ``center`` shows,
+    as fractions (x, y, w, h): the camera keeps the window inside the frame."""
+    if zoom <= 1:
+        return (0.0, 0.0, 1.0, 1.0)
+    span = 1.0 / zoom
+    x0 = min(max(float(center[0]) - span / 2, 0.0), 1.0 - span)
+    y0 = min(max(float(center[1]) - span / 2, 0.0), 1.0 - span)
+    return (x0, y0, span, span)
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One live-view frame, as far as a search cares: its header and its focus measure.
 
     ``scale`` is the DCT reduction the shell decoded the region at (see
     :attr:`Strategy.wanted_scale`); ``position`` is the node's dead reckoning (None until
-    homed) and is informational only.
+    homed) and is informational only.  ``tiles``: the region's energy per tile, row by row
+    (:func:`controller.measures.tile_energy`), when the search asked for a grid
+    (:attr:`Strategy.wanted_tiles`); empty otherwise.
     """
 
     seq: int
@@ -35,6 +48,7 @@ class Observation:
     measure: float
     scale: int = 1
     position: float | None = None
+    tiles: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.measure) or self.measure < 0:
@@ -43,9 +57,13 @@ class Observation:
             raise ValueError(f"zoom must be >= 1, got {self.zoom!r}")
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if not all(math.isfinite(v) and v >= 0 for v in self.tiles):
+            raise ValueError("tiles must be finite numbers >= 0")
 
     @classmethod
-    def from_header(cls, header: Mapping[str, Any], measure: float, scale: int = 1) -> Observation:
+    def from_header(
+        cls, header: Mapping[str, Any], measure: float, scale: int = 1, tiles: tuple[float, ...] = ()
+    ) -> Observation:
         """Build from a frame header (protocol field names).  Raises ``KeyError`` or ``ValueError``."""
         pos = header.get("position")
         return cls(
@@ -57,6 +75,7 @@ class Observation:
             measure=float(measure),
             scale=scale,
             position=None if pos is None else float(pos),
+            tiles=tiles,
         )
 
 
@@ -140,6 +159,11 @@ class Strategy(Protocol):
     @property
     def wanted_scale(self) -> int:
         """The DCT scale (1, 2, 4, 8) at which the shell should decode the region now."""
+        ...
+
+    @property
+    def wanted_tiles(self) -> int:
+        """n: the shell scores the region's n x n tiles too (Observation.tiles); 0: not."""
         ...
 
     @property

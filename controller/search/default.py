@@ -66,15 +66,16 @@ import functools
 import math
 from collections.abc import Sequence
 
-from controller.search import fits, landing
+from controller.search import depth, fits, landing
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
-from controller.search._types import Command, Direction, Drive, Move, Zoom
+from controller.search._types import Command, Direction, Drive, Move, Zoom, view_window
 from controller.search.coarse import CoarseClimb
 
 
 class S(enum.Enum):
     COARSE = "coarse"
     DIM = "dim"
+    DEPTH = "depth"
     FINE = "fine"
     APPROACH = "approach"
     CHECK = "check"
@@ -88,6 +89,12 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "bracketed"): S.FINE,
     (S.COARSE, "predicted"): S.FINE,
     (S.COARSE, "flat"): S.FAILED,
+    (S.FINE, "depth"): S.DEPTH,
+    (S.DEPTH, "agrees"): S.APPROACH,
+    (S.DEPTH, "refocus"): S.FINE,
+    (S.DEPTH, "scan"): S.DEPTH,
+    (S.DEPTH, "extend"): S.DEPTH,
+    (S.DEPTH, "back"): S.DEPTH,
     (S.COARSE, "dim"): S.DIM,
     (S.FINE, "dim"): S.DIM,
     (S.DIM, "sweep"): S.DIM,
@@ -151,6 +158,16 @@ class Default(SearchMachine):
         max_reading_error: float = 1.0,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
+        roi_size: tuple[float, float] | None = None,
+        depth_tiles: int = 16,
+        depth_cover: float = 0.5,
+        depth_scale: int = 1,
+        depth_window: float = 38.4,
+        depth_reach: float = 188.0,
+        max_depth_extends: int = 4,
+        depth_spread: float = 20.0,
+        depth_agree: float = 3.0,
+        depth_agree_noise: float = 600.0,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -158,6 +175,12 @@ class Default(SearchMachine):
             fine_zoom = 5 if 5 in zooms else (zooms[-1] if zooms else 1)
         elif fine_zoom != 1 and fine_zoom not in zooms:
             raise ValueError(f"fine_zoom {fine_zoom} is not offered by the camera ({list(zoom_levels)})")
+        # A region the magnified view would show less than ``depth_cover`` of is focused on
+        # the median depth of its detail, at 1x (DEPTH): the magnified fine stage would see
+        # only its centre.
+        self.depth_mode = bool(depth_tiles) and _cover(roi_size, fine_zoom) < depth_cover
+        self.depth_scale = depth_scale
+        self.depth_spread = depth_spread
         self.fine_zoom = fine_zoom
         self.roi_center = roi_center
         self.coarse_scale = coarse_scale
@@ -222,6 +245,30 @@ class Default(SearchMachine):
         self.fit: fits.Fit | None = None
         self._t_coarse = 0.0
         self._t_fine = 0.0
+        self.depth_window = depth_window
+        self.depth_reach = depth_reach
+        self.max_depth_extends = max_depth_extends
+        self.depth_estimate: depth.DepthEstimate | None = None
+        self.coarse_depth: depth.DepthEstimate | None = None
+        self._depth_check = False
+        self._refocused = False
+        self._depth_offset = math.nan
+        self._fine_select: list[int] = []
+        self._fine_n = 0
+        self.depth_agree = depth_agree
+        self.depth_agree_noise = depth_agree_noise
+        self.roi_size = roi_size
+        self._depth_n = 0
+        self._coarse_n = 0
+        self._coarse_tiles: list[tuple[float, tuple[float, ...]]] = []
+        self._depth: list[tuple[float, tuple[float, ...], float]] = []
+        self._depth_extends = 0
+        self._depth_back = False
+        if self.depth_mode:
+            assert roi_size is not None
+            self._depth_n = _grid(roi_size, depth_scale, depth_tiles)
+            self._coarse_n = _grid(roi_size, coarse_scale, 8)
+            self._tiles = self._coarse_n  # the coarse samples say where the region's parts lie
 
     # -- small helpers ---------------------------------------------------------------------
 
@@ -236,12 +283,16 @@ class Default(SearchMachine):
                 self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
+        if self._fine_select and self.state is not S.DEPTH and self.sample_tiles:
+            measure = sum(self.sample_tiles[i] for i in self._fine_select)  # the parts at the depth
         if self.state is S.COARSE:
             out = self._on_coarse(measure, now)
         elif self.state is S.DIM:
             out = self._on_dim(measure, now)
         elif self.state is S.FINE:
             out = self._on_fine(measure, now)
+        elif self.state is S.DEPTH:
+            out = self._on_depth(measure, now)
         elif self.state in (S.APPROACH, S.CHECK):
             out = self._on_landing(measure, now)
         else:
@@ -251,7 +302,15 @@ class Default(SearchMachine):
 
     # -- 1: coarse bracket (decisions from :mod:`.coarse`) ------------------------------------
     def _on_coarse(self, measure: float, now: float) -> list[Command]:
+        if self.depth_mode and self.sample_tiles:
+            self._coarse_tiles.append((self.pos, self.sample_tiles))
         d = self.climb.add(self.pos, measure, self.noise)
+        if d.outcome in ("bracketed", "predicted") and self.depth_mode:
+            # Parts of the region at other depths than its centre: once the magnified fine
+            # stage has found the centre's, look at the whole region at 1x (DEPTH).
+            self._depth_check = True
+            self.coarse_depth = self._coarse_estimate()
+            self._tiles = 0
         if d.outcome in ("bracketed", "predicted"):
             self._to(d.outcome)
             self._t_coarse = now - self.t_start
@@ -373,6 +432,7 @@ class Default(SearchMachine):
         self._to("resume")
         self._shifts = 0
         self._scale = self.coarse_scale
+        self._tiles = self._coarse_n
         self.climb = self._new_climb(prefer=self.scan_dir)
         zoom = self.start_zoom if self.start_zoom is not None else 1
         return self._go([Zoom(zoom)] if self.zoom != zoom else [])
@@ -393,19 +453,143 @@ class Default(SearchMachine):
             start = self.pos  # inside the window, moving the right way: sample right here
         return self._start_scan(start, first=True)
 
+    # -- 2b: a region wider than the magnified view: the median depth of its detail ---------
+    def _coarse_estimate(self) -> depth.DepthEstimate | None:
+        """The depths of the region's parts by the coarse samples' tiles (rough: the samples
+        lie a level-3 jump or two apart); None with fewer than 3 positions."""
+        pts = self._coarse_tiles
+        if len({p for p, _ in pts}) < 3:
+            return None
+        return depth.estimate(depth.tile_peaks([p for p, _ in pts], [t for _, t in pts], fit_points=3))
+
+    def _needs_depth(self, center: float) -> bool:
+        """Whether to look at the whole region at 1x after the magnified peak at ``center``:
+        unless the coarse tiles put the whole region within ``depth_spread`` steps, and
+        their median within half that of ``center``, the region's centre may lie at another
+        depth than most of its detail."""
+        est = self.coarse_depth
+        if not self._depth_check:
+            return False
+        if est is None:
+            return True
+        return est.spread > self.depth_spread or not abs(est.median - center) <= self.depth_spread / 2
+
+    def _depth_from(self, center: float) -> list[Command]:
+        """Scan at 1x, region decoded at ``depth_scale`` and scored in tiles, ``depth_window``
+        either side of the magnified fine stage's peak, the way the motor last moved (so
+        no slack enters before the first sample)."""
+        self._depth_check = False
+        self._to("depth")
+        lo, hi = center - self.depth_window, center + self.depth_window
+        self.scan_dir = self.last_dir or "far"
+        start, end = (lo, hi) if self.scan_dir == "far" else (hi, lo)
+        self._depth = []
+        self._tiles = self._depth_n
+        return self._depth_scan(start, end, first=True)
+
+    def _depth_scan(self, start: float, end: float, *, first: bool = False) -> list[Command]:
+        fine = self._fine  # the magnified samples: the landing reads positions off them
+        out = self._start_scan(start, first=first, zoom=1, scale=self.depth_scale)
+        self._fine = fine
+        self._scan_end = end
+        return out
+
+    def _on_depth(self, measure: float, now: float) -> list[Command]:
+        self._depth.append((self.pos, self.sample_tiles, measure))
+        sgn = self._sgn
+        if sgn * (self._scan_end - self.pos) >= self.fine_step / 2:
+            self._to("scan")
+            return self._go([self._step()])
+        xs = [p for p, _, _ in self._depth]
+        peaks = depth.tile_peaks(xs, [t for _, t, _ in self._depth])
+        est = depth.estimate(peaks)
+        assert self.fit is not None
+        if est is None:
+            return self._depth_agrees()  # nothing to add to the fine stage's peak
+        self.depth_estimate = est
+        self._depth_offset = est.median - self.fit.center
+        lead, trail = (max(xs), min(xs)) if sgn > 0 else (min(xs), max(xs))
+        m = est.median
+        if sgn * (m - lead) > -self.fine_step and self._depth_extends < self.max_depth_extends:
+            if not self._depth_back:  # the median lies at the leading edge, or beyond: on
+                self._depth_extends += 1
+                self._scan_end = self.pos + sgn * self.fine_step
+                self._to("extend")
+                return self._go([self._step()])
+        if sgn * (trail - m) > -self.fine_step and not self._depth_back:
+            # behind where the scan started: scan again from before it, up to it
+            self._depth_back = True
+            self._to("back")
+            return self._depth_scan(trail - sgn * 3 * self.fine_step, trail - sgn * self.fine_step)
+        # The 1x tiles overrule the magnified peak only by more than their own noise allows.
+        agree = self.depth_agree + self.depth_agree_noise * self.noise_at(1, self.depth_scale)
+        if not math.isfinite(m) or abs(m - self.fit.center) <= agree:
+            return self._depth_agrees()
+        self._t_fine = now - self.t_start
+        if self.fine_zoom > 1 and self.roi_size is not None:
+            # Magnify the part of the region that lies at the median depth, and focus there
+            # as the fine stage does: its fit and its image-read landing are the precise ones.
+            x = self.roi_center[0] - self.roi_size[0] / 2
+            y = self.roi_center[1] - self.roi_size[1] / 2
+            n = self._depth_n
+            roi = (x, y, *self.roi_size)
+            near = self.depth_agree + 2.0
+            view = depth.view_on(peaks, n, roi, m, 1.0 / self.fine_zoom, near)
+            if view is not None:
+                self.roi_center = view
+                # ... and measure only the parts of it that lie at that depth
+                window = view_window(self.fine_zoom, view)
+                seen = (
+                    min(x + roi[2], window[0] + window[2]) - max(x, window[0]),
+                    min(y + roi[3], window[1] + window[3]) - max(y, window[1]),
+                )
+                m5 = _grid(seen, self.fine_scale, 16, self.fine_zoom)
+                chosen = {p.index for p in peaks if abs(p.position - m) <= near}
+                self._fine_select = depth.tiles_within(roi, n, chosen, window, m5)
+                self._fine_n = m5 if self._fine_select else 0
+                self._refocused = True
+                self._resumed = True  # no climb back from here
+                self._shifts = 0
+                self._tiles = self._fine_n
+                self._to("refocus")
+                return self._fine_from(m)
+        return self._depth_agrees()  # no part of the view at that depth: keep the peak
+
+    def _depth_agrees(self) -> list[Command]:
+        """The region's median depth is the magnified peak's (or cannot be told): back to the
+        magnified view and the fine stage's landing on its fit."""
+        assert self.fit is not None
+        self._tiles = 0
+        self._scale = self.fine_scale
+        self.scan_dir = self.last_dir or self.scan_dir
+        fit = self.fit
+        guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
+        self._to("agrees")
+        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
+        self._guard = plan.guard
+        self._final_reverses = plan.final_reverses
+        zoom: list[Move] = [Zoom(self.fine_zoom, self.roi_center)] if self.zoom != self.fine_zoom else []
+        return self._go([*zoom, *plan.legs])
+
     # -- 2: fine scan, one direction only ---------------------------------------------------
     @property
     def _sgn(self) -> float:
         return 1.0 if self.scan_dir == "far" else -1.0
 
-    def _start_scan(self, start: float, *, first: bool = False) -> list[Command]:
-        self._scale = self.fine_scale
+    def _start_scan(
+        self, start: float, *, first: bool = False, zoom: int | None = None, scale: int | None = None
+    ) -> list[Command]:
+        """To ``start``, so that the scan's first sample comes after a move its way;
+        ``first``: magnify to ``zoom`` (default ``fine_zoom``) first.  Frames are decoded
+        at ``scale`` (default ``fine_scale``) from here."""
+        self._scale = self.fine_scale if scale is None else scale
         self._fine = []
         sgn = self._sgn
         self._scan_end = start + sgn * 2 * self.fine_window
         moves: list[Move] = []
-        if first and self.fine_zoom != self.zoom:
-            moves.append(Zoom(self.fine_zoom, self.roi_center))
+        zoom = self.fine_zoom if zoom is None else zoom
+        if first and zoom != self.zoom:
+            moves.append(Zoom(zoom, self.roi_center if zoom > 1 else None))
         delta = start - self.pos
         if delta == 0.0 and self.last_dir == self.scan_dir:
             pass  # sample right here: the last motion was the scan's way
@@ -492,7 +676,11 @@ class Default(SearchMachine):
             return self._fail(
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
             )
-        if self.check_coarse and not self._dim_mode and self._contradicts_coarse(fit.center):
+        if (
+            self.check_coarse
+            and not (self._dim_mode or self._refocused)
+            and self._contradicts_coarse(fit.center)
+        ):
             if not self._resumed:
                 return self._resume_coarse()
             self._to("poor_fit")
@@ -502,6 +690,8 @@ class Default(SearchMachine):
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
         if self._dim_mode or landing.reading_error(fit, guard, noise) > self.max_reading_error:
             return self._land_blind(fit, now)
+        if self._needs_depth(fit.center):
+            return self._depth_from(fit.center)
         self._to("fitted")
         plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
         self._guard = plan.guard
@@ -575,4 +765,45 @@ class Default(SearchMachine):
             approach_seconds=now - self.t_start - self._t_fine,
             coarse_samples=float(len(self.climb.samples)),
             fine_samples=float(len(self._fine)),
+            **self._depth_metrics(),
         )
+
+    def _depth_metrics(self) -> dict[str, float]:
+        """What the whole-region look at 1x found, for a search that made one."""
+        out: dict[str, float] = {}
+        if self.coarse_depth is not None:
+            spread = self.coarse_depth.spread
+            out["coarse_spread"] = spread if math.isfinite(spread) else -1.0
+        est = self.depth_estimate
+        if est is None:
+            return out
+        if math.isfinite(self._depth_offset):
+            out["depth_offset"] = self._depth_offset
+        return {
+            **out,
+            "depth_noise": self.noise_at(1, self.depth_scale),
+            "refocused": float(self._refocused),
+            "depth_spread": est.spread if math.isfinite(est.spread) else -1.0,
+            "depth_samples": float(len(self._depth)),
+        }
+
+
+LIVEVIEW_PX = (960, 640)  # a Canon body's live view; only sizes the tiles
+
+
+def _cover(roi_size: tuple[float, float] | None, zoom: int) -> float:
+    """The share of a region of ``roi_size`` (fractions) that a view magnified ``zoom``
+    times can show at once (1 without a size or magnification)."""
+    if roi_size is None or zoom <= 1:
+        return 1.0
+    w, h = roi_size
+    span = 1.0 / zoom
+    return min(w, span) * min(h, span) / (w * h) if w > 0 and h > 0 else 1.0
+
+
+def _grid(roi_size: tuple[float, float], scale: int, most: int, zoom: int = 1) -> int:
+    """Tiles per side for a region of ``roi_size`` (fractions of the full view) seen
+    magnified ``zoom`` times and decoded at ``scale``: at most ``most``, each about 8 pixels
+    or more on a side, at least 2."""
+    px = min(roi_size[0] * LIVEVIEW_PX[0], roi_size[1] * LIVEVIEW_PX[1]) * zoom / scale
+    return max(2, min(most, int(px // 8)))

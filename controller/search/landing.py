@@ -98,13 +98,15 @@ def approach_legs(
 
 
 def blind_drives(
-    scan_dir: Direction, pos: float, center: float, levels: Sequence[float], backlash: float
+    last_dir: Direction, pos: float, center: float, levels: Sequence[float], backlash: float
 ) -> list[Drive]:
     """Drives onto ``center`` by the ledger, the last one far, the prior ``backlash`` added on
-    each reversal.  After a near scan that is one far drive; after a far scan, near past
-    the centre by a level-2 step, then far onto it."""
-    if scan_dir == "near":
-        return plan_drives(center - pos + backlash, levels, 1)
-    back = plan_drives(-(pos - center + levels[1] + backlash), levels, 2)
-    landed = pos + span(back, levels) + backlash
+    each reversal, for a motor that last moved ``last_dir``.  A centre ahead (far) is one far
+    drive; one behind, near past it by a level-2 step, then far onto it.  (After a near
+    scan that is one far drive; after a far scan, near past the centre and far.)"""
+    if center >= pos:
+        return plan_drives(center - pos + (backlash if last_dir == "near" else 0.0), levels, 1)
+    slack = backlash if last_dir == "far" else 0.0
+    back = plan_drives(-(pos - center + levels[1] + slack), levels, 2)
+    landed = pos + span(back, levels) + slack
     return back + plan_drives(center - landed + backlash, levels, 1)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from controller.search import Command, Done, Drive, Failed, Observation, Strategy, Zoom
 
 Curve = Callable[[float, int, int], float]  # (true position, zoom, scale) -> noise-free measure
+# (true position, zoom, zoom centre or None, n) -> a region's n x n noise-free tile energies
+Tiles = Callable[[float, int, "tuple[float, float] | None", int], list[float]]
 
 SIZES = (1.0, 6.4, 47.0)
 DURATIONS = (0.05, 0.08, 0.25)
@@ -58,10 +60,12 @@ class SynthCamera:
     noise: float = 0.005
     fps: float = 25.0
     zoom_levels: tuple[int, ...] = (1, 5, 10)
+    tiles: Tiles | None = None  # given: the measure is the sum of the tiles, as tile_energy's is
     position: float = field(init=False)
     t: float = field(init=False, default=0.0)
     move_id: int = field(init=False, default=0)
     zoom: int = field(init=False, default=1)
+    center: tuple[float, float] | None = field(init=False, default=None)
     busy_until: float = field(init=False, default=0.0)
     settle_at: float = field(init=False, default=0.0)
     last_dir: str | None = field(init=False, default=None)
@@ -95,14 +99,23 @@ class SynthCamera:
     def set_zoom(self, cmd: Zoom) -> int:
         self.move_id += 1
         self.zoom = cmd.level
+        self.center = cmd.center
         self.settle_at = max(self.settle_at, self.t + 0.3)
         return self.move_id
 
-    def frame(self, scale: int) -> Observation:
+    def frame(self, scale: int, n: int = 0) -> Observation:
         period = 1.0 / self.fps
         self.t = (math.floor(self.t / period + 1e-9) + 1) * period
         self.seq += 1
-        value = self.curve(self.position, self.zoom, scale) * (1 + self.noise * self.rng.gauss(0, 1))
+        tiles: tuple[float, ...] = ()
+        if self.tiles is not None:
+            gain = 1 + self.noise * self.rng.gauss(0, 1)
+            grid = self.tiles(self.position, self.zoom, self.center, max(n, 1))
+            noisy = [max(0.0, v * gain * (1 + self.noise * self.rng.gauss(0, 1))) for v in grid]
+            value = sum(noisy)
+            tiles = tuple(noisy) if n else ()
+        else:
+            value = self.curve(self.position, self.zoom, scale) * (1 + self.noise * self.rng.gauss(0, 1))
         return Observation(
             seq=self.seq,
             t=self.t,
@@ -111,6 +124,7 @@ class SynthCamera:
             zoom=self.zoom,
             measure=max(0.0, value),
             scale=scale,
+            tiles=tiles,
         )
 
 
@@ -139,6 +153,6 @@ def run(s: Strategy, cam: SynthCamera, *, time_limit: float = 120.0) -> Outcome:
                 return Outcome(cmd, cam, log, frames)
         if cam.t > time_limit:
             raise AssertionError(f"no result in {time_limit} s; commands so far: {log[-5:]}")
-        obs = cam.frame(s.wanted_scale)
+        obs = cam.frame(s.wanted_scale, s.wanted_tiles)
         frames += 1
         todo = s.feed(obs, cam.t)

@@ -233,3 +233,70 @@ def test_without_resuming_a_false_coarse_top_fails_and_returns() -> None:
     out = _run(cam, resume_rise=0.0, dim_scale=0)
     assert isinstance(out.end, Failed) and out.end.reason == "no_peak", out.end
     assert cam.zoom == 1  # (the way back is by the ledger, which a clip at the far stop upset)
+
+
+# ----------------------------------------------------------------- regions wider than the magnified view
+
+WIDE = (0.1, 0.1, 0.8, 0.8)
+
+
+def _cup_on_a_saucer(roi: tuple[float, float, float, float] = WIDE, cup: float = 500.0) -> syn.Tiles:
+    """A region whose centre (the frame's middle 0.2 x 0.2: a cup's rim, at 500, with half
+    as much detail again per tile) lies at another depth than the rest of it (a saucer, at
+    470): most of its detail is the saucer's, so its median depth is 470.  A magnified view
+    around the region's centre sees only the cup."""
+    from controller.search._types import view_window
+
+    def tiles(p: float, zoom: int, center: tuple[float, float] | None, n: int) -> list[float]:
+        wx, wy, ww, wh = view_window(zoom, center or (0.5, 0.5))
+        x0, y0 = max(roi[0], wx), max(roi[1], wy)
+        x1, y1 = min(roi[0] + roi[2], wx + ww), min(roi[1] + roi[3], wy + wh)
+        width = 25.0 if zoom == 1 else 8.0
+        out = []
+        for k in range(n * n):
+            i, j = divmod(k, n)
+            cx, cy = x0 + (j + 0.5) * (x1 - x0) / n, y0 + (i + 0.5) * (y1 - y0) / n
+            at_cup = 0.4 <= cx <= 0.6 and 0.4 <= cy <= 0.6
+            focus, weight = (cup, 1.5) if at_cup else (470.0, 1.0)
+            u = (p - focus) / width
+            out.append(weight * (0.02 + 1.0 / (1.0 + u * u)) / (n * n))
+        return out
+
+    return tiles
+
+
+def _wide(cam: syn.SynthCamera, **options: object) -> syn.Outcome:
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"], roi=WIDE, **options)
+    return syn.run(s, cam)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_wide_region_lands_on_the_median_depth_of_its_detail(seed: int) -> None:
+    cam = syn.SynthCamera(syn.flat(), start=250.0, seed=seed, tiles=_cup_on_a_saucer())
+    out = _wide(cam)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 470.0) <= TOL, cam.position
+    m = out.end.metrics
+    assert m["refocused"] == 1.0 and m["depth_offset"] < -20  # 1x tiles said 470, the cup 500
+    # the second magnified look was centred off the cup, on the saucer
+    zooms = [c for c in out.commands if isinstance(c, Zoom) and c.level == 5]
+    assert len(zooms) == 2 and zooms[1].center is not None
+    assert not (0.4 <= zooms[1].center[0] <= 0.6 and 0.4 <= zooms[1].center[1] <= 0.6)
+    assert _last_drive(out.commands).direction == "far" and cam.zoom == 1
+
+
+def test_without_depth_tiles_a_wide_region_lands_on_its_centre() -> None:
+    cam = syn.SynthCamera(syn.flat(), start=250.0, seed=0, tiles=_cup_on_a_saucer())
+    out = _wide(cam, depth_tiles=0)
+    assert isinstance(out.end, Done) and abs(cam.position - 500.0) <= TOL
+    assert "refocused" not in out.end.metrics
+
+
+def test_a_wide_region_at_one_depth_keeps_the_magnified_landing() -> None:
+    # the cup at the saucer's depth: what the 1x tiles find agrees with the magnified
+    # peak, so the search lands by the magnified fit (no second magnified look)
+    cam = syn.SynthCamera(syn.flat(), start=250.0, seed=1, tiles=_cup_on_a_saucer(cup=470.0))
+    out = _wide(cam)
+    assert isinstance(out.end, Done) and abs(cam.position - 470.0) <= TOL
+    assert out.end.metrics.get("refocused", 0.0) == 0.0
+    assert abs(out.end.metrics.get("depth_offset", 0.0)) <= 3.0

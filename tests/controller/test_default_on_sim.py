@@ -35,3 +35,26 @@ def test_a_magnified_peak_the_1x_curve_denies_is_not_reported() -> None:
     assert r.success and r.metrics["resumed"] == 1.0, r
     old = run_case(STRIP, 0, "default", options={"check_coarse": False})
     assert old.failure is None and old.abs_error_steps > 100, old  # reported Done, far off
+
+
+# af-stress.toml's "coffee wide @644": a region of 0.8 x 0.8 whose centre is the cup's rim
+# (500) while most of its detail is the saucer's (470: the truth, the median depth)
+COFFEE_WIDE = Case("coffee wide @644", str(SCENES / "coffee.toml"), (0.1, 0.1, 0.8, 0.8), 644, 1, 204)
+# af-stress.toml's "chart wide @145": as wide, at one depth
+CHART_WIDE = Case("chart wide @145", str(SCENES / "chart.toml"), (0.1, 0.1, 0.8, 0.8), 145, 1, 93)
+
+
+def test_a_wide_region_is_focused_on_the_median_depth_of_its_detail() -> None:
+    # The magnified fine stage sees the region's centre: the cup.  The 1x tiles say most
+    # of the detail lies 30 steps nearer; the search magnifies a part at that depth.
+    r = run_case(COFFEE_WIDE, 0, "default")
+    assert r.success and r.metrics["refocused"] == 1.0 and r.metrics["depth_offset"] < -20, r
+    old = run_case(COFFEE_WIDE, 0, "default", options={"depth_tiles": 0})
+    assert old.failure is None and old.abs_error_steps > 20, old  # Done, on the cup
+
+
+def test_a_wide_region_at_one_depth_lands_as_before() -> None:
+    r = run_case(CHART_WIDE, 0, "default")
+    old = run_case(CHART_WIDE, 0, "default", options={"depth_tiles": 0})
+    assert r.success and old.success, (r, old)
+    assert r.metrics.get("refocused", 0.0) == 0.0

@@ -111,3 +111,15 @@ def test_blind_drives_land_on_the_centre_and_end_far(scan_dir: str, distance: fl
     drives = blind_drives(scan_dir, start, 0.0, LEVEL_SIZES, BACKLASH)  # type: ignore[arg-type]
     assert drives and drives[-1].direction == "far"
     assert abs(_physical(start, scan_dir, drives, BACKLASH)) <= 0.5
+
+
+@pytest.mark.parametrize("last_dir", ["near", "far"])
+@pytest.mark.parametrize("offset", [-75.0, -17.0, -3.0, 3.0, 17.0, 75.0])
+def test_blind_drives_from_either_side_whatever_the_last_move(last_dir: str, offset: float) -> None:
+    # The depth stage ends wherever its scans left the motor: the centre may lie ahead of
+    # a far-moving motor (no reversal: no slack to add) or behind a near-moving one.
+    drives = blind_drives(last_dir, offset, 0.0, LEVEL_SIZES, BACKLASH)  # type: ignore[arg-type]
+    assert drives and drives[-1].direction == "far"
+    assert abs(_physical(offset, last_dir, drives, BACKLASH)) <= 0.5
+    if last_dir == "far" and offset < 0:
+        assert all(d.direction == "far" for d in drives)  # straight on

@@ -136,3 +136,40 @@ def test_registry() -> None:
         measures.get("sobel")
     with pytest.raises(ValueError, match="exactly"):
         measures.Measure("x", "pixels")
+
+
+# ----------------------------------------------------------------- tile_energy
+
+
+def test_tile_energy_golden_edge() -> None:
+    # interior Sobel energy [[0, 1600, 1600, 0]] * 2; 8 pixels; mean brightness 5
+    got = measures.tile_energy(EDGE, 2)
+    assert got.tolist() == pytest.approx([8.0, 8.0, 8.0, 8.0], rel=1e-12)
+    assert measures.tile_energy(EDGE, 1).tolist() == pytest.approx([800.0 / 25], rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (12, 15), elements=st.floats(0, 255, allow_nan=False)),
+    st.integers(min_value=1, max_value=10),
+)
+def test_tile_energy_sums_to_tenengrad_n(a: np.ndarray, n: int) -> None:
+    tiles = measures.tile_energy(a, n)
+    assert tiles.shape == (n * n,) and (tiles >= 0).all()
+    whole = measures.get("tenengrad_n").pixels
+    assert whole is not None
+    assert tiles.sum() == pytest.approx(whole(a), rel=1e-9, abs=1e-12)
+
+
+def test_tile_energy_says_where_the_detail_is() -> None:
+    a = np.full((64, 96), 100.0)
+    a[40:60, 60:90] = _texture()[:20, :30]  # detail in the bottom-right tile of 2x2 only
+    tiles = measures.tile_energy(a, 2)
+    assert tiles[3] > 0.99 * tiles.sum()
+    assert int(np.argmax(measures.tile_energy(a, 4))) == 15 - 0  # row 3, column 3
+
+
+@pytest.mark.parametrize("n", [0, 5])
+def test_tile_energy_refuses_tiles_smaller_than_a_pixel(n: int) -> None:
+    with pytest.raises(ValueError, match="tiles"):
+        measures.tile_energy(np.zeros((6, 6)), n)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller.observe import roi_in_view, view_window
+from controller import measures
+from controller.observe import observe, roi_in_view, score_region, view_window
+from tests.controller.test_decode import _jpeg
 
 
 @pytest.mark.parametrize(
@@ -38,3 +40,22 @@ def test_roi_in_view(
 def test_roi_outside_the_magnified_view() -> None:
     with pytest.raises(ValueError, match="outside"):
         roi_in_view((0.0, 0.0, 0.1, 0.1), 10, (0.9, 0.9))
+
+
+def test_score_region_gives_tiles_from_the_same_decode() -> None:
+    jpeg = _jpeg()
+    roi = (0.1, 0.2, 0.5, 0.4)
+    value, tiles = score_region(jpeg, roi, scale=2, tiles=4)
+    assert len(tiles) == 16 and all(t >= 0 for t in tiles)
+    assert sum(tiles) == pytest.approx(value, rel=1e-9)  # tenengrad_n: the tiles sum to it
+    assert score_region(jpeg, roi, scale=2) == (value, ())
+    # the JPEG-size measure needs no pixels, but tiles do
+    size, tiles = score_region(jpeg, roi, scale=2, measure="jpeg_size", tiles=2)
+    assert size == float(len(jpeg)) and len(tiles) == 4
+    header = {"seq": 1, "t": 0.5, "move_id": 2, "settled": True, "zoom": 1}
+    o = observe(header, jpeg, roi, scale=2, tiles=4)
+    assert o.measure == pytest.approx(value) and o.tiles == pytest.approx(
+        score_region(jpeg, roi, scale=2, tiles=4)[1]
+    )
+    whole = measures.get(measures.DEFAULT).pixels
+    assert whole is not None and measures.DEFAULT == "tenengrad_n"  # why the tiles sum to it

@@ -29,6 +29,8 @@ def obs(
         (lambda: obs(0, float("nan")), "measure"),
         (lambda: obs(0, scale=3), "scale"),
         (lambda: obs(0, zoom=0), "zoom"),
+        (lambda: Observation(0, 0.0, 0, True, 1, 1.0, 8, None, (1.0, -0.5)), "tiles"),
+        (lambda: Observation(0, 0.0, 0, True, 1, 1.0, 8, None, (float("inf"),)), "tiles"),
     ],
 )
 def test_types_check_their_fields(make, match: str) -> None:  # type: ignore[no-untyped-def]
@@ -202,3 +204,24 @@ def test_create_strategy() -> None:
     with pytest.raises(ValueError, match="not offered"):
         Default(zoom_levels=(1,), fine_zoom=5)
     assert isinstance(Done(0.0, 1.0, "fit").metrics, dict)
+
+
+def test_a_search_that_asks_for_tiles_takes_only_frames_scored_in_them() -> None:
+    # a region wider than the magnified view: the coarse samples are scored in tiles too
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"], roi=(0.1, 0.1, 0.8, 0.8))
+    n = s.wanted_tiles
+    assert n >= 2 and s.wanted_scale == 8
+    s.start(0.0)
+    assert s.feed(obs(0), 0.0) == []  # no tiles: not what it asked for
+    assert s.frames_ignored == 1
+    tiled = [Observation(0, 0.0, 0, True, 1, 1.0, 8, None, (1.0 / n**2,) * n**2)] * 3
+    out = [s.feed(o, 0.0) for o in tiled]
+    assert out[-1] and s.frames_used == 3
+    assert s.sample_tiles == pytest.approx((1.0 / n**2,) * n**2)  # the sample's tiles, averaged
+    # a region the magnified view covers asks for none
+    assert (
+        create_strategy(
+            "default", zoom_levels=(1, 5), capabilities=["zoom"], roi=(0.45, 0.45, 0.1, 0.1)
+        ).wanted_tiles
+        == 0
+    )

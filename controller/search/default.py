@@ -163,7 +163,6 @@ class Default(SearchMachine):
         depth_cover: float = 0.5,
         depth_scale: int = 1,
         depth_window: float = 38.4,
-        depth_reach: float = 188.0,
         max_depth_extends: int = 4,
         depth_spread: float = 20.0,
         depth_agree: float = 3.0,
@@ -246,7 +245,6 @@ class Default(SearchMachine):
         self._t_coarse = 0.0
         self._t_fine = 0.0
         self.depth_window = depth_window
-        self.depth_reach = depth_reach
         self.max_depth_extends = max_depth_extends
         self.depth_estimate: depth.DepthEstimate | None = None
         self.coarse_depth: depth.DepthEstimate | None = None

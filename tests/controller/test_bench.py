@@ -31,8 +31,9 @@ def test_shipped_cases_load() -> None:
     assert all(Path(c.scene).is_file() for c in cases)
 
 
-def test_stress_cases_load() -> None:
-    cases = load_cases(SHIPPED.with_name("af-stress.toml"))
+@pytest.mark.parametrize("name", ["af-stress.toml", "af-stress-b.toml"])
+def test_stress_cases_load(name: str) -> None:
+    cases = load_cases(SHIPPED.with_name(name))
     assert len(cases) == 120 and all(c.seed is not None and c.start is not None for c in cases)
     assert len({c.name for c in cases}) == 120 and all(Path(c.scene).is_file() for c in cases)
 

@@ -53,6 +53,13 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    lands blind instead: by the ledger onto the fitted centre, the last drive far, with
    the prior backlash added on each reversal (``blind`` = 1 in the metrics).
 
+``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
+samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
+region at that depth, a 1x scan scores the region in tiles (:mod:`.depth`) and finds the
+median depth of its detail.  Within ``depth_agree`` steps (plus the 1x noise's share) of
+the fit, the landing above follows; farther, the fine stage runs again magnified on a part
+of the region at that depth (``refocused`` = 1), measuring only the tiles there.
+
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
 a fall, a peak) is relative to that noise.  Any failure restores the zoom, drives back to
@@ -560,14 +567,18 @@ class Default(SearchMachine):
         self._tiles = 0
         self._scale = self.fine_scale
         self.scan_dir = self.last_dir or self.scan_dir
-        fit = self.fit
+        zoom: list[Move] = [Zoom(self.fine_zoom, self.roi_center)] if self.zoom != self.fine_zoom else []
+        return self._approach(self.fit, "agrees", zoom)
+
+    def _approach(self, fit: fits.Fit, outcome: str, first: Sequence[Move] = ()) -> list[Command]:
+        """To the reading point on the near flank of ``fit`` (:func:`.landing.approach_legs`),
+        after the moves ``first``."""
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        self._to("agrees")
+        self._to(outcome)
         plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
         self._guard = plan.guard
         self._final_reverses = plan.final_reverses
-        zoom: list[Move] = [Zoom(self.fine_zoom, self.roi_center)] if self.zoom != self.fine_zoom else []
-        return self._go([*zoom, *plan.legs])
+        return self._go([*first, *plan.legs])
 
     # -- 2: fine scan, one direction only ---------------------------------------------------
     @property
@@ -690,11 +701,7 @@ class Default(SearchMachine):
             return self._land_blind(fit, now)
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
-        self._to("fitted")
-        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
-        self._guard = plan.guard
-        self._final_reverses = plan.final_reverses
-        return self._go(plan.legs)
+        return self._approach(fit, "fitted")
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to

@@ -97,8 +97,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "predicted"): S.FINE,
     (S.COARSE, "flat"): S.FAILED,
     (S.FINE, "depth"): S.DEPTH,
-    (S.DEPTH, "agrees"): S.APPROACH,
-    (S.DEPTH, "refocus"): S.FINE,
+    (S.DEPTH, "again"): S.FINE,
     (S.DEPTH, "scan"): S.DEPTH,
     (S.DEPTH, "extend"): S.DEPTH,
     (S.DEPTH, "back"): S.DEPTH,
@@ -172,7 +171,7 @@ class Default(SearchMachine):
         depth_window: float = 38.4,
         max_depth_extends: int = 4,
         depth_spread: float = 20.0,
-        depth_agree: float = 3.0,
+        depth_agree: float = 15.0,
         depth_agree_noise: float = 600.0,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
@@ -257,6 +256,7 @@ class Default(SearchMachine):
         self.coarse_depth: depth.DepthEstimate | None = None
         self._depth_check = False
         self._refocused = False
+        self._looked_again = False
         self._depth_offset = math.nan
         self._fine_select: list[int] = []
         self._fine_n = 0
@@ -526,8 +526,10 @@ class Default(SearchMachine):
             self._depth_back = True
             self._to("back")
             return self._depth_scan(trail - sgn * 3 * self.fine_step, trail - sgn * self.fine_step)
-        # The 1x tiles overrule the magnified peak only by more than their own noise allows.
-        agree = self.depth_agree + self.depth_agree_noise * self.noise_at(1, self.depth_scale)
+        # The 1x tiles overrule the magnified peak only when their median lies farther from it
+        # than one plane's tiles ever do (4-13 steps: another view, another scale) and than
+        # their own noise allows.
+        agree = max(self.depth_agree, self.depth_agree_noise * self.noise_at(1, self.depth_scale))
         if not math.isfinite(m) or abs(m - self.fit.center) <= agree:
             return self._depth_agrees()
         self._t_fine = now - self.t_start
@@ -550,35 +552,32 @@ class Default(SearchMachine):
                 )
                 m5 = _grid(seen, self.fine_scale, 16, self.fine_zoom)
                 chosen = {p.index for p in peaks if abs(p.position - m) <= near}
-                self._fine_select = depth.tiles_within(roi, n, chosen, window, m5)
-                self._fine_n = m5 if self._fine_select else 0
+                select = depth.tiles_within(roi, n, chosen, window, m5)
                 self._refocused = True
-                self._resumed = True  # no climb back from here
-                self._shifts = 0
-                self._tiles = self._fine_n
-                self._to("refocus")
-                return self._fine_from(m)
+                return self._look_again(view, select, m5 if select else 0, m)
         return self._depth_agrees()  # no part of the view at that depth: keep the peak
 
-    def _depth_agrees(self) -> list[Command]:
-        """The region's median depth is the magnified peak's (or cannot be told): back to the
-        magnified view and the fine stage's landing on its fit."""
-        assert self.fit is not None
-        self._tiles = 0
-        self._scale = self.fine_scale
-        self.scan_dir = self.last_dir or self.scan_dir
-        zoom: list[Move] = [Zoom(self.fine_zoom, self.roi_center)] if self.zoom != self.fine_zoom else []
-        return self._approach(self.fit, "agrees", zoom)
+    def _look_again(
+        self, view: tuple[float, float], select: list[int], n: int, center: float
+    ) -> list[Command]:
+        """The magnified fine stage once more, around ``center``, on the view centred at
+        ``view``, measuring the sum of its n x n tiles ``select`` (all of it for none): a
+        fresh scan, so the landing reads positions off samples the motor has just made."""
+        self.roi_center = view
+        self._fine_select = select
+        self._tiles = n
+        self._looked_again = True
+        self._resumed = True  # no climb back from here
+        self._shifts = 0
+        self._to("again")
+        return self._fine_from(center)
 
-    def _approach(self, fit: fits.Fit, outcome: str, first: Sequence[Move] = ()) -> list[Command]:
-        """To the reading point on the near flank of ``fit`` (:func:`.landing.approach_legs`),
-        after the moves ``first``."""
-        guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        self._to(outcome)
-        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
-        self._guard = plan.guard
-        self._final_reverses = plan.final_reverses
-        return self._go([*first, *plan.legs])
+    def _depth_agrees(self) -> list[Command]:
+        """The region's median depth is the magnified peak's (or cannot be told): the same
+        magnified view once more.  (Landing on the first fit after the 1x excursion, by a
+        reading off samples taken before it, lost precision: 3-8 steps on some runs.)"""
+        assert self.fit is not None
+        return self._look_again(self.roi_center, [], 0, self.fit.center)
 
     # -- 2: fine scan, one direction only ---------------------------------------------------
     @property
@@ -687,7 +686,7 @@ class Default(SearchMachine):
             )
         if (
             self.check_coarse
-            and not (self._dim_mode or self._refocused)
+            and not (self._dim_mode or self._looked_again)
             and self._contradicts_coarse(fit.center)
         ):
             if not self._resumed:
@@ -701,7 +700,11 @@ class Default(SearchMachine):
             return self._land_blind(fit, now)
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
-        return self._approach(fit, "fitted")
+        self._to("fitted")
+        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
+        self._guard = plan.guard
+        self._final_reverses = plan.final_reverses
+        return self._go(plan.legs)
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to
@@ -788,6 +791,7 @@ class Default(SearchMachine):
             **out,
             "depth_noise": self.noise_at(1, self.depth_scale),
             "refocused": float(self._refocused),
+            "looked_again": float(self._looked_again),
             "depth_spread": est.spread if math.isfinite(est.spread) else -1.0,
             "depth_samples": float(len(self._depth)),
         }

@@ -172,6 +172,7 @@ class Default(SearchMachine):
         max_depth_extends: int = 4,
         depth_spread: float = 20.0,
         depth_agree: float = 15.0,
+        depth_near: float = 6.0,
         depth_agree_noise: float = 600.0,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
@@ -261,6 +262,7 @@ class Default(SearchMachine):
         self._fine_select: list[int] = []
         self._fine_n = 0
         self.depth_agree = depth_agree
+        self.depth_near = depth_near
         self.depth_agree_noise = depth_agree_noise
         self.roi_size = roi_size
         self._depth_n = 0
@@ -540,7 +542,7 @@ class Default(SearchMachine):
             y = self.roi_center[1] - self.roi_size[1] / 2
             n = self._depth_n
             roi = (x, y, *self.roi_size)
-            near = self.depth_agree + 2.0
+            near = self.depth_near
             view = depth.view_on(peaks, n, roi, m, 1.0 / self.fine_zoom, near)
             if view is not None:
                 self.roi_center = view

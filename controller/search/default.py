@@ -465,7 +465,7 @@ class Default(SearchMachine):
         """The depths of the region's parts by the coarse samples' tiles (rough: the samples
         lie a level-3 jump or two apart); None with fewer than 3 positions."""
         pts = self._coarse_tiles
-        if len({p for p, _ in pts}) < 3:
+        if len({p for p, _ in pts}) < 3 or len({len(t) for _, t in pts}) != 1:
             return None
         return depth.estimate(depth.tile_peaks([p for p, _ in pts], [t for _, t in pts], fit_points=3))
 

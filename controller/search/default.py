@@ -55,10 +55,12 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
 
 ``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
 samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
-region at that depth, a 1x scan scores the region in tiles (:mod:`.depth`) and finds the
-median depth of its detail.  Within ``depth_agree`` steps (plus the 1x noise's share) of
-the fit, the landing above follows; farther, the fine stage runs again magnified on a part
-of the region at that depth (``refocused`` = 1), measuring only the tiles there.
+region at that depth (or the landing would be blind), a 1x scan scores the region in
+tiles (:mod:`.depth`) and finds the median depth of its detail.  The magnified fine stage
+then runs once more, a fresh scan (``looked_again`` = 1): on the same view if the median
+lies within ``depth_agree`` steps (or the 1x noise's share) of the first fit, else on a
+part of the region at the median depth (``refocused`` = 1), measuring only the tiles
+there.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -260,7 +262,6 @@ class Default(SearchMachine):
         self._looked_again = False
         self._depth_offset = math.nan
         self._fine_select: list[int] = []
-        self._fine_n = 0
         self.depth_agree = depth_agree
         self.depth_near = depth_near
         self.depth_agree_noise = depth_agree_noise

@@ -218,7 +218,15 @@ class AutofocusRun:
                     continue
                 obs, position, phase, cmds = stepped
                 self.frames += 1
-                self.emit("sample", {"position": position, "measure": obs.measure, "zoom": obs.zoom})
+                self.emit(
+                    "sample",
+                    {
+                        "position": position,
+                        "measure": obs.measure,
+                        "zoom": obs.zoom,
+                        "series": sample_series(obs, frame.header.get("zoom_center")),
+                    },
+                )
                 if isinstance(phase, str):
                     self._phase(phase)
                 end = await self._carry_out(cmds)
@@ -254,3 +262,13 @@ class AutofocusRun:
         self.result = result
         self.emit("result", {"result": result})
         return result
+
+
+def sample_series(obs: Observation, center: Any) -> str:
+    """What a sample's measure was taken on: ``"1x 1/8"``, ``"5x 1/4 @0.50,0.50"``.  Measures
+    compare only within one view and decode scale; a search may look at several (a coarse
+    climb at 1x, a magnified scan, a second magnified view elsewhere)."""
+    out = f"{obs.zoom}x 1/{obs.scale}"
+    if obs.zoom > 1 and isinstance(center, list | tuple) and len(center) == 2:
+        out += f" @{float(center[0]):.2f},{float(center[1]):.2f}"
+    return out

@@ -149,7 +149,9 @@ class AfEventHeader:
     """An autofocus event from the controller.
 
     kind "state": ``state`` changed (e.g. "bracketing", "fine", "done", "failed").
-    kind "sample": one scored observation at ``position`` with ``measure``.
+    kind "sample": one scored observation at ``position`` with ``measure``; ``series``
+    names what the measure was taken on (view, decode scale): only samples of one series
+    share a scale, so a curve is drawn per series.
     kind "result": the run ended; ``result`` holds ok, position, measure, drives, frames,
     seconds and, on failure, reason.
     """
@@ -163,6 +165,7 @@ class AfEventHeader:
     measure: float | None = None
     zoom: int = 1
     result: dict[str, Any] | None = None
+    series: str = ""
 
     def to_header(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -187,6 +190,7 @@ class AfEventHeader:
             measure=float(meas) if isinstance(meas, _NUM) and not isinstance(meas, bool) else None,
             zoom=int(h["zoom"]) if isinstance(h.get("zoom"), int) else 1,
             result=res,
+            series=str(h.get("series") or ""),
         )
 
     def event(self) -> Event:

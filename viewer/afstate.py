@@ -21,7 +21,9 @@ class AfState:
     state: str = "idle"  # idle, or the search phase, or done/failed/cancelled
     run_id: int | None = None
     strategy: str | None = None
-    samples: list[tuple[float, float, int]] = field(default_factory=list)  # (position, measure, zoom)
+    samples: list[tuple[float, float, int, str]] = field(
+        default_factory=list
+    )  # position, measure, zoom, series
     result: dict[str, Any] | None = None
     roi: list[float] | None = None  # the roi of the run, when known
 
@@ -49,7 +51,7 @@ class AfState:
                 self.state = ev.state
         elif ev.kind == "sample":
             if ev.position is not None and ev.measure is not None and len(self.samples) < MAX_SAMPLES:
-                self.samples.append((ev.position, ev.measure, ev.zoom))
+                self.samples.append((ev.position, ev.measure, ev.zoom, ev.series or f"{ev.zoom}x"))
         elif ev.kind == "result":
             self.result = dict(ev.result or {})
             if isinstance(self.result.get("strategy"), str):
@@ -68,6 +70,6 @@ class AfState:
             "state": self.state,
             "run_id": self.run_id,
             "strategy": self.strategy,
-            "samples": [[p, m, z] for p, m, z in self.samples],
+            "samples": [[p, m, z, k] for p, m, z, k in self.samples],
             "result": jsonable(self.result),
         }

@@ -103,6 +103,7 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
 
         results: dict[str, dict[str, object]] = {}
         samples: dict[str, int] = {n: 0 for n in names}
+        series: dict[str, list[str]] = {n: [] for n in names}
         states: dict[str, list[str]] = {n: [] for n in names}
         deadline = time.monotonic() + 90
         while len(results) < 2 and time.monotonic() < deadline:
@@ -114,6 +115,8 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
             if ev.header["kind"] == "sample":
                 samples[cam] += 1
                 assert isinstance(ev.header["measure"], float)
+                if not series[cam] or series[cam][-1] != ev.header["series"]:
+                    series[cam].append(ev.header["series"])
             elif ev.header["kind"] == "state":
                 states[cam].append(ev.header["state"])
             elif ev.header["kind"] == "result":
@@ -124,6 +127,8 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
         for cam, r in results.items():
             assert r["drives"] > 0 and r["frames"] > 0
             assert samples[cam] == r["frames"]
+            # the coarse climb at 1x, 1/8, then the magnified scan on the region's centre
+            assert series[cam][0] == "1x 1/8" and any(k.startswith("5x 1/4 @") for k in series[cam]), series
             if r["ok"]:
                 assert isinstance(r["position"], float) and isinstance(r["measure"], float)
                 assert states[cam][-1] == "done"

@@ -59,3 +59,19 @@ def test_score_region_gives_tiles_from_the_same_decode() -> None:
     )
     whole = measures.get(measures.DEFAULT).pixels
     assert whole is not None and measures.DEFAULT == "tenengrad_n"  # why the tiles sum to it
+
+
+@pytest.mark.parametrize(
+    ("zoom", "scale", "center", "series"),
+    [
+        (1, 8, None, "1x 1/8"),
+        (1, 1, [0.5, 0.5], "1x 1/1"),  # at 1x the centre says nothing
+        (5, 4, [0.4234, 0.61], "5x 1/4 @0.42,0.61"),
+        (5, 4, None, "5x 1/4"),
+    ],
+)
+def test_sample_series_names_view_and_scale(zoom: int, scale: int, center: object, series: str) -> None:
+    from controller.runner import sample_series
+    from controller.search import Observation
+
+    assert sample_series(Observation(0, 0.0, 0, True, zoom, 1.0, scale), center) == series

@@ -24,14 +24,15 @@ def test_af_state_builds_the_curve_and_result() -> None:
     s = AfState()
     assert s.apply(af(1, "state", state="bracketing"))
     assert s.apply(af(1, "sample", position=10.0, measure=5.0))
-    assert s.apply(af(1, "sample", position=20.0, measure=9.0, zoom=5))
+    assert s.apply(af(1, "sample", position=20.0, measure=9.0, zoom=5, series="5x 1/4 @0.50,0.50"))
     assert s.state == "bracketing"
     assert s.apply(
         af(1, "result", result={"ok": True, "position": 18.0, "measure": 9.5, "strategy": "default"})
     )
     j = s.to_json()
     assert j["state"] == "done"
-    assert j["samples"] == [[10.0, 5.0, 1], [20.0, 9.0, 5]]
+    # an event without a series (an older controller) is drawn with its zoom's
+    assert j["samples"] == [[10.0, 5.0, 1, "1x"], [20.0, 9.0, 5, "5x 1/4 @0.50,0.50"]]
     assert j["result"]["position"] == 18.0
     assert j["strategy"] == "default"
 
@@ -129,6 +130,6 @@ def test_controller_af_events_reach_listeners() -> None:
         handle_controller_event(hub, encode(AfEventHeader("camX", 1, "state", 1.0).event()), 0.0)
         handle_controller_event(hub, [b"af.cam1", b"junk"], 0.0)
         assert [m["kind"] for m in seen] == ["sample"]
-        assert hub.feeds["cam1"].af.samples == [(3.0, 4.0, 1)]
+        assert hub.feeds["cam1"].af.samples == [(3.0, 4.0, 1, "1x")]
 
     run(go())

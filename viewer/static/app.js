@@ -388,7 +388,7 @@ class Tile {
       this.af = { state: "starting", run_id: ev.run_id, samples: [], result: null };
     }
     if (ev.kind === "sample" && ev.position != null && ev.measure != null) {
-      this.af.samples.push([ev.position, ev.measure, ev.zoom]);
+      this.af.samples.push([ev.position, ev.measure, ev.zoom, ev.series || `${ev.zoom ?? 1}x`]);
     } else if (ev.kind === "result") {
       this.af.result = ev.result;
     }
@@ -438,12 +438,15 @@ class Tile {
     let x1 = Math.max(...xs);
     if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
     const X = (v) => pad + ((v - x0) / (x1 - x0)) * (W - pad - 10) + 2;
-    // Each live-view zoom has its own measure scale (a 5x view is far sharper than 1x), so
-    // each zoom's samples get their own vertical scale; the x axis is shared.
+    // Measures compare only within one series (one view and decode scale: a 5x view is far
+    // sharper than 1x, a coarse 1/8 decode blurrier than a full one), so each series gets
+    // its own vertical scale, coloured by its zoom; the x axis is shared.
     const colours = { 1: "#8fb4ff", 5: "#ffb000", 10: "#ff6ad5" };
-    const zooms = [...new Set(s.map((p) => p[2] ?? 1))].sort((a, b) => a - b);
-    zooms.forEach((z, k) => {
-      const g = s.filter((p) => (p[2] ?? 1) === z);
+    const key = (p) => p[3] ?? `${p[2] ?? 1}x`;
+    const series = [...new Set(s.map(key))];
+    series.forEach((name, k) => {
+      const g = s.filter((p) => key(p) === name);
+      const z = g[0][2] ?? 1;
       const ys = g.map((p) => p[1]);
       const y0 = Math.min(...ys);
       let y1 = Math.max(...ys);
@@ -463,7 +466,9 @@ class Tile {
         c.fill();
       });
       c.font = "10px system-ui";
-      c.fillText(`${z}×`, W - 26, 16 + 12 * k);
+      c.textAlign = "right";
+      c.fillText(String(name).replace(/^(\d+)x/, "$1×"), W - 6, 16 + 12 * k);
+      c.textAlign = "left";
     });
     const last = s[s.length - 1];
     c.strokeStyle = "#ffffff";

@@ -17,7 +17,7 @@ from controller import measures
 from controller.decode import Roi, roi_gray, roi_gray_reference
 from controller.search._types import Observation, view_window
 
-__all__ = ["measure_region", "observe", "roi_in_view", "score_region", "view_window"]
+__all__ = ["observe", "roi_in_view", "score_region", "view_window"]
 
 
 def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi:
@@ -37,28 +37,6 @@ def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def measure_region(
-    jpeg: bytes,
-    roi: Sequence[float],
-    *,
-    zoom: int = 1,
-    center: Sequence[float] = (0.5, 0.5),
-    scale: int = 1,
-    measure: str = measures.DEFAULT,
-    reference: bool = False,
-) -> float:
-    """The focus measure of ``roi`` (full-view fractions) in a frame shown at ``zoom``.
-
-    Decodes only the region, at DCT ``scale`` (``reference``: every pixel in colour, then
-    shrunk, as benchmarks compare against).  Raises ``ValueError`` (bad JPEG, region not
-    visible) or ``KeyError`` (unknown measure).
-    """
-    value, _ = score_region(
-        jpeg, roi, zoom=zoom, center=center, scale=scale, measure=measure, reference=reference
-    )
-    return value
-
-
 def score_region(
     jpeg: bytes,
     roi: Sequence[float],
@@ -70,9 +48,14 @@ def score_region(
     reference: bool = False,
     tiles: int = 0,
 ) -> tuple[float, tuple[float, ...]]:
-    """:func:`measure_region`, and with ``tiles`` = n the region's n x n tile energies
-    (:func:`controller.measures.tile_energy`) from the same decode; () for 0.  A region too
-    small for n x n tiles raises ``ValueError`` like one that is not visible."""
+    """The focus measure of ``roi`` (full-view fractions) in a frame shown at ``zoom``, and
+    with ``tiles`` = n the region's n x n tile energies (:func:`controller.measures.tile_energy`)
+    from the same decode; () for 0.
+
+    Decodes only the region, at DCT ``scale`` (``reference``: every pixel in colour, then
+    shrunk, as benchmarks compare against).  Raises ``ValueError`` (bad JPEG, region not
+    visible, too small for n x n tiles) or ``KeyError`` (unknown measure).
+    """
     m = measures.get(measure)
     gray = None
     if m.pixels is not None or tiles:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import measures
-from controller.observe import measure_region
+from controller.observe import score_region
 
 LIVEVIEW_WIDTH = 960  # captures are scored at about this width (DCT scaling)
 SHARP_ENOUGH = 0.8  # a capture scoring below this fraction of its reference is flagged
@@ -87,7 +87,7 @@ def _scale_for(data: bytes) -> int:
 
 def sharpness(data: bytes, roi: Sequence[float]) -> float:
     """The focus measure of ``roi`` (fractions) in a capture.  Raises ValueError."""
-    return measure_region(data, roi, scale=_scale_for(data), measure=measures.DEFAULT)
+    return score_region(data, roi, scale=_scale_for(data), measure=measures.DEFAULT)[0]
 
 
 def judge(value: float, reference: dict[str, Any] | None, roi: Sequence[float]) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def region() -> tuple[float, float, float, float]:
 def decode_rate(frames: list[bytes], seconds: float, scale: int) -> dict[str, float]:
     """Measures per second through the controller's path on a pool of 2 threads (as its
     measure pool), region decode against full decode, alternating halves of ``seconds``."""
-    from controller.observe import measure_region
+    from controller.observe import score_region
 
     roi = region()
     rates: dict[str, list[float]] = {"region": [], "full": []}
@@ -79,7 +79,7 @@ def decode_rate(frames: list[bytes], seconds: float, scale: int) -> dict[str, fl
             for mode in ("region", "full"):
 
                 def work(i: int, ref: bool = mode == "full") -> float:
-                    return measure_region(frames[i % len(frames)], roi, scale=scale, reference=ref)
+                    return score_region(frames[i % len(frames)], roi, scale=scale, reference=ref)[0]
 
                 n, t0 = 0, time.monotonic()
                 while time.monotonic() - t0 < seconds / 4:

@@ -496,9 +496,7 @@ class Default(SearchMachine):
         return self._depth_scan(start, end, first=True)
 
     def _depth_scan(self, start: float, end: float, *, first: bool = False) -> list[Command]:
-        fine = self._fine  # the magnified samples: the landing reads positions off them
         out = self._start_scan(start, first=first, zoom=1, scale=self.depth_scale)
-        self._fine = fine
         self._scan_end = end
         return out
 

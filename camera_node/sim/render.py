@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from camera_node.sim.nearfocus import NearFocus
 from camera_node.sim.optics import LUT_STEP, DiskOTF, View, airy_lut, freq_radius
 from camera_node.sim.scene import SceneData
 from camera_node.sim.views import half, layers_for, sample_view, to_ycc, view_rate
@@ -59,7 +60,7 @@ class _ViewModel:
         cb, cr = to_ycc(vi.rgb)
         cb_h, cr_h = half(cb), half(cr)
         nominal_rate = rate_per_n / scene.spec.optics.f_number
-        layers = layers_for(vi, nominal_rate)
+        layers, spacing = layers_for(vi, nominal_rate)
         self.single = len(layers) == 1
         self.layers: list[_Layer] = []
         for focus, wgt in layers:
@@ -76,8 +77,21 @@ class _ViewModel:
         self._zero_chroma.setflags(write=False)
         self.focus_sharp = vi.focus[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
         self.luma_sharp = vi.luma[MARGIN : MARGIN + view.height, MARGIN : MARGIN + view.width]
+        # A continuous depth map: the pixels near focus are redrawn at their own depth.
+        self.near = (
+            NearFocus(vi.luma, vi.focus, MARGIN, (view.height, view.width), spacing * nominal_rate)
+            if spacing > 0
+            else None
+        )
 
     def render(self, position: float, f_number: float) -> Planes:
+        planes = self.render_layers(position, f_number)
+        if self.near is not None:
+            self.near.apply(planes.y, position, self.rate_per_n / f_number)
+        return planes
+
+    def render_layers(self, position: float, f_number: float) -> Planes:
+        """The frame from the depth layers alone."""
         rate = self.rate_per_n / f_number
         diameters = [abs(position - layer.focus) * rate for layer in self.layers]
         v, m = self.view, MARGIN

@@ -10,7 +10,8 @@ Depth is rendered by layers: every distinct focus value is a layer with a hard m
 scene has few (planes and rectangles); a continuous depth map is split into evenly spaced
 layers with tent weights, spaced so that neighbours differ by about 1.5 px of blur in that
 view, but never more than MAX_SOFT_LAYERS of them (the cap usually binds: the moto scene's
-16 layers differ by 4.2 px of blur at 1x).
+8 layers differ by 8.9 px of blur at 1x).  Near focus, where that spacing would show, the
+renderer redraws each pixel at its own depth (:mod:`camera_node.sim.nearfocus`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ F32 = NDArray[np.float32]
 
 TEXTURE_AMPLITUDE = 0.12  # relative luminance grain per capture pixel
 MAX_HARD_LAYERS = 12
-MAX_SOFT_LAYERS = 16
+MAX_SOFT_LAYERS = 8
 LAYER_BLUR_STEP_PX = 1.5
 
 
@@ -96,15 +97,16 @@ def _texture(scene: SceneData, view: View, shape: tuple[int, int]) -> F32:
     return n
 
 
-def layers_for(vi: ViewImage, optics_rate: float) -> list[tuple[float, F32]]:
-    """Depth layers of a view: (focus value, weight map); the weights sum to 1 everywhere."""
+def layers_for(vi: ViewImage, optics_rate: float) -> tuple[list[tuple[float, F32]], float]:
+    """Depth layers of a view: (focus value, weight map), the weights summing to 1 everywhere;
+    and the spacing of soft (tent) layers in motor units, 0 for hard masks."""
     f = vi.focus
     lo, hi = float(f.min()), float(f.max())
     if hi - lo < 1e-6:
-        return [(lo, np.ones_like(f))]
+        return [(lo, np.ones_like(f))], 0.0
     values = np.unique(f)
     if values.size <= MAX_HARD_LAYERS:
-        return [(float(v), (f == v).astype(np.float32)) for v in values]
+        return [(float(v), (f == v).astype(np.float32)) for v in values], 0.0
     k = int(np.ceil((hi - lo) * optics_rate / LAYER_BLUR_STEP_PX)) + 1
     k = min(MAX_SOFT_LAYERS, max(2, k))
     centres = np.linspace(lo, hi, k)
@@ -114,7 +116,7 @@ def layers_for(vi: ViewImage, optics_rate: float) -> list[tuple[float, F32]]:
         wgt = np.clip(1.0 - np.abs(f - np.float32(c)) / np.float32(step), 0.0, 1.0).astype(np.float32)
         if wgt.any():
             out.append((float(c), wgt))
-    return out
+    return out, float(step)
 
 
 def view_rate(scene: SceneData, view: View, f_number: float) -> float:

@@ -79,7 +79,7 @@ def test_fast_render_equals_the_dense_formula(scene: str, zoom: int) -> None:
     wr = vm.acc_full.grid.spec_shape[1]
     pruned = 0
     for p in (0.0, 137.5, 400.0, 512.25, 800.0):
-        fast = vm.render(p, 2.8)
+        fast = vm.render_layers(p, 2.8)  # the near-focus stage: test_sim_nearfocus.py
         dense = _dense_render(vm, p, 2.8)
         for a, b in zip((fast.y, fast.cb, fast.cr), (dense.y, dense.cb, dense.cr), strict=True):
             assert a.shape == b.shape

@@ -1,0 +1,108 @@
+"""A continuous depth map comes into focus where its depth says, not at the nearest layer.
+
+The scene is a plane tilted left to right (focus 660 at the left edge, 140 at the right)
+covered in fine texture.  Each narrow column of it has a known in-focus position; the
+contrast of that column, over noise-free frames at many motor positions, must peak there.
+With the depth layers alone (8 of them, 74 steps apart at 1x, 16 at 5x) a column peaks up
+to 40 steps (1x) or 8 steps (5x) off, at a layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from camera_node.sim.nearfocus import FADE_SHARE_INV, NearFocus, ladder, weights_table
+from camera_node.sim.optics import live_view
+from camera_node.sim.render import _ViewModel
+from tests.camera_node.sim.sim_helpers import open_test_sim
+
+NEAR, FAR = 140.0, 660.0
+
+
+@pytest.fixture(scope="module")
+def tilted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("tilted")
+    rng = np.random.default_rng(5)
+    img = (rng.random((320, 480)) * 200 + 28).astype(np.uint8)
+    Image.fromarray(np.stack([img] * 3, axis=-1)).save(d / "tex.png")
+    ramp = np.tile(np.linspace(1.0, 2.0, 480, dtype=np.float32), (320, 1))
+    np.save(d / "ramp.npy", ramp)
+    toml = d / "tilted.toml"
+    toml.write_text(
+        'image = "tex.png"\nseed = 3\n[depth]\nmap = "ramp.npy"\nkind = "disparity"\n'
+        f"near = {NEAR}\nfar = {FAR}\n"
+        "[optics]\nbreathing = 0.0\n",
+        encoding="utf-8",
+    )
+    return toml
+
+
+def _column_peaks(vm: _ViewModel, render: str, xs: list[int], focus: np.ndarray) -> list[float]:
+    """Offset of each column's contrast peak from the column's own focus (steps)."""
+    offsets = []
+    for x in xs:
+        f = float(focus[:, x - 3 : x + 3].mean())
+        ps = np.arange(f - 30.0, f + 30.01, 2.0)
+        energy = []
+        for p in ps:
+            y = getattr(vm, render)(p, 2.8).y.astype(np.float64)
+            strip = y[40:-40, x - 3 : x + 3]
+            energy.append(float((np.diff(strip, axis=0) ** 2).sum()))
+        k = int(np.argmax(energy))
+        lo, hi = max(0, k - 2), min(len(ps), k + 3)
+        a, b, _ = np.polyfit(ps[lo:hi] - ps[k], np.log(energy[lo:hi]), 2)
+        offsets.append(float(ps[k] + (-b / (2 * a) if a < 0 else 0.0)) - f)
+    return offsets
+
+
+@pytest.mark.parametrize("zoom", [1, 5])
+def test_every_column_of_a_tilted_plane_peaks_at_its_own_depth(tilted: Path, zoom: int) -> None:
+    sim, _, _ = open_test_sim(tilted)
+    view = live_view(sim.spec.optics, zoom, (0.5, 0.5))
+    vm = sim.renderer.model(view)
+    assert vm.near is not None
+    focus = sim.renderer.focus_map(view)
+    xs = list(range(100, 861, 76))  # 11 columns, at various offsets from the layers
+    near = _column_peaks(vm, "render", xs, focus)
+    layered = _column_peaks(vm, "render_layers", xs, focus)
+    assert max(abs(o) for o in near) <= 1.0, near
+    # Without the near-focus stage the columns snap to layers (the test can fail).
+    assert max(abs(o) for o in layered) > 5.0, layered
+
+
+def test_pixels_beyond_reach_keep_the_layered_value(tilted: Path) -> None:
+    sim, _, _ = open_test_sim(tilted)
+    vm = sim.renderer.model(live_view(sim.spec.optics, 1, (0.5, 0.5)))
+    near = vm.near
+    assert isinstance(near, NearFocus)
+    rate = vm.rate_per_n / 2.8
+    layered = vm.render_layers(300.0, 2.8).y.copy()
+    out = layered.copy()
+    n = near.apply(out, 300.0, rate)
+    focus = sim.renderer.focus_map(vm.view)
+    beyond = np.abs(focus - 300.0) * rate >= near.reach_px
+    within = np.abs(focus - 300.0) * rate < near.reach_px * (1 - 1 / FADE_SHARE_INV) * 0.99
+    assert 0 < n < focus.size
+    assert np.array_equal(out[beyond], layered[beyond])
+    # In focus, a pixel is the sharp image (to the table's 1/64 px quantum of blur).
+    sharp = sim.renderer.sharp_luma(vm.view)
+    at_focus = np.abs(focus - 300.0) * rate < 0.02
+    assert at_focus.any() and within.any()
+    assert np.abs(out[at_focus] - sharp[at_focus]).max() < 2.0
+
+
+def test_ladder_and_weights() -> None:
+    rungs = ladder(12.0)
+    assert np.allclose(rungs[:9], np.arange(0, 4.01, 0.5))
+    assert np.allclose(rungs[9:], 4 * 1.25 ** np.arange(1, 6))  # 5 .. 12.2: the last reaches 12
+    lo, w0, w1 = weights_table(rungs, 12.0)
+    d = (np.arange(lo.size) + 0.5) / 64
+    assert np.all(rungs[lo] <= d) and np.all(d < rungs[lo + 1])
+    fade = np.clip((12.0 - d) * (3.0 / 12.0), 0, 1)
+    assert np.allclose(w0 + w1, fade, atol=1e-6)
+    # Linear between rungs: w0 * r0 + w1 * r1 = d * fade.
+    assert np.allclose(w0 * rungs[lo] + w1 * rungs[lo + 1], d * fade, atol=1e-5)

@@ -29,7 +29,6 @@ class MotionModel:
     latency_s: float = 0.030
     level_durations_s: tuple[float, float, float] = (0.050, 0.080, 0.250)
     margin_s: float = 0.060
-    toggle_gap_s: float = 0.100  # "None", then this long, then the target value
     zoom_settle_s: float = 0.300
 
     def drive_duration(self, level: int) -> float:
@@ -61,15 +60,6 @@ class MoveTracker:
         self._pending = max(0, parts)
         self._settle_at = max(self._settle_at, now)
         return self.move_id
-
-    def predict_settle(self, now: float, level: int, count: int) -> float:
-        """When ``count`` drives at ``level``, issued from ``now`` with None toggles, should be over."""
-        m = self.model
-        t = max(now + m.latency_s, self._motor_free_at)
-        for i in range(count):
-            issue = now + (i + 1) * m.toggle_gap_s
-            t = max(t, issue + m.latency_s) + m.drive_duration(level)
-        return t + m.margin_s
 
     def drive_issued(self, direction: Direction, level: int, now: float) -> None:
         """One drive reached the camera at ``now``."""

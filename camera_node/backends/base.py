@@ -96,7 +96,8 @@ class Backend(abc.ABC):
     def focus_drive(self, direction: Direction, level: int) -> None:
         """One Canon-style relative drive (level 1..3).  Returns at once; no completion signal."""
 
-    #: The pause :meth:`focus_drive` makes between its two halves; 0 when it makes none.
+    #: The pause :meth:`focus_drive` makes between its two halves, as set by the last
+    #: :meth:`focus_drive_begin`; 0 when it makes none.
     drive_gap_s: float = 0.0
 
     def focus_drive_begin(self, direction: Direction, level: int) -> None:

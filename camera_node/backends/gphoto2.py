@@ -8,8 +8,11 @@ What it knows about bodies (all from public libgphoto2 behaviour, camlibs/ptp2/c
 
 - Canon: ``manualfocusdrive`` is a RADIO widget (Near 1/2/3, None, Far 1/2/3).  A value
   only counts as a change when the string changes, so every drive is "None", a pause of
-  :data:`TOGGLE_GAP_S`, then the target.  Live view needs ``viewfinder`` = 1 on bodies that
-  have it.  ``eoszoom`` (TEXT "1"/"5"/"10") and ``eoszoomposition`` (TEXT "x,y") magnify it.
+  :data:`TOGGLE_GAP_S`, then the target.  The backend sets "None" again right after each
+  drive (it sends nothing to the body), so a drive that comes more than the pause after
+  the last one goes out at once; drives stay at least the pause apart.  Live view needs
+  ``viewfinder`` = 1 on bodies that have it.  ``eoszoom`` (TEXT "1"/"5"/"10") and
+  ``eoszoomposition`` (TEXT "x,y") magnify it.
 - Nikon: ``manualfocusdrive`` is a RANGE widget of signed integer steps (-32767..32767),
   live view only, and the camera errors at the end stop.
 - A body that lacks a widget lacks the feature: the call raises
@@ -158,6 +161,8 @@ class GPhoto2Backend(Backend):
         self._info: CameraInfo | None = None
         self._liveview = False
         self._zoom = 1
+        # When this backend last left manualfocusdrive at "None" (None: not known to be).
+        self._none_at: float | None = None
         # eoszoomposition is in sensor (full capture) pixels: known from the caller, else
         # learnt from the first JPEG capture, else a 24 MP 3:2 guess.
         self.sensor_size = sensor_size
@@ -229,6 +234,7 @@ class GPhoto2Backend(Backend):
         self._call("init", self.camera.init)
         self._liveview = False
         self._zoom = 1
+        self._none_at = None
         self._index()
         summary = self._call("get_summary", self.camera.get_summary).text
         caps = {CAP_CAPTURE, CAP_CONFIG, CAP_LIVEVIEW}
@@ -277,6 +283,7 @@ class GPhoto2Backend(Backend):
 
     def close(self) -> None:
         self._liveview = False
+        self._none_at = None
         try:
             self.camera.exit()
         except Exception as exc:  # closing must never raise
@@ -294,6 +301,12 @@ class GPhoto2Backend(Backend):
                 raise BackendError("not_supported", "live view: this camera does not support it") from exc
             raise
         self._liveview = True
+        if CAP_FOCUS_LEVELS in self._caps and self._none_at is None:
+            try:  # so that the first drive need not wait for the pause
+                self._set("manualfocusdrive", "None")
+            except BackendError:
+                return
+            self._none_at = self.clock.now()
 
     def liveview_stop(self) -> None:
         self._liveview = False
@@ -323,11 +336,10 @@ class GPhoto2Backend(Backend):
         if not self._liveview:
             raise BackendError("not_ready", f"{what} works only in live view; start it first")
 
-    drive_gap_s = TOGGLE_GAP_S
-
     def focus_drive(self, direction: Direction, level: int) -> None:
         self.focus_drive_begin(direction, level)
-        self.clock.sleep(self.drive_gap_s)
+        if self.drive_gap_s > 0:
+            self.clock.sleep(self.drive_gap_s)
         self.focus_drive_end(direction, level)
 
     def _drive_value(self, direction: Direction, level: int) -> str:
@@ -339,13 +351,25 @@ class GPhoto2Backend(Backend):
         return value
 
     def focus_drive_begin(self, direction: Direction, level: int) -> None:
-        """Checks, then "None" (libgphoto2 only counts a changed string as a change; setting
-        "None" sends nothing to the body, so frames may be read before the target)."""
+        """Checks, then "None" unless the widget was left there (libgphoto2 only counts a
+        changed string as a change; setting "None" sends nothing to the body, so frames may
+        be read before the target).  :attr:`drive_gap_s` is then what is left of the pause."""
         self._drive_value(direction, level)
-        self._set("manualfocusdrive", "None")
+        if self._none_at is None:
+            self._set("manualfocusdrive", "None")
+            self._none_at = self.clock.now()
+        self.drive_gap_s = max(0.0, self._none_at + TOGGLE_GAP_S - self.clock.now())
 
     def focus_drive_end(self, direction: Direction, level: int) -> None:
-        self._set("manualfocusdrive", self._drive_value(direction, level))
+        """The target value (the drive), then "None" again for the next drive."""
+        value = self._drive_value(direction, level)
+        self._none_at = None
+        self._set("manualfocusdrive", value)
+        try:
+            self._set("manualfocusdrive", "None")
+        except BackendError:
+            return  # the drive went out; the next one sets "None" and waits the full pause
+        self._none_at = self.clock.now()
 
     def focus_steps(self, steps: int) -> None:
         self._require(CAP_FOCUS_STEPS, "focus drive by steps")
@@ -429,6 +453,8 @@ class GPhoto2Backend(Backend):
             self._index()
         w = self._widget(name)
         new = self._coerce(name, w, value)
+        if name == "manualfocusdrive":
+            self._none_at = None  # it may no longer hold "None"
         self._set(name, new)
         return self._item(name, self._widget(name))
 

@@ -62,15 +62,48 @@ def test_canon_liveview_sets_viewfinder_then_reads_a_frame() -> None:
 
 
 def test_canon_drive_is_none_pause_target_every_time() -> None:
-    backend, cam, _clock = _open("canon_eos600d.json")
+    backend, cam, _ = _open("canon_eos600d.json")
     backend.liveview_start()
     backend.focus_drive("far", 2)
     backend.focus_drive("far", 2)  # the same value again: needs the None toggle to count
     sets = _sets(cam, "manualfocusdrive")
-    assert [v for v, _ in sets] == ["None", "Far 2", "None", "Far 2"]
+    # Live view start leaves the widget at "None", and so does every drive.
+    assert [v for v, _ in sets] == ["None", "Far 2", "None", "Far 2", "None"]
     assert sets[1][1] - sets[0][1] == pytest.approx(TOGGLE_GAP_S)
+    assert sets[3][1] - sets[2][1] == pytest.approx(TOGGLE_GAP_S)  # back to back: the full pause
     drives = [v for n, v in cam.applied if n == "manualfocusdrive" and v != "None"]
     assert drives == ["Far 2", "Far 2"]  # both reached the body
+
+
+def test_canon_drive_after_the_pause_has_passed_goes_out_at_once() -> None:
+    backend, cam, clock = _open("canon_eos600d.json")
+    backend.liveview_start()
+    clock.advance(1.0)
+    backend.focus_drive("far", 3)  # live view start set "None" a second ago: no pause
+    clock.advance(0.04)
+    backend.focus_drive("far", 3)  # 40 ms after the "None": waits the other 60 ms
+    clock.advance(0.5)
+    t = clock.now()
+    backend.focus_drive("far", 3)  # long after: no pause, no second "None"
+    sets = _sets(cam, "manualfocusdrive")
+    assert [v for v, _ in sets] == ["None", "Far 3", "None", "Far 3", "None", "Far 3", "None"]
+    assert sets[1][1] == 101.0
+    assert sets[3][1] - sets[2][1] == pytest.approx(TOGGLE_GAP_S)
+    assert sets[5][1] == t
+    drives = [v for n, v in cam.applied if n == "manualfocusdrive" and v != "None"]
+    assert drives == ["Far 3"] * 3
+
+
+def test_canon_drive_after_a_config_set_of_the_widget_toggles_again() -> None:
+    backend, cam, clock = _open("canon_eos600d.json")
+    backend.liveview_start()
+    backend.focus_drive("near", 1)
+    backend.config_set("manualfocusdrive", "Near 1")  # a client left it on a value
+    clock.advance(1.0)
+    backend.focus_drive("near", 1)
+    sets = _sets(cam, "manualfocusdrive")
+    assert [v for v, _ in sets][-3:] == ["None", "Near 1", "None"]
+    assert sets[-2][1] - sets[-3][1] == pytest.approx(TOGGLE_GAP_S)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +120,7 @@ def test_canon_drive_values(direction: str, level: int, value: str) -> None:
     backend, cam, _ = _open("canon_eos600d.json")
     backend.liveview_start()
     backend.focus_drive(direction, level)  # type: ignore[arg-type]
-    assert _sets(cam, "manualfocusdrive")[-1][0] == value
+    assert [v for v, _ in _sets(cam, "manualfocusdrive")][-2:] == [value, "None"]
 
 
 def test_canon_drive_outside_liveview_is_not_ready_and_touches_nothing() -> None:
@@ -104,7 +137,7 @@ def test_canon_integer_steps_are_not_supported() -> None:
     with pytest.raises(BackendError) as err:
         backend.focus_steps(10)
     assert err.value.code == "not_supported"
-    assert _sets(cam, "manualfocusdrive") == []
+    assert [v for v, _ in _sets(cam, "manualfocusdrive")] == ["None"]  # from live view start only
 
 
 def test_canon_zoom_sets_eoszoom_and_a_clamped_position_in_sensor_pixels() -> None:

@@ -26,8 +26,9 @@ from typing import Any
 from camera_node.backends.gphoto2 import GPhoto2Backend
 from camera_node.clock import VirtualClock
 from camera_node.motion import MoveTracker
-from camera_node.sim import open_sim, resolve_scene
+from camera_node.sim import SimCamera, open_sim, resolve_scene
 from camera_node.sim.scene import OpticsParams
+from camera_node.sim.truth import best_position_at
 from controller import measures
 from controller.bench.cases import Case
 from controller.observe import score_region
@@ -56,6 +57,13 @@ class RunResult:
     detail: str
     start: float
     metrics: dict[str, float] | None = None
+    truth_5x: float | None = None  # the truth with the sharp image sampled as at 5x
+
+    @property
+    def well_posed(self) -> bool:
+        """Whether the truth is defined to within half the tolerance: sampling the sharp
+        image as the 1x or the 5x live view does moves it by no more than that."""
+        return self.truth_5x is None or abs(self.truth_5x - self.truth) <= self.tolerance_steps / 2
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +83,8 @@ class RunResult:
             "detail": self.detail,
             "start": round(self.start, 3),
             "metrics": {k: round(v, 4) for k, v in (self.metrics or {}).items()},
+            "truth_5x": None if self.truth_5x is None else round(self.truth_5x, 3),
+            "well_posed": self.well_posed,
         }
 
 
@@ -173,6 +183,7 @@ def run_case(
     clock.sleep(max(0.0, sim.motor.busy_until() - clock.now()) + 0.01)
     final = sim.true_position()
     truth = sim.best_position(case.roi)
+    truth_5x = _truth_5x(case, sim)
     tol = tolerance_steps(optics)
     err = abs(final - truth)
     ok = isinstance(end, Done) and err <= tol
@@ -194,4 +205,16 @@ def run_case(
         detail=end.detail if isinstance(end, Failed) else end.reason,
         start=start,
         metrics=dict(end.metrics),
+        truth_5x=truth_5x,
     )
+
+
+_TRUTH_5X: dict[tuple[str, tuple[float, ...]], float] = {}
+
+
+def _truth_5x(case: Case, sim: SimCamera) -> float:
+    """:func:`camera_node.sim.truth.best_position_at` 5x, once per scene and region."""
+    key = (case.scene, tuple(case.roi))
+    if key not in _TRUTH_5X:
+        _TRUTH_5X[key] = best_position_at(sim, case.roi, 5)
+    return _TRUTH_5X[key]

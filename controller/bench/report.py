@@ -3,6 +3,11 @@
 JSON: ``{"strategies": {NAME: {"summary": {...}, "runs": [...]}}}`` where the summary holds
 runs, success_rate, median_seconds, p90_seconds, median_drives, median_motor_moves,
 median_frames and median_abs_error_steps, and each run is :meth:`RunResult.as_json`.
+
+The summary also counts ``ill_posed_runs``: runs whose truth moves by more than half the
+tolerance when the sharp image is sampled as at 5x instead of 1x (a region that spans
+depth, see :attr:`RunResult.well_posed`), and gives ``well_posed_success_rate`` over the
+others.  ``success_rate`` counts every run, as the issue defines it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
     n = len(runs)
     ok = sum(r.success for r in runs)
+    well = [r for r in runs if r.well_posed]
     failures: dict[str, int] = {}
     for r in runs:
         if r.failure is not None:
@@ -44,6 +50,8 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
         "median_frames": _percentile([r.frames for r in runs], 50),
         "median_abs_error_steps": round(_percentile([r.abs_error_steps for r in runs], 50), 3),
         "failures": failures,
+        "ill_posed_runs": sum(not r.well_posed for r in runs),
+        "well_posed_success_rate": round(sum(r.success for r in well) / len(well), 4) if well else None,
     }
 
 
@@ -83,4 +91,14 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for name, runs in results.items():
+        s = summarize(runs)
+        if s["ill_posed_runs"]:
+            rest = s["runs"] - s["ill_posed_runs"]
+            wp = s["well_posed_success_rate"]
+            rate = "" if wp is None else f": {100 * wp:.1f}%"
+            lines.append(
+                f"{name}: {s['ill_posed_runs']} runs ill-posed (truth at 1x and 5x sampling more than half"
+                f" the tolerance apart); success on the other {rest}{rate}"
+            )
     return "\n".join(lines)

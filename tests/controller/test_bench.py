@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,21 @@ def test_summary_figures() -> None:
     assert s["median_drives"] == 10 and s["median_motor_moves"] == 20
     assert s["median_abs_error_steps"] == 1.0 and s["failures"] == {"flat": 1}
     assert "66.7%" in table({"x": runs})
+    assert s["ill_posed_runs"] == 0 and s["well_posed_success_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "ill-posed" not in table({"x": runs})
+
+
+def test_ill_posed_runs_are_counted_apart_but_still_in_the_success_rate() -> None:
+    wide = replace(_run("deep", False, 2.0, 10, 4.0), truth_5x=1.0 + 1.4)  # 1.4 > 2.67 / 2
+    near = replace(_run("deep", True, 2.0, 10, 1.0), truth_5x=1.0 + 1.3)
+    flat = _run("plane", True, 2.0, 10, 1.0)
+    assert not wide.well_posed and near.well_posed and flat.well_posed
+    s = summarize([wide, near, flat])
+    assert s["success_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert s["ill_posed_runs"] == 1 and s["well_posed_success_rate"] == 1.0
+    assert wide.as_json()["well_posed"] is False and wide.as_json()["truth_5x"] == 2.4
+    assert "x: 1 runs ill-posed" in table({"x": [wide, near, flat]})
+    assert "success on the other 2: 100.0%" in table({"x": [wide, near, flat]})
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from camera_node.sim.optics import blur_rate_px, live_view
-from camera_node.sim.truth import weighted_median
+from camera_node.sim.truth import best_position_at, weighted_median
 from tests.camera_node.sim.sim_helpers import open_test_sim
 
 
@@ -44,3 +44,16 @@ def test_roi_outside_the_view_is_refused() -> None:
     sim, _, _ = open_test_sim("chart")
     with pytest.raises(ValueError):
         sim.best_position((0.9, 0.9, 0.5, 0.5))
+
+
+def test_truth_sampled_as_a_magnified_view() -> None:
+    """On one plane the sampling does not matter; on a region that spans depth it does, and
+    by how much says how well the truth is defined (moto: the lower left spans 297-484)."""
+    sim, _, _ = open_test_sim("tabletop")
+    assert best_position_at(sim, (0.6, 0.45, 0.2, 0.2), 5) == 430
+    moto, _, _ = open_test_sim("moto")
+    roi = (0.1, 0.6, 0.2, 0.2)
+    assert best_position_at(moto, roi, 1) == pytest.approx(moto.best_position(roi), abs=0.5)
+    assert abs(best_position_at(moto, roi, 5) - moto.best_position(roi)) > 20
+    with pytest.raises(ValueError):
+        best_position_at(moto, (0.9, 0.9, 0.5, 0.5), 5)

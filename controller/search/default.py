@@ -146,6 +146,7 @@ class Default(SearchMachine):
         significance: float = 0.04,
         top_rise: float = 1.25,
         predict: bool = True,
+        predict_wide: bool = False,
         drift: float = 0.05,
         fine_significance: float = 0.02,
         same_tolerance: float = 0.005,
@@ -239,7 +240,10 @@ class Default(SearchMachine):
             top_rise=top_rise,
             same_tolerance=same_tolerance,
             flat_ratio=flat_ratio,
-            predict=predict,
+            # A region at several depths has a curve that flattens between its depths'
+            # peaks, which looks like an approaching top: there, only a bracket will do
+            # (unless ``predict_wide``).
+            predict=predict and (predict_wide or not self.depth_mode),
             first_step=coarse_first_parts * self.levels[2],
         )
         self.climb = self._new_climb()

@@ -58,3 +58,18 @@ def test_a_wide_region_at_one_depth_lands_as_before() -> None:
     old = run_case(CHART_WIDE, 0, "default", options={"depth_tiles": 0})
     assert r.success and old.success, (r, old)
     assert r.metrics.get("refocused", 0.0) == 0.0
+
+
+# af-stress-b.toml's "tabletop bottom @604": a strip across the coins (210, most of its
+# detail) with the cup's foot (430) at its centre
+BOTTOM = Case("tabletop bottom @604", str(SCENES / "tabletop.toml"), (0.1, 0.7, 0.8, 0.25), 604, 1, 811)
+
+
+def test_a_region_at_several_depths_brackets_its_coarse_peak() -> None:
+    # From 604 the 1x curve rises past the cup and flattens before the coins' peak: a top
+    # predicted from its last three samples lay at 330, the magnified view then saw the
+    # cup's foot, and the 1x tiles within +-38 steps of it could not see the coins.
+    r = run_case(BOTTOM, 0, "default")
+    assert r.success, r
+    old = run_case(BOTTOM, 0, "default", options={"predict_wide": True})
+    assert old.failure is None and old.abs_error_steps > 100, old  # Done, on the cup

@@ -61,10 +61,12 @@ class CoarseClimb:
         flat_ratio: float,
         predict: bool,
         first_step: float | None = None,
+        first_noise: float = 0.0,
         prefer: Direction = "far",
     ) -> None:
         self.prefer = prefer  # the way to climb while no sample is lower on either side
         self.first_step = step if first_step is None else first_step
+        self.first_noise = first_noise  # frame noise from which the first probe is a full step
         self.step = step
         self.small_step = small_step
         self.travel = travel
@@ -111,7 +113,7 @@ class CoarseClimb:
         top = self._predict_top(go)
         if top is not None:
             return Decision("predicted", center=top)
-        step = self.step if len(self.samples) > 1 else self.first_step
+        step = self.step if len(self.samples) > 1 or noise >= self.first_noise else self.first_step
         if len(self.samples) >= 2 and self.samples[-1][1] > self.samples[-2][1]:
             if self.samples[-1][1] < self.top_rise * self.samples[-2][1]:
                 step = min(step, self.small_step)  # flattening out: near the top

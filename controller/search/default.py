@@ -137,7 +137,8 @@ class Default(SearchMachine):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         coarse_scale: int = 8,
         coarse_parts: int = 2,
-        coarse_first_parts: int = 2,
+        coarse_first_parts: int = 1,
+        coarse_first_noise: float = 0.012,
         fine_scale: int | None = None,
         fine_parts: int = 2,
         fine_window: float = 19.2,
@@ -245,6 +246,7 @@ class Default(SearchMachine):
             # (unless ``predict_wide``).
             predict=predict and (predict_wide or not self.depth_mode),
             first_step=coarse_first_parts * self.levels[2],
+            first_noise=coarse_first_noise,
         )
         self.climb = self._new_climb()
         self.resume_rise = resume_rise

@@ -84,3 +84,24 @@ def test_noise_raises_the_bar() -> None:
     c.moved = "far"
     # A 10 % drop is not significant when one frame varies by 5 %: keep climbing far.
     assert c.add(94.0, 0.9, noise=0.05).outcome == "climb"
+
+
+def test_the_first_probe_is_short_unless_the_frames_are_noisy() -> None:
+    def first(noise: float) -> Decision:
+        c = CoarseClimb(
+            step=94.0,
+            small_step=47.0,
+            travel=800.0,
+            significance=0.04,
+            top_rise=1.25,
+            same_tolerance=0.005,
+            flat_ratio=1.1,
+            predict=False,
+            first_step=47.0,
+            first_noise=0.012,
+        )
+        return c.add(100.0, 1.0, noise=noise)
+
+    # Quiet frames: 47 steps tell the way; noisy ones: a full jump, so the change shows.
+    assert first(0.002) == Decision("climb", target=147.0)
+    assert first(0.02) == Decision("climb", target=194.0)

@@ -86,7 +86,8 @@ def test_plan_drives(delta: float, finest: int, drives: list[Drive]) -> None:
 
 # -- gating: a golden table fed one call at a time --------------------------------------------
 # (call, argument, expected commands).  The first sample averages three frames (noise still
-# unknown); the coarse stage of ``default`` then asks for a far jump of two level-3 drives.
+# unknown); the coarse stage of ``default`` then probes far with one level-3 drive (its frames
+# are quiet), and climbs on in jumps of two.
 GATING = [
     ("start", None, []),
     ("feed", obs(0, settled=False), []),  # overlaps a move: never scored
@@ -94,7 +95,7 @@ GATING = [
     ("feed", obs(0, zoom=5), []),  # the wrong view
     ("feed", obs(0, 1.000), []),
     ("feed", obs(0, 1.001), []),
-    ("feed", obs(0, 0.999), [Drive("far", 3, 2)]),
+    ("feed", obs(0, 0.999), [Drive("far", 3, 1)]),
     ("feed", obs(0, 5.0), []),  # the move is not accepted yet: stale
     ("moved", 4, []),
     ("feed", obs(3, 5.0), []),  # predates the move
@@ -139,7 +140,7 @@ def test_cancel_drives_back_to_the_start_then_fails() -> None:
     s = Default()
     _climbed(s)
     out = s.cancel(1.0)
-    assert out == [Drive("near", 3, 2), Failed("cancelled", "cancelled on request", out[1].metrics)]  # type: ignore[union-attr]
+    assert out == [Drive("near", 3, 1), Failed("cancelled", "cancelled on request", out[1].metrics)]  # type: ignore[union-attr]
     assert s.finished and s.feed(obs(2), 2.0) == []
 
 
@@ -148,10 +149,10 @@ def test_cancel_while_a_move_is_outstanding_waits_for_it() -> None:
     s.start(0.0)
     for m in (1.0, 1.0, 1.0):
         out = s.feed(obs(0, m), 0.0)
-    assert out == [Drive("far", 3, 2)]
+    assert out == [Drive("far", 3, 1)]
     assert s.cancel(0.1) == []  # the drive is on its way: cannot send another yet
     out = s.moved(1, 0.2)
-    assert out[0] == Drive("near", 3, 2) and isinstance(out[1], Failed) and out[1].reason == "cancelled"
+    assert out[0] == Drive("near", 3, 1) and isinstance(out[1], Failed) and out[1].reason == "cancelled"
 
 
 def test_zoomed_failure_restores_the_zoom_first() -> None:
@@ -170,7 +171,7 @@ def test_move_failed_goes_back_and_reports() -> None:
     s = Default()
     _climbed(s)
     out = s.move_failed("camera_lost: USB gone", 1.0)
-    assert out[0] == Drive("near", 3, 2)  # try to go back, then report
+    assert out[0] == Drive("near", 3, 1)  # try to go back, then report
     assert isinstance(out[1], Failed) and out[1].reason == "camera_error" and "USB gone" in out[1].detail
     assert s.finished and s.move_failed("again", 1.1) == []
 

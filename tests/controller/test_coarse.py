@@ -8,7 +8,7 @@ from controller.search._types import Direction
 from controller.search.coarse import CoarseClimb, Decision
 
 
-def climb(predict: bool = False) -> CoarseClimb:
+def climb(predict: bool = False, first_step: float | None = None, first_noise: float = 0.0) -> CoarseClimb:
     return CoarseClimb(
         step=94.0,
         small_step=47.0,
@@ -18,6 +18,8 @@ def climb(predict: bool = False) -> CoarseClimb:
         same_tolerance=0.005,
         flat_ratio=1.1,
         predict=predict,
+        first_step=first_step,
+        first_noise=first_noise,
     )
 
 
@@ -88,19 +90,7 @@ def test_noise_raises_the_bar() -> None:
 
 def test_the_first_probe_is_short_unless_the_frames_are_noisy() -> None:
     def first(noise: float) -> Decision:
-        c = CoarseClimb(
-            step=94.0,
-            small_step=47.0,
-            travel=800.0,
-            significance=0.04,
-            top_rise=1.25,
-            same_tolerance=0.005,
-            flat_ratio=1.1,
-            predict=False,
-            first_step=47.0,
-            first_noise=0.012,
-        )
-        return c.add(100.0, 1.0, noise=noise)
+        return climb(first_step=47.0, first_noise=0.012).add(100.0, 1.0, noise=noise)
 
     # Quiet frames: 47 steps tell the way; noisy ones: a full jump, so the change shows.
     assert first(0.002) == Decision("climb", target=147.0)

@@ -68,8 +68,8 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
     """The summary as a fixed-width table, one row per strategy."""
     head = ("strategy", "runs", "success", "median s", "p90 s", "drives", "motor", "frames", "|err| steps")
     rows = [head]
-    for name, runs in results.items():
-        s = summarize(runs)
+    summaries = {name: summarize(runs) for name, runs in results.items()}
+    for name, s in summaries.items():
         rows.append(
             (
                 name,
@@ -91,8 +91,7 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    for name, runs in results.items():
-        s = summarize(runs)
+    for name, s in summaries.items():
         if s["ill_posed_runs"]:
             rest = s["runs"] - s["ill_posed_runs"]
             wp = s["well_posed_success_rate"]

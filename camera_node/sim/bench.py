@@ -22,7 +22,7 @@ import numpy as np
 
 from camera_node.clock import VirtualClock
 from camera_node.sim.camera import SimCamera
-from camera_node.sim.stream import encode_jpeg, ycc_image
+from camera_node.sim.stream import encode_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def time_frames(sim: SimCamera, positions: list[float]) -> Timing:
         planes = sim.renderer.render(view, p, sim.f_number)
         ycc = sim.encoder.expose(planes)
         t1 = time.perf_counter()
-        data = encode_jpeg(ycc_image(ycc), q)
+        data = encode_frame(ycc, q)
         t2 = time.perf_counter()
         cpu_ms.append((time.thread_time() - c0) * 1000)
         render_ms.append((t1 - t0) * 1000)

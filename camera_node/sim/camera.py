@@ -32,7 +32,7 @@ from camera_node.sim.motor import Direction, Motor
 from camera_node.sim.optics import View, live_view
 from camera_node.sim.render import Renderer
 from camera_node.sim.scene import SceneData
-from camera_node.sim.stream import Encoder, encode_jpeg, ycc_image
+from camera_node.sim.stream import Encoder, encode_frame
 
 CAPTURE_LATENCY_S = 0.35  # shutter, write and the camera's own processing before download
 CAPTURE_JPEG_QUALITY = 92
@@ -211,7 +211,7 @@ class SimCamera:
     def render_jpeg(self, position: float, view: View, *, noise: bool = True) -> bytes:
         planes = self.renderer.render(view, position, self.f_number)
         ycc = self.encoder.expose(planes, noise=noise)
-        return encode_jpeg(ycc_image(ycc), self.spec.stream.jpeg_quality)
+        return encode_frame(ycc, self.spec.stream.jpeg_quality)
 
     def body_capture(self) -> tuple[str, str]:
         self.check()

@@ -3,8 +3,9 @@
 Noise: per pixel sigma^2 = read_noise^2 + shot_noise * signal (8-bit levels), drawn from a
 pool of precomputed unit normal fields at random offsets, so a frame costs a few array
 operations, done in bands of rows that stay in the L2 cache.  Chroma gets the same model at
-half resolution.  Encoding is Pillow's JPEG at the scene's quality (no optimisation pass),
-from three 8-bit YCbCr planes, as a camera's encoder does.
+half resolution.  Encoding is libjpeg-turbo's baseline JPEG at the scene's quality (through
+simplejpeg, no optimisation pass), straight from 8-bit 4:2:0 YCbCr planes, as a camera's
+encoder does: no colour conversion and no chroma resampling on the way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+import simplejpeg
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -28,7 +30,11 @@ _BAND_ROWS = 64  # 64 x 960 float32 = 246 kB per work buffer
 
 @dataclass(frozen=True, slots=True)
 class YccFrame:
-    """One exposed frame as three (H, W) 8-bit planes; chroma holds each value 2x2 (4:2:0)."""
+    """One exposed frame as 8-bit 4:2:0 planes: luma (H, W), chroma (ceil(H/2), ceil(W/2)).
+
+    Each chroma value covers 2x2 luma pixels; an odd last row or column of luma shares the
+    chroma of its neighbour (the rendered chroma is (H // 2, W // 2); its edge is repeated).
+    """
 
     y: U8
     cb: U8
@@ -79,7 +85,7 @@ class Encoder:
         return pool
 
     def expose(self, planes: Planes, *, noise: bool = True) -> YccFrame:
-        """Flicker and noise, rounded to 8 bits; chroma repeated 2x2 (the JPEG averages it back)."""
+        """Flicker and noise, rounded to 8 bits; chroma stays at half resolution."""
         gain = np.float32(1.0 + self.p.flicker * float(self._rng.standard_normal()))
         h, w = planes.y.shape
         cb = planes.cb * gain
@@ -91,7 +97,7 @@ class Encoder:
             cr += self._pool(cr.shape).take() * ch_sigma
         else:
             y8 = self._luma(planes, gain, None)
-        return YccFrame(y8, _chroma_2x2(cb, (h, w)), _chroma_2x2(cr, (h, w)))
+        return YccFrame(y8, _chroma_8bit(cb, (h, w)), _chroma_8bit(cr, (h, w)))
 
     def _luma(self, planes: Planes, gain: np.float32, unit: F32 | None) -> U8:
         """round(clip(y * gain + sigma(y) * unit)), in bands of rows that stay in the L2 cache.
@@ -127,41 +133,49 @@ class Encoder:
         return out
 
 
-def _chroma_2x2(c: F32, shape: tuple[int, int]) -> U8:
-    """A half-resolution chroma plane (centred on 0) as 8 bits, each value repeated 2x2.
-
-    Two equal bytes side by side are one uint16 equal to v * 257, so the repeat is two
-    contiguous row copies.  An odd last row or column repeats its neighbour.
-    """
+def _chroma_8bit(c: F32, shape: tuple[int, int]) -> U8:
+    """A half-resolution chroma plane (centred on 0) as 8 bits, (ceil(H/2), ceil(W/2)) for a
+    (H, W) frame: an odd last row or column repeats its neighbour."""
     h, w = shape
     hh, hw = c.shape
     c += np.float32(128.5)
     np.clip(c, 0, 255, out=c)
-    pair = np.empty((hh, hw), np.uint16)
-    np.copyto(pair, c, casting="unsafe")
-    np.multiply(pair, np.uint16(257), out=pair)
-    out = np.empty((h, w), np.uint8)
-    rows = out[: 2 * hh].reshape(hh, 2, w)
-    if w == 2 * hw:
-        rows.view(np.uint16)[:] = pair[:, None, :]
-    else:
-        body = np.empty((hh, 2 * hw), np.uint8)
-        body.view(np.uint16)[:] = pair
-        rows[:, :, : 2 * hw] = body[:, None, :]
-        rows[:, :, 2 * hw :] = body[:, None, 2 * hw - 1 : 2 * hw]
-    if h > 2 * hh:
-        out[2 * hh :] = out[2 * hh - 1]
+    out = np.empty(((h + 1) // 2, (w + 1) // 2), np.uint8)
+    np.copyto(out[:hh, :hw], c, casting="unsafe")
+    if out.shape[1] > hw:
+        out[:hh, hw:] = out[:hh, hw - 1 : hw]
+    if out.shape[0] > hh:
+        out[hh:] = out[hh - 1 : hh]
     return out
 
 
-def ycc_image(frame: YccFrame) -> Image.Image:
-    """A Pillow YCbCr image of a frame's three planes (one copy, into Pillow's pixel layout)."""
+def full_chroma(frame: YccFrame) -> tuple[U8, U8]:
+    """Cb and Cr at the luma's size, each value repeated 2x2 (what a decoder shows, unsmoothed)."""
     h, w = frame.y.shape
-    bands = [Image.frombuffer("L", (w, h), p, "raw", "L", 0, 1) for p in (frame.y, frame.cb, frame.cr)]
+
+    def up(c: U8) -> U8:
+        return np.repeat(np.repeat(c, 2, axis=0), 2, axis=1)[:h, :w]
+
+    return up(frame.cb), up(frame.cr)
+
+
+def ycc_image(frame: YccFrame) -> Image.Image:
+    """A Pillow YCbCr image of a frame, chroma repeated 2x2 (for writing PNG strips)."""
+    h, w = frame.y.shape
+    cb, cr = full_chroma(frame)
+    planes = (frame.y, cb, cr)
+    bands = [Image.frombuffer("L", (w, h), np.ascontiguousarray(p), "raw", "L", 0, 1) for p in planes]
     return Image.merge("YCbCr", bands)
 
 
+def encode_frame(frame: YccFrame, quality: int) -> bytes:
+    """The frame as a baseline 4:2:0 JPEG, encoded from its planes as they are."""
+    data: bytes = simplejpeg.encode_jpeg_yuv_planes(frame.y, frame.cb, frame.cr, quality=quality)
+    return data
+
+
 def encode_jpeg(image: Image.Image, quality: int) -> bytes:
+    """Pillow's JPEG of an image (the full-resolution capture)."""
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=quality)
     return buf.getvalue()

@@ -2,23 +2,24 @@
 
 The renderer and the encoder take short cuts for speed (mirrored rows of the transfer
 function, complex blocks multiplied as float pairs, column-pruned inverse FFTs, breathing as
-block copies, noise in row bands, three 8-bit planes merged by Pillow).  Each is checked here
+block copies, noise in row bands, JPEG straight from 4:2:0 planes).  Each is checked here
 against the straightforward dense computation; all of them must agree to float rounding.  The
 one approximation, grey scenes rendering no chroma, is bounded explicitly.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from camera_node.sim.optics import LUT_STEP, live_view
 from camera_node.sim.render import MARGIN, Planes, _Grid, _ViewModel, breathe
 from camera_node.sim.scene import StreamParams
-from camera_node.sim.stream import Encoder, NoisePool, YccFrame, ycc_image
+from camera_node.sim.stream import Encoder, NoisePool, YccFrame, encode_frame, full_chroma, ycc_image
 from camera_node.sim.views import sample_view, to_ycc
 from tests.camera_node.sim.sim_helpers import open_test_sim
 
@@ -156,28 +157,54 @@ def test_banded_expose_equals_the_whole_frame_formula(scene: str) -> None:
 
 
 @pytest.mark.parametrize(("w", "h"), [(960, 640), (37, 23)])
-def test_ycc_planes_repeat_chroma_2x2_and_fill_odd_edges(w: int, h: int) -> None:
+def test_ycc_planes_keep_chroma_at_half_resolution_and_fill_odd_edges(w: int, h: int) -> None:
     enc = Encoder(open_test_sim("coffee")[0].spec.stream, np.random.default_rng(1))
     rng = np.random.default_rng(2)
     y = rng.uniform(0, 255, (h, w)).astype(np.float32)
     cb = rng.uniform(-100, 100, (h // 2, w // 2)).astype(np.float32)
     cr = rng.uniform(-100, 100, (h // 2, w // 2)).astype(np.float32)
     frame: YccFrame = enc.expose(Planes(y, cb, cr), noise=False)
+    hh, hw = (h + 1) // 2, (w + 1) // 2
     for got, c in ((frame.cb, cb), (frame.cr, cr)):
-        assert got.shape == (h, w)
+        assert got.shape == (hh, hw) and got.dtype == np.uint8
         c8 = np.clip(c * 1.0 + 128.5, 0, 255).astype(np.uint8)
-        full = np.repeat(np.repeat(c8, 2, axis=0), 2, axis=1)
-        full = np.pad(full, ((0, h - full.shape[0]), (0, w - full.shape[1])), mode="edge")
-        # Flicker scales chroma by ~1 %: compare with a 2-level allowance, then check the layout.
-        assert np.abs(got.astype(int) - full.astype(int)).max() <= 2
-        pairs_h, pairs_w = 2 * (h // 2), 2 * (w // 2)
-        assert np.array_equal(got[0:pairs_h:2], got[1:pairs_h:2])
-        assert np.array_equal(got[:, 0:pairs_w:2], got[:, 1:pairs_w:2])
-        assert np.array_equal(got[pairs_h:], got[pairs_h - 1 : pairs_h].repeat(h - pairs_h, axis=0))
-        assert np.array_equal(got[:, pairs_w:], got[:, pairs_w - 1 : pairs_w].repeat(w - pairs_w, axis=1))
+        want = np.pad(c8, ((0, hh - c8.shape[0]), (0, hw - c8.shape[1])), mode="edge")
+        # Flicker scales chroma by ~1 %: compare with a 2-level allowance, then check the edges.
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        if hh > h // 2:
+            assert np.array_equal(got[-1], got[-2])
+        if hw > w // 2:
+            assert np.array_equal(got[:, -1], got[:, -2])
     image = ycc_image(frame)
     assert image.mode == "YCbCr" and image.size == (w, h)
-    assert np.array_equal(np.asarray(image), np.stack((frame.y, frame.cb, frame.cr), axis=-1))
+    full = np.asarray(image)
+    assert np.array_equal(full[..., 0], frame.y)
+    for k, plane in ((1, frame.cb), (2, frame.cr)):
+        assert np.array_equal(full[..., k], np.repeat(np.repeat(plane, 2, axis=0), 2, axis=1)[:h, :w])
+
+
+@pytest.mark.parametrize(("w", "h"), [(960, 640), (37, 23)])
+def test_encoded_frame_is_a_420_jpeg_of_the_planes(w: int, h: int) -> None:
+    enc = Encoder(open_test_sim("coffee")[0].spec.stream, np.random.default_rng(1))
+    rng = np.random.default_rng(3)
+    # Smooth planes, so JPEG's loss is small and a wrong layout or subsampling shows.
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = 128 + 80 * np.sin(xx / 9.0) * np.cos(yy / 7.0)
+    hy, hx = np.mgrid[0 : h // 2, 0 : w // 2].astype(np.float32)
+    cb = 40 * np.sin(hx / 5.0 + rng.uniform())
+    cr = -40 * np.cos(hy / 4.0)
+    planes = Planes(y.astype(np.float32), cb.astype(np.float32), cr.astype(np.float32))
+    frame = enc.expose(planes, noise=False)
+    data = encode_frame(frame, 90)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "JPEG" and img.mode == "RGB" and img.size == (w, h)
+        assert JpegImagePlugin.get_sampling(img) == 2  # 4:2:0
+        img.draft("YCbCr", img.size)
+        back = np.asarray(img.convert("YCbCr")).astype(int)
+    assert np.abs(back[..., 0] - frame.y).mean() < 2.0
+    cb_full, cr_full = (p.astype(int) for p in full_chroma(frame))
+    assert np.abs(back[..., 1] - cb_full).mean() < 3.0
+    assert np.abs(back[..., 2] - cr_full).mean() < 3.0
 
 
 def test_odd_live_view_renders_every_pixel(tmp_path: Path) -> None:

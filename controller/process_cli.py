@@ -186,8 +186,17 @@ async def _focus_once(
     if r["ok"]:
         print(
             f"{name}: focused at {r['position']:+.1f} steps from the start,"
-            f" measure {r['measure']:.5g}, {common}"
+            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}"
         )
         return 0
     print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
     return 1
+
+
+def _depth_note(result: dict[str, Any]) -> str:
+    """What the one-line result adds when the region spans depth (see ``Default.spans_depth``)."""
+    if not result.get("spans_depth"):
+        return ""
+    spread = result.get("depth_spread")
+    over = f"over {spread:.0f} steps" if isinstance(spread, int | float) else "beyond the fine scan"
+    return f"; the region spans depth (its parts come into focus {over}): not all of it can be sharp"

@@ -254,6 +254,11 @@ class AutofocusRun:
         }
         if isinstance(end, Done):
             result.update(position=end.position, measure=end.measure, node_position=end.node_position)
+            spread = end.metrics.get("fine_spread")
+            result.update(
+                spans_depth=bool(end.metrics.get("spans_depth", 0.0)),
+                depth_spread=None if spread is None or spread < 0 else round(spread, 1),
+            )
             self._phase("done")
         else:
             assert isinstance(end, Failed)

@@ -93,6 +93,8 @@ def main(args: Any) -> int:
         why = f" ({r.failure})" if r.failure else ""
         if not r.well_posed and r.truth_5x is not None:
             why += f"  [ill-posed: truth {r.truth:.1f} at 1x, {r.truth_5x:.1f} at 5x]"
+        if r.spans_depth:
+            why += "  [spans depth]"
         print(
             f"{mark} {r.strategy:8} {r.case:24} #{r.repeat}  {r.seconds:6.2f} s  {r.drives:3d} drives  "
             f"err {r.abs_error_steps:6.2f} / {r.tolerance_steps:.2f}{why}",

@@ -65,6 +65,12 @@ class RunResult:
         image as the 1x or the 5x live view does moves it by no more than that."""
         return self.truth_5x is None or abs(self.truth_5x - self.truth) <= self.tolerance_steps / 2
 
+    @property
+    def spans_depth(self) -> bool:
+        """Whether the search reported that the region's parts come into focus too far apart
+        for all of it to be sharp (``Default.spans_depth``)."""
+        return bool((self.metrics or {}).get("spans_depth", 0.0))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "case": self.case,
@@ -85,6 +91,7 @@ class RunResult:
             "metrics": {k: round(v, 4) for k, v in (self.metrics or {}).items()},
             "truth_5x": None if self.truth_5x is None else round(self.truth_5x, 3),
             "well_posed": self.well_posed,
+            "spans_depth": self.spans_depth,
         }
 
 

@@ -7,7 +7,9 @@ median_frames and median_abs_error_steps, and each run is :meth:`RunResult.as_js
 The summary also counts ``ill_posed_runs``: runs whose truth moves by more than half the
 tolerance when the sharp image is sampled as at 5x instead of 1x (a region that spans
 depth, see :attr:`RunResult.well_posed`), and gives ``well_posed_success_rate`` over the
-others.  ``success_rate`` counts every run, as the issue defines it.
+others.  ``success_rate`` counts every run, as the issue defines it.  ``spans_depth_runs``
+counts the runs whose search reported that the region spans depth (``Default.spans_depth``),
+``spans_depth_ill_posed`` how many of those are ill-posed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
         "failures": failures,
         "ill_posed_runs": sum(not r.well_posed for r in runs),
         "well_posed_success_rate": round(sum(r.success for r in well) / len(well), 4) if well else None,
+        "spans_depth_runs": sum(r.spans_depth for r in runs),
+        "spans_depth_ill_posed": sum(r.spans_depth and not r.well_posed for r in runs),
     }
 
 
@@ -99,5 +103,10 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
             lines.append(
                 f"{name}: {s['ill_posed_runs']} runs ill-posed (truth at 1x and 5x sampling more than half"
                 f" the tolerance apart); success on the other {rest}{rate}"
+            )
+        if s["spans_depth_runs"]:
+            lines.append(
+                f"{name}: {s['spans_depth_runs']} runs reported that the region spans depth"
+                f" ({s['spans_depth_ill_posed']} of them ill-posed)"
             )
     return "\n".join(lines)

@@ -62,6 +62,12 @@ lies within ``depth_agree`` steps (or the 1x noise's share) of the first fit, el
 part of the region at the median depth (``refocused`` = 1), measuring only the tiles
 there.
 
+Regions that span depth are reported (``spans_depth``): for a region the magnified view
+covers, the fine scan's frames are also scored in ``fine_tiles`` x ``fine_tiles`` tiles, and
+where those tiles peak along the scan (:mod:`.depth`) says whether the region's parts come
+into focus together.  It changes nothing in the search; ``Done.metrics`` carries
+``fine_spread``, ``fine_beyond``, ``fine_tiles`` and ``spans_depth``.
+
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
 a fall, a peak) is relative to that noise.  Any failure restores the zoom, drives back to
@@ -178,6 +184,11 @@ class Default(SearchMachine):
         depth_agree: float = 15.0,
         depth_near: float = 6.0,
         depth_agree_noise: float = 600.0,
+        fine_tiles: int = 4,
+        fine_tile_rise: float = 1.1,
+        spans_steps: float = 15.0,
+        spans_beyond: float = 0.15,
+        spans_noise: float = 0.005,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -272,6 +283,16 @@ class Default(SearchMachine):
         self.depth_near = depth_near
         self.depth_agree_noise = depth_agree_noise
         self.roi_size = roi_size
+        # Tiles per side for the fine stage's report (none without the region's size).
+        self.fine_tiles = (
+            _grid(roi_size, self.fine_scale, fine_tiles, fine_zoom) if roi_size and fine_tiles else 0
+        )
+        self.fine_tile_rise = fine_tile_rise
+        self.spans_steps = spans_steps
+        self.spans_beyond = spans_beyond
+        self.spans_noise = spans_noise
+        self._fine_tiles: list[tuple[float, tuple[float, ...]]] = []
+        self.fine_depth: depth.DepthEstimate | None = None
         self._depth_n = 0
         self._coarse_n = 0
         self._coarse_tiles: list[tuple[float, tuple[float, ...]]] = []
@@ -453,6 +474,8 @@ class Default(SearchMachine):
 
     def _fine_from(self, center: float) -> list[Command]:
         self.coarse_center = center
+        if not self.depth_mode and not self._dim_mode:
+            self._tiles = self.fine_tiles  # where the region's parts peak (reported, not used)
         # Scan in the direction the motor last moved, so no slack enters before the first
         # sample; if the motor already passed the centre that way, scan back.
         d = self.last_dir or "far"
@@ -599,6 +622,7 @@ class Default(SearchMachine):
         at ``scale`` (default ``fine_scale``) from here."""
         self._scale = self.fine_scale if scale is None else scale
         self._fine = []
+        self._fine_tiles = []
         sgn = self._sgn
         self._scan_end = start + sgn * 2 * self.fine_window
         moves: list[Move] = []
@@ -620,6 +644,8 @@ class Default(SearchMachine):
 
     def _on_fine(self, measure: float, now: float) -> list[Command]:
         self._fine.append((self.pos, measure))
+        if not self.depth_mode and self.sample_tiles:
+            self._fine_tiles.append((self.pos, self.sample_tiles))
         sgn = self._sgn
         pts = sorted(self._fine, key=lambda p: sgn * p[0])  # in the order of the scan's way
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
@@ -701,6 +727,7 @@ class Default(SearchMachine):
             self._to("poor_fit")
             return self._fail("poor_fit", "the magnified peak is not where the 1x curve rises", now)
         self.fit = fit
+        self.fine_depth = self._fine_depth()
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
         if self._dim_mode or landing.reading_error(fit, guard, noise) > self.max_reading_error:
@@ -712,6 +739,14 @@ class Default(SearchMachine):
         self._guard = plan.guard
         self._final_reverses = plan.final_reverses
         return self._go(plan.legs)
+
+    def _fine_depth(self) -> depth.DepthEstimate | None:
+        """Where the region's parts peak along the fine scan (its tiles); None without tiles."""
+        pts = self._fine_tiles
+        if len({p for p, _ in pts}) < 3 or len({len(t) for _, t in pts}) != 1:
+            return None
+        peaks = depth.tile_peaks([p for p, _ in pts], [t for _, t in pts], min_rise=self.fine_tile_rise)
+        return depth.estimate(peaks)
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to
@@ -781,7 +816,36 @@ class Default(SearchMachine):
             coarse_samples=float(len(self.climb.samples)),
             fine_samples=float(len(self._fine)),
             **self._depth_metrics(),
+            **self._fine_depth_metrics(),
         )
+
+    @property
+    def spans_depth(self) -> bool:
+        """The region's parts come into focus too far apart for all of it to be sharp at once:
+        by its tiles along the fine scan, the middle 80 % of its detail peaks over
+        ``spans_steps`` or more (or 10 % of it beyond one end of the scan), or
+        ``spans_beyond`` of it beyond either end.  The search
+        lands where the region's contrast peaks all the same; this says that parts of it
+        will be soft there.  False when the fine stage had no tiles (a region wider than the
+        magnified view: the depth stage focuses those on the median depth of their detail),
+        and when the magnified frames' noise reaches ``spans_noise``: in low light the
+        tiles' peaks scatter as far as a real spread of depth (docs/autofocus.md)."""
+        est = self.fine_depth
+        if est is None or self.noise_at(self.fine_zoom, self.fine_scale) >= self.spans_noise:
+            return False
+        return est.beyond_low + est.beyond_high >= self.spans_beyond or est.spread >= self.spans_steps
+
+    def _fine_depth_metrics(self) -> dict[str, float]:
+        est = self.fine_depth
+        if est is None:
+            return {}
+        spread = est.spread
+        return {
+            "fine_spread": spread if math.isfinite(spread) else -1.0,
+            "fine_beyond": est.beyond_low + est.beyond_high,
+            "fine_tiles": float(est.tiles),
+            "spans_depth": float(self.spans_depth),
+        }
 
     def _depth_metrics(self) -> dict[str, float]:
         """What the whole-region look at 1x found, for a search that made one."""

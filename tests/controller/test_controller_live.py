@@ -132,6 +132,9 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
             if r["ok"]:
                 assert isinstance(r["position"], float) and isinstance(r["measure"], float)
                 assert states[cam][-1] == "done"
+                # one plane (focus_at = 430): the region's parts all peak together
+                assert r["spans_depth"] is False, r
+                assert r["depth_spread"] is None or 0.0 <= r["depth_spread"] < 15.0, r
             else:
                 assert r["reason"] and r["detail"], r
                 assert states[cam][-1] == "failed"

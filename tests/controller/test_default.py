@@ -313,3 +313,37 @@ def test_a_wide_region_at_one_depth_keeps_the_magnified_landing() -> None:
     assert isinstance(out.end, Done) and abs(cam.position - 470.0) <= TOL
     assert out.end.metrics.get("refocused", 0.0) == 0.0
     assert abs(out.end.metrics.get("depth_offset", 0.0)) <= 3.0
+
+
+# (median, low, high, beyond_low, beyond_high) of the fine scan's tiles -> spans depth?
+SPANS = [
+    ("one plane", (400.0, 399.5, 400.8, 0.0, 0.0), False),
+    ("noisy plane", (400.0, 396.0, 409.0, 0.0, 0.1), False),
+    ("wide spread", (400.0, 390.0, 405.0, 0.0, 0.0), True),
+    ("a little beyond the near end", (400.0, 397.0, 404.0, 0.05, 0.0), False),
+    ("a tenth beyond the near end", (400.0, -math.inf, 404.0, 0.1, 0.0), True),  # spread: inf
+    ("a little beyond both ends", (400.0, 398.0, 402.0, 0.08, 0.08), True),
+    ("a fifth beyond", (400.0, 396.0, math.inf, 0.0, 0.2), True),
+]
+
+
+@pytest.mark.parametrize(("label", "est", "spans"), SPANS, ids=[r[0] for r in SPANS])
+def test_spans_depth_from_the_fine_tiles(label: str, est: tuple[float, ...], spans: bool) -> None:
+    from controller.search.depth import DepthEstimate
+
+    s = Default()
+    assert not s.spans_depth  # no tiles, nothing to say
+    s.fine_depth = DepthEstimate(*est, tiles=16)
+    assert s.spans_depth is spans
+
+
+def test_spans_depth_is_not_said_from_noisy_frames() -> None:
+    # In low light (1 % noise per frame at the fine view and scale) tiles' peaks scatter as
+    # far as a real spread of depth: the search says nothing rather than cry wolf.
+    from controller.search.depth import DepthEstimate
+
+    s = Default(zoom_levels=(1, 5))
+    s.fine_depth = DepthEstimate(400.0, -math.inf, math.inf, 0.2, 0.2, tiles=16)
+    assert s.spans_depth
+    s._noise[(s.fine_zoom, s.fine_scale)] = [0.01]  # as a three-frame sample records it
+    assert not s.spans_depth

@@ -74,3 +74,24 @@ def test_a_region_at_several_depths_brackets_its_coarse_peak() -> None:
     assert r.success, r
     old = run_case(BOTTOM, 0, "default", options={"predict_wide": True})
     assert old.failure is None and old.abs_error_steps > 100, old  # Done, on the cup
+
+
+# af.toml's "moto centre" (a motorbike at an angle: 10-90 % of its detail lies 214-263) and
+# "chart centre" (one plane)
+MOTO_CENTRE = Case("moto centre", str(SCENES / "moto.toml"), (0.4, 0.4, 0.2, 0.2), 301, 1, None)
+CHART_CENTRE = Case("chart centre", str(SCENES / "chart.toml"), (0.4, 0.4, 0.2, 0.2), 486, 1, None)
+
+
+def test_a_region_that_spans_depth_is_reported_as_such() -> None:
+    # The search lands where the region's contrast peaks, as before; its tiles along the
+    # magnified scan show that parts of it peak elsewhere, and it says so.
+    r = run_case(MOTO_CENTRE, 0, "default")
+    assert r.failure is None and r.spans_depth, r
+    m = r.metrics or {}
+    assert m["fine_beyond"] >= 0.15 or m["fine_spread"] >= 15.0, m
+    flat = run_case(CHART_CENTRE, 0, "default")
+    assert flat.success and not flat.spans_depth, flat
+    assert 0.0 <= (flat.metrics or {})["fine_spread"] < 5.0, flat
+    # The report leaves the search alone: without tiles it lands on the same position.
+    quiet = run_case(MOTO_CENTRE, 0, "default", options={"fine_tiles": 0})
+    assert not quiet.spans_depth and quiet.final_position == r.final_position, quiet

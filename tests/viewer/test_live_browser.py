@@ -248,6 +248,9 @@ def test_click_sets_focus_point_then_autofocus_draws_curve_and_result(rig: LiveR
     assert af["result"] is not None and int(ds["samples"]) == len(af["samples"]) >= 3
     assert ds["result"] == "ok", af["result"]  # a flat chart focuses
     assert "focused at" in page.inner_text(f"{tile('cam1')} .msg")
+    # one plane: the result says its parts focus together, and the message adds nothing
+    assert af["result"]["spans_depth"] is False, af["result"]
+    assert "spans depth" not in page.inner_text(f"{tile('cam1')} .msg")
     # the curve canvas shows the samples (blue-ish points) and the result line (green)
     drawn = page.eval_on_selector(
         f"{tile('cam1')} canvas.curve",

@@ -409,7 +409,8 @@ class Tile {
     if (r) {
       const text = r.ok
         ? `focused at ${Number(r.position).toFixed(1)} (measure ${Number(r.measure).toPrecision(4)}, ` +
-          `${r.frames ?? "?"} frames, ${Number(r.seconds ?? 0).toFixed(1)} s)`
+          `${r.frames ?? "?"} frames, ${Number(r.seconds ?? 0).toFixed(1)} s)` +
+          (r.spans_depth ? "; the region spans depth: not all of it can be sharp" : "")
         : `autofocus failed: ${r.reason ?? "unknown reason"}`;
       this.message(text, !r.ok);
     }

@@ -494,10 +494,7 @@ class Default(SearchMachine):
     def _coarse_estimate(self) -> depth.DepthEstimate | None:
         """The depths of the region's parts by the coarse samples' tiles (rough: the samples
         lie a level-3 jump or two apart); None with fewer than 3 positions."""
-        pts = self._coarse_tiles
-        if len({p for p, _ in pts}) < 3 or len({len(t) for _, t in pts}) != 1:
-            return None
-        return depth.estimate(depth.tile_peaks([p for p, _ in pts], [t for _, t in pts], fit_points=3))
+        return depth.estimate_samples(self._coarse_tiles, fit_points=3)
 
     def _needs_depth(self, center: float) -> bool:
         """Whether to look at the whole region at 1x after the magnified peak at ``center``:
@@ -742,11 +739,7 @@ class Default(SearchMachine):
 
     def _fine_depth(self) -> depth.DepthEstimate | None:
         """Where the region's parts peak along the fine scan (its tiles); None without tiles."""
-        pts = self._fine_tiles
-        if len({p for p, _ in pts}) < 3 or len({len(t) for _, t in pts}) != 1:
-            return None
-        peaks = depth.tile_peaks([p for p, _ in pts], [t for _, t in pts], min_rise=self.fine_tile_rise)
-        return depth.estimate(peaks)
+        return depth.estimate_samples(self._fine_tiles, min_rise=self.fine_tile_rise)
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to

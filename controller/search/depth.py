@@ -14,6 +14,8 @@ search gets there from the same scan frames, scored per tile
   nothing next to the region's richest tile does not count.
 - :func:`estimate`: the weighted median of the peaks, the weighted 10 % and 90 % points
   (how far the region spreads in depth), and the shares of weight beyond either end.
+- :func:`estimate_samples`: both at once, from (position, tiles) samples as a search keeps
+  them; None while they cannot tell yet.
 
 Pure: positions are the search's ledger (level-1 units), nothing here knows time or IO.
 Errors: ``ValueError`` for samples of unequal length or fewer than 3 distinct positions.
@@ -203,3 +205,17 @@ def estimate(peaks: Sequence[TilePeak]) -> DepthEstimate | None:
         beyond_high=sum(p.weight for p in peaks if p.position == math.inf) / total,
         tiles=len(peaks),
     )
+
+
+def estimate_samples(
+    samples: Sequence[tuple[float, Sequence[float]]], *, min_rise: float = 1.5, fit_points: int = 5
+) -> DepthEstimate | None:
+    """:func:`estimate` of :func:`tile_peaks` over ``samples`` (position, every tile's
+    energy) as a search keeps them; None with fewer than 3 distinct positions, samples of
+    unequal tile counts, or no tile that counts."""
+    if len({p for p, _ in samples}) < 3 or len({len(t) for _, t in samples}) != 1:
+        return None
+    peaks = tile_peaks(
+        [p for p, _ in samples], [t for _, t in samples], min_rise=min_rise, fit_points=fit_points
+    )
+    return estimate(peaks)

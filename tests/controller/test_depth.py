@@ -132,3 +132,16 @@ def test_tiles_within_maps_a_magnified_view_onto_the_region_tiles() -> None:
     assert depth.tiles_within((0.0, 0.0, 0.8, 0.8), 4, {1}, (0.0, 0.0, 0.2, 0.2), 2) == []
     # a view straddling tiles 0 and 1: its left half in 0, its right half in 1
     assert depth.tiles_within((0.0, 0.0, 0.8, 0.8), 4, {1}, (0.1, 0.0, 0.2, 0.2), 2) == [1, 3]
+
+
+def test_estimate_samples_is_estimate_of_tile_peaks_once_it_can_tell() -> None:
+    xs = [0.0, 10.0, 20.0, 30.0, 40.0]
+    tiles = [(math.exp(-((x - 18.0) ** 2) / 200.0), math.exp(-((x - 26.0) ** 2) / 200.0)) for x in xs]
+    samples = list(zip(xs, tiles, strict=True))
+    assert depth.estimate_samples(samples, fit_points=3) == depth.estimate(
+        depth.tile_peaks(xs, tiles, fit_points=3)
+    )
+    assert depth.estimate_samples(samples[:2]) is None  # two positions cannot place a peak
+    assert depth.estimate_samples([*samples[:3], (50.0, (1.0,))]) is None  # unequal tile counts
+    flat = [(x, (1.0, 1.0)) for x in xs]
+    assert depth.estimate_samples(flat) is None  # no tile rises: none counts

@@ -8,8 +8,8 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    until the peak is bracketed or predicted; no full sweep.  End stops, flat regions and
    peaks beyond the travel are recognised (``flat``, ``no_peak``).  See :mod:`.coarse`.
    Low light (``dim_scale``, 8 by default; 0 turns it off): when the 1x curve cannot be
-   trusted (``flat`` with frame noise of at least ``dim_noise``; ``no_peak``, or a failed
-   fine stage, with noisy (``dim_noise``/2) or shallow (max/min < ``dim_shallow``) 1x
+   trusted (``flat`` with frame noise of at least ``dim_noise``; ``no_peak``; a failed
+   fine stage with noisy (``dim_noise``/2) or shallow (max/min < ``dim_shallow``) 1x
    samples), ``DIM`` looks again, once: magnify, decode at ``dim_scale``, drive to the
    near end stop and sweep far in level-3 drives until a peak is passed.  The fine stage
    then also decodes at ``dim_scale``, scans in ``dim_fine_parts`` level-2 steps for at
@@ -114,6 +114,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.DIM, "sweep"): S.DIM,
     (S.DIM, "bracketed"): S.FINE,
     (S.DIM, "flat"): S.FAILED,
+    (S.DIM, "no_peak"): S.FAILED,
     (S.COARSE, "no_peak"): S.FAILED,
     (S.FINE, "scan"): S.FINE,
     (S.FINE, "shift"): S.FINE,
@@ -240,6 +241,7 @@ class Default(SearchMachine):
         self._dim: list[tuple[float, float]] = []
         self._dim_from = 0.0
         self._dim_mode = False
+        self._dim_prior: tuple[str, str] | None = None  # the 1x verdict the dim look re-examines
         self.max_reading_error = max_reading_error
         self.state = S.COARSE
         self._scale = coarse_scale
@@ -359,7 +361,12 @@ class Default(SearchMachine):
             self._to("flat")
             return self._fail("flat", d.detail, now)
         if d.outcome == "no_peak":
-            if self._dim_possible():  # noise at an end stop looks like a peak beyond it
+            # Highest at an end stop at 1x: noise can look like a peak beyond it, and so can
+            # a small, faint region whose few coarse pixels are swamped by bright
+            # surroundings bleeding in far out of focus (`moto door`, 12 x 8 pixels at
+            # 1/8).  Either way the magnified look can tell, once.
+            if self._dim_available():
+                self._dim_prior = ("no_peak", d.detail)
                 return self._dim_start()
             self._to("no_peak")
             return self._fail("no_peak", d.detail, now)
@@ -406,6 +413,17 @@ class Default(SearchMachine):
             self._t_coarse = now - self.t_start
             return self._fine_from(center)
         if self.pos - self._dim_from >= self.travel:
+            # No peak magnified either: one at an end is no_peak; a flat magnified curve
+            # leaves the 1x verdict standing, if there was one.
+            low = min(m for _, m in pts)
+            if i_best in (0, len(pts) - 1) and low < cut:
+                self._to("no_peak")
+                return self._fail(
+                    "no_peak", "the measure is highest at an end of the travel, even magnified", now
+                )
+            if self._dim_prior is not None:
+                self._to(self._dim_prior[0])
+                return self._fail(self._dim_prior[0], self._dim_prior[1] + " (at 1x; magnified, flat)", now)
             self._to("flat")
             return self._fail("flat", "the measure hardly changed over the travel, even magnified", now)
         self._to("sweep")
@@ -417,7 +435,11 @@ class Default(SearchMachine):
         ms = [m for _, m in self.climb.samples]
         shallow = bool(ms) and min(ms) > 0 and max(ms) / min(ms) < self.dim_shallow
         noisy = self.noise_at(self.start_zoom, self.coarse_scale) >= self.dim_noise / 2
-        return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1 and (noisy or shallow)
+        return self._dim_available() and (noisy or shallow)
+
+    def _dim_available(self) -> bool:
+        """The dim fallback is on, not yet tried, and the camera can magnify."""
+        return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1
 
     def _fine_failed(self, outcome: str, detail: str, now: float) -> list[Command]:
         """A failed fine stage.  When the magnified curve still rose steeply at the scan's

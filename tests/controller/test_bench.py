@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from camera_node.clock import VirtualClock
+from camera_node.sim import open_sim
 from camera_node.sim.scene import OpticsParams
+from camera_node.sim.truth import best_position_at
 from controller.bench.cases import load_cases
 from controller.bench.harness import RunResult, tolerance_steps
 from controller.bench.report import summarize, table
@@ -30,6 +33,39 @@ def test_shipped_cases_load() -> None:
     assert len(cases) >= 12 and all(c.repeats >= 3 for c in cases)
     assert {Path(c.scene).stem for c in cases} >= {"chart", "tabletop", "coffee", "lowlight", "moto"}
     assert all(Path(c.scene).is_file() for c in cases)
+
+
+def _truths(name: str) -> list[tuple[str, float, float, float]]:
+    """(case, truth at 1x, truth at 5x sampling, tolerance) for each region of a shipped file."""
+    out, seen = [], set()
+    for c in load_cases(SHIPPED.with_name(name)):
+        if (c.scene, c.roi) in seen:
+            continue
+        seen.add((c.scene, c.roi))
+        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
+        out.append(
+            (
+                c.name,
+                sim.best_position(c.roi),
+                best_position_at(sim, c.roi, 5),
+                tolerance_steps(sim.spec.optics),
+            )
+        )
+    return out
+
+
+def test_every_shipped_case_has_a_truth() -> None:
+    """af.toml judges success against the truth, so each region's truth must be defined to
+    within half the tolerance: sampling the sharp image as the 1x or the 5x view does must
+    not move it further (``RunResult.well_posed``)."""
+    bad = [(n, round(t1, 1), round(t5, 1)) for n, t1, t5, tol in _truths("af.toml") if abs(t5 - t1) > tol / 2]
+    assert not bad
+
+
+def test_the_depth_cases_span_depth() -> None:
+    """af-depth.toml holds the regions whose truth is not defined that well."""
+    truths = _truths("af-depth.toml")
+    assert len(truths) == 3 and all(abs(t5 - t1) > tol / 2 for _, t1, t5, tol in truths)
 
 
 @pytest.mark.parametrize("name", ["af-stress.toml", "af-stress-b.toml"])

@@ -60,7 +60,7 @@ def weights_table(rungs: NDArray[np.float64], reach_px: float) -> tuple[NDArray[
 
 
 class NearFocus:
-    """The ladder of one view, stored pixel by pixel in order of in-focus position."""
+    """The ladder of one view: one plane per rung, its pixels in order of in-focus position."""
 
     def __init__(
         self, luma: F32, focus: F32, margin: int, out_shape: tuple[int, int], spacing_px: float
@@ -77,37 +77,56 @@ class NearFocus:
         spec = np.fft.rfft2(luma)
         otf = DiskOTF(luma.shape, cache_size=1)
         k = self.rungs.size
-        # (pixel in f order, rung): a frame reads one contiguous run of rows.
-        stack = np.empty((h * w, k), np.float32)
+        n = h * w
+        # (rung, pixel in f order): pixels next to each other in f order have nearly the same
+        # blur, so a frame reads each rung it uses almost sequentially.
+        stack = np.empty((k, n), np.float32)
         for i, d in enumerate(self.rungs):
             h_d = otf(float(d))
             img = luma if h_d is None else np.fft.irfft2(spec * h_d, s=luma.shape)
-            stack[:, i] = img[margin : margin + h, margin : margin + w].ravel()[self.order]
-        self.stack = stack.reshape(-1)
-        self.row_base = np.arange(h * w, dtype=np.intp) * k
+            stack[i] = img[margin : margin + h, margin : margin + w].ravel()[self.order]
+        self.stack: F32 = stack.reshape(-1)
+        self.n = n
+        self.lo_off = self.lo * n  # offset of the lower rung's plane in the flat stack
+        self.pixel = np.arange(n, dtype=np.intp)
+        # Blur bins whose fade is exactly 1 (no layered share), less one bin of rounding margin.
+        faded = np.flatnonzero(self.w0 + self.w1 < np.float32(1.0) - np.float32(1e-6))
+        self.inner_bins = max(0, (int(faded[0]) if faded.size else self.lo.size) - 1)
 
     def apply(self, out: F32, position: float, rate: float) -> int:
         """Replace, in ``out`` (the layered luminance, view-sized, contiguous), the pixels
         within reach of focus at ``position`` (``rate``: px of blur per motor unit).  Returns
-        how many."""
+        how many.
+
+        Within the inner part of the reach (fade 1) the layered value is not read: its share
+        there is 1 - w0 - w1, which is float rounding (below 1e-6 of a level per level).
+        """
         if not rate > 0:
             return 0
-        reach_units = self.reach_px / rate
-        bounds = np.searchsorted(self.f_sorted, (position - reach_units, position + reach_units))
-        a, b = int(bounds[0]), int(bounds[1])
+        r, r1 = self.reach_px / rate, self.inner_bins / (rate * BINS_PER_PX)  # motor units
+        keys = (position - r, position - r1, position + r1, position + r)
+        a, a1, b1, b = (int(j) for j in np.searchsorted(self.f_sorted, keys))
         if b <= a:
             return 0
-        d = np.abs(self.f_sorted[a:b] - np.float32(position))
+        d = np.subtract(self.f_sorted[a:b], np.float32(position))
+        np.abs(d, out=d)
         d *= np.float32(rate * BINS_PER_PX)
         q = d.astype(np.intp)
         np.minimum(q, self.lo.size - 1, out=q)
-        idx = self.row_base[a:b] + self.lo[q]
+        idx = self.lo_off[q]
+        idx += self.pixel[a:b]
         w0, w1 = self.w0[q], self.w1[q]
-        g = np.take(self.stack, idx) * w0
-        idx += 1
-        g += np.take(self.stack, idx) * w1
+        g = np.take(self.stack, idx)
+        g *= w0
+        idx += self.n
+        s1 = np.take(self.stack, idx)
+        s1 *= w1
+        g += s1
         pix = self.order[a:b]
         flat = out.reshape(-1)
-        g += flat[pix] * (np.float32(1.0) - w0 - w1)  # the layered value's share, in the fade
+        for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):  # the fade zones: the layered value's share
+            if j1 > j0:
+                share = np.float32(1.0) - w0[j0:j1] - w1[j0:j1]
+                g[j0:j1] += flat[pix[j0:j1]] * share
         flat[pix] = g
         return b - a

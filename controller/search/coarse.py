@@ -77,6 +77,7 @@ class CoarseClimb:
         self.predict = predict
         self.samples: list[tuple[float, float]] = []  # in the order taken
         self.stops: set[Direction] = set()
+        self.stop_at: dict[Direction, float] = {}  # where each end stop met is, on the ledger
         self.moved: Direction | None = None  # direction of the move before this sample
         self.probing: Direction | None = None
 
@@ -121,13 +122,16 @@ class CoarseClimb:
 
     def _end_stop(self, direction: Direction, stop_at: float) -> Decision:
         self.stops.add(direction)
+        self.stop_at[direction] = stop_at
         self.probing = None
         if len(self.stops) == 2:
             return Decision("flat", stop_at=stop_at, detail="the measure does not change with focus")
         pts = sorted(self.samples)
         best_pos, best_m = max(pts, key=lambda p: p[1])
         if best_pos == stop_at and any(m < best_m * (1.0 - self.significance) for _, m in pts):
-            return Decision("no_peak", detail="the measure is highest at an end of the travel")
+            return Decision(
+                "no_peak", stop_at=stop_at, detail="the measure is highest at an end of the travel"
+            )
         target = pts[0][0] - self.step if direction == "far" else pts[-1][0] + self.step
         return Decision("end_stop", target=target, stop_at=stop_at)
 

@@ -316,7 +316,7 @@ class Default(SearchMachine):
             self.frames_per_sample = 3
         else:
             self.frames_per_sample = 1 if n < 0.01 else 2 if n < 0.03 else 3
-            if self._dim_mode:
+            if self._dim_mode and n >= self.dim_noise / 2:
                 self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
@@ -357,10 +357,12 @@ class Default(SearchMachine):
             # the way back is every drive sent, undone.
             self.pos = self.commanded
             if self._dim_possible() and self.noise >= self.dim_noise:
-                return self._dim_start()
+                return self._dim_start(trust_stops=False)
             self._to("flat")
             return self._fail("flat", d.detail, now)
         if d.outcome == "no_peak":
+            if d.stop_at is not None:
+                self.pos = d.stop_at  # at the stop the probe met, not past it
             # Highest at an end stop at 1x: noise can look like a peak beyond it, and so can
             # a small, faint region whose few coarse pixels are swamped by bright
             # surroundings bleeding in far out of focus (`moto door`, 12 x 8 pixels at
@@ -378,11 +380,14 @@ class Default(SearchMachine):
         return self._go(drives)
 
     # -- 1b: dim light: the 1x curve is lost in the noise, look again magnified -------------
-    def _dim_start(self) -> list[Command]:
+    def _dim_start(self, *, trust_stops: bool = True) -> list[Command]:
         """Magnify around the region, decode at ``dim_scale``, drive to the near end stop
         (one command) and sweep far in level-3 drives until a peak has been passed.  The
         magnified region holds several times the pixels of the 1x one, so its curve stands
-        out of the noise where the 1x curve did not."""
+        out of the noise where the 1x curve did not.
+
+        The drive to the stop is the whole travel, unless the climb met the near stop
+        (and ``trust_stops``): then the ledger's distance to it, 15 % and one part more."""
         self._to("dim")
         self._dim_mode = True
         self._dim = []
@@ -392,6 +397,9 @@ class Default(SearchMachine):
         self.fine_parts = self.dim_fine_parts
         self.fine_step = self.fine_parts * self.levels[1]
         parts = math.ceil(self.travel / self.levels[2]) + 1
+        near = self.climb.stop_at.get("near") if trust_stops else None
+        if near is not None:
+            parts = min(parts, math.ceil(1.15 * max(0.0, self.pos - near) / self.levels[2]) + 1)
         self._dim_from = self.pos - parts * self.levels[2]  # the ledger at the end stop
         return self._go([Zoom(self.fine_zoom, self.roi_center), Drive("near", 3, parts)])
 

@@ -59,7 +59,12 @@ TABLES: dict[str, list[Row]] = {
         (0.0, 1.0, None, Decision("climb", target=94.0)),
         (94.0, 2.0, "far", Decision("climb", target=188.0)),
         (188.0, 2.0, "far", Decision("climb", target=282.0)),  # unchanged: probe
-        (282.0, 2.0, "far", Decision("no_peak", detail="the measure is highest at an end of the travel")),
+        (
+            282.0,
+            2.0,
+            "far",
+            Decision("no_peak", stop_at=94.0, detail="the measure is highest at an end of the travel"),
+        ),
     ],
 }
 

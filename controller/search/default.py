@@ -175,6 +175,7 @@ class Default(SearchMachine):
         max_reading_error: float = 1.0,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
+        dim_at_stop: bool = True,
         roi_size: tuple[float, float] | None = None,
         depth_tiles: int = 16,
         depth_cover: float = 0.5,
@@ -264,6 +265,7 @@ class Default(SearchMachine):
         self.climb = self._new_climb()
         self.resume_rise = resume_rise
         self.check_coarse = check_coarse
+        self.dim_at_stop = dim_at_stop  # a coarse no_peak looks magnified whatever the noise
         self._resumed = False
         self._fine: list[tuple[float, float]] = []
         self._scan_end = 0.0
@@ -367,7 +369,7 @@ class Default(SearchMachine):
             # a small, faint region whose few coarse pixels are swamped by bright
             # surroundings bleeding in far out of focus (`moto door`, 12 x 8 pixels at
             # 1/8).  Either way the magnified look can tell, once.
-            if self._dim_available():
+            if self._dim_available() if self.dim_at_stop else self._dim_possible():
                 self._dim_prior = ("no_peak", d.detail)
                 return self._dim_start()
             self._to("no_peak")

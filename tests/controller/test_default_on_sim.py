@@ -76,8 +76,22 @@ def test_a_region_at_several_depths_brackets_its_coarse_peak() -> None:
     assert old.failure is None and old.abs_error_steps > 100, old  # Done, on the cup
 
 
-# af.toml's "moto centre" (a motorbike at an angle: 10-90 % of its detail lies 214-263) and
-# "chart centre" (one plane)
+# af.toml's "moto door": a pale door panel, 0.1 x 0.1 of the view (12 x 8 pixels at 1/8)
+DOOR = Case("moto door", str(SCENES / "moto.toml"), (0.25, 0.05, 0.1, 0.1), 106, 4, None)
+
+
+def test_a_faint_region_highest_at_an_end_stop_at_1x_is_looked_at_magnified() -> None:
+    # Far out of focus the bright surroundings bleed into the door at 1x, so its measure
+    # rises towards the near end stop, 500 steps from its focus.  The frames are quiet,
+    # so before session 7 the search failed no_peak; now it looks magnified, once.
+    r = run_case(DOOR, 1, "default")
+    assert r.success and r.metrics["dim"] == 1.0, r
+    old = run_case(DOOR, 1, "default", options={"dim_at_stop": False})
+    assert not old.success and old.failure == "no_peak", old
+
+
+# af-depth.toml's "moto centre" (a motorbike at an angle: 10-90 % of its detail lies 214-263) and
+# af.toml's "chart centre" (one plane)
 MOTO_CENTRE = Case("moto centre", str(SCENES / "moto.toml"), (0.4, 0.4, 0.2, 0.2), 301, 1, None)
 CHART_CENTRE = Case("chart centre", str(SCENES / "chart.toml"), (0.4, 0.4, 0.2, 0.2), 486, 1, None)
 

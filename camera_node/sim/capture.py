@@ -3,7 +3,8 @@
 Layers as in live view, but blurred in the image domain one at a time (a 24 MP spectrum per
 layer would not fit in memory comfortably).  Big blurs are computed on a reduced grid
 (at most 1/6 of the diameter per cell) and scaled back up, which changes the disk's width
-by well under 2 %.  Chroma is computed at quarter resolution.
+by well under 2 %; the layers reduced by the same factor are summed there and scaled up
+once (:class:`BlurSum`).  Chroma is computed at quarter resolution.
 """
 
 from __future__ import annotations
@@ -27,15 +28,51 @@ def _resize(a: F32, size: tuple[int, int], resample: Image.Resampling) -> F32:
     return np.asarray(Image.fromarray(a, "F").resize(size, resample), np.float32)
 
 
+class BlurSum:
+    """A sum of pillbox-blurred images of one shape; large diameters on a coarser grid.
+
+    An image blurred by ``diameter`` >= 12 px is reduced by the power of two s with
+    diameter / s in [6, 12), blurred there, and added to that grid's sum; each grid's sum is
+    scaled back up once, in :meth:`total` (scaling up is linear, so this is the sum of the
+    images scaled up one by one, for a fraction of the work).
+    """
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.shape = shape
+        self._full: F32 | None = None
+        self._small: dict[int, F32] = {}
+
+    def add(self, a: F32, diameter: float) -> None:
+        h, w = self.shape
+        if diameter < 12:
+            b = disk_blur(a, diameter)
+            if self._full is None:
+                self._full = np.array(b, np.float32)
+            else:
+                self._full += b
+            return
+        s = 2 ** int(np.log2(diameter / 6))
+        small = _resize(a, (max(1, w // s), max(1, h // s)), Image.Resampling.BOX)
+        small = disk_blur(small, diameter * small.shape[1] / w)
+        acc = self._small.get(s)
+        if acc is None:
+            self._small[s] = small
+        else:
+            acc += small
+
+    def total(self) -> F32:
+        h, w = self.shape
+        out = self._full if self._full is not None else np.zeros((h, w), np.float32)
+        for small in self._small.values():
+            out += _resize(small, (w, h), Image.Resampling.BILINEAR)
+        return out
+
+
 def blur_scaled(a: F32, diameter: float) -> F32:
-    """Pillbox blur; large diameters on a coarser grid."""
-    if diameter < 12:
-        return disk_blur(a, diameter)
-    s = 2 ** int(np.log2(diameter / 6))
-    h, w = a.shape
-    small = _resize(a, (max(1, w // s), max(1, h // s)), Image.Resampling.BOX)
-    small = disk_blur(small, diameter * small.shape[1] / w)
-    return _resize(small, (w, h), Image.Resampling.BILINEAR)
+    """Pillbox blur; large diameters on a coarser grid (:class:`BlurSum` of one image)."""
+    acc = BlurSum(a.shape)
+    acc.add(a, diameter)
+    return acc.total()
 
 
 def _sample(scene: SceneData, size: tuple[int, int]) -> tuple[F32, F32, F32, F32]:
@@ -62,21 +99,20 @@ def render_capture_rgb(scene: SceneData, position: float, f_number: float, seed:
     qw, qh = max(1, w // 4), max(1, h // 4)
     _, cb, cr, focus_q = _sample(scene, (qw, qh))
     layers = _layers(scene.focus, rate)
-    out_y = np.zeros((h, w), np.float32)
-    out_cb = np.zeros((qh, qw), np.float32)
-    out_cr = np.zeros((qh, qw), np.float32)
-    norm = None if len(layers) == 1 else np.zeros((h, w), np.float32)
-    norm_q = None if len(layers) == 1 else np.zeros((qh, qw), np.float32)
+    sums = [BlurSum((h, w)), BlurSum((qh, qw)), BlurSum((qh, qw))]
+    norms = None if len(layers) == 1 else (BlurSum((h, w)), BlurSum((qh, qw)))
     for value, step in layers:
         d = abs(position - value) * rate
         wf = _weights(focus, value, step)
         wq = _weights(focus_q, value, step)
-        out_y += blur_scaled(y * wf, d)
-        out_cb += blur_scaled(cb * wq, d / 4)
-        out_cr += blur_scaled(cr * wq, d / 4)
-        if norm is not None and norm_q is not None:
-            norm += blur_scaled(wf, d)
-            norm_q += blur_scaled(wq, d / 4)
+        sums[0].add(y * wf, d)
+        sums[1].add(cb * wq, d / 4)
+        sums[2].add(cr * wq, d / 4)
+        if norms is not None:
+            norms[0].add(wf, d)
+            norms[1].add(wq, d / 4)
+    out_y, out_cb, out_cr = (acc.total() for acc in sums)
+    norm, norm_q = (acc.total() for acc in norms) if norms is not None else (None, None)
     if norm is not None and norm_q is not None:
         out_y /= np.maximum(norm, np.float32(1e-3))
         out_cb /= np.maximum(norm_q, np.float32(1e-3))

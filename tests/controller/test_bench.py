@@ -62,6 +62,16 @@ def test_every_shipped_case_has_a_truth() -> None:
     assert not bad
 
 
+def test_the_at_focus_cases_start_at_focus() -> None:
+    """af-at-focus.toml: af.toml's regions, each started at its truth (rounded)."""
+    shipped = {(c.scene, c.roi) for c in load_cases(SHIPPED)}
+    cases = load_cases(SHIPPED.with_name("af-at-focus.toml"))
+    assert len(cases) == 14 and {(c.scene, c.roi) for c in cases} == shipped
+    for c in cases:
+        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
+        assert c.start == round(sim.best_position(c.roi)), c.name
+
+
 def test_the_depth_cases_span_depth() -> None:
     """af-depth.toml holds the regions whose truth is not defined that well."""
     truths = _truths("af-depth.toml")

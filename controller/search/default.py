@@ -742,8 +742,7 @@ class Default(SearchMachine):
             )
         contrast = 1.0 - min(ys) / max(ys)
         if contrast < max(self.min_contrast, 6.0 * max(noise, fit.rms)):
-            self._to("poor_fit")
-            return self._fail(
+            return self._fine_failed(
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
             )
         if (

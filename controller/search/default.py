@@ -188,6 +188,7 @@ class Default(SearchMachine):
         depth_agree_noise: float = 600.0,
         fine_tiles: int = 4,
         fine_tile_rise: float = 1.1,
+        fine_edge_reach: float = 1.0,
         spans_steps: float = 15.0,
         spans_beyond: float = 0.15,
         spans_noise: float = 0.005,
@@ -292,6 +293,7 @@ class Default(SearchMachine):
             _grid(roi_size, self.fine_scale, fine_tiles, fine_zoom) if roi_size and fine_tiles else 0
         )
         self.fine_tile_rise = fine_tile_rise
+        self.fine_edge_reach = fine_edge_reach  # tiles best at a scan end may peak just past it
         self.spans_steps = spans_steps
         self.spans_beyond = spans_beyond
         self.spans_noise = spans_noise
@@ -770,7 +772,9 @@ class Default(SearchMachine):
 
     def _fine_depth(self) -> depth.DepthEstimate | None:
         """Where the region's parts peak along the fine scan (its tiles); None without tiles."""
-        return depth.estimate_samples(self._fine_tiles, min_rise=self.fine_tile_rise)
+        return depth.estimate_samples(
+            self._fine_tiles, min_rise=self.fine_tile_rise, edge_reach=self.fine_edge_reach
+        )
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to

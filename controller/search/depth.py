@@ -66,6 +66,7 @@ def tile_peaks(
     min_rise: float = 1.5,
     min_weight: float = 0.02,
     fit_points: int = 5,
+    edge_reach: float = 0.0,
 ) -> list[TilePeak]:
     """The counted tiles' peaks from ``tiles[i]`` (every tile's energy) at ``positions[i]``.
 
@@ -74,6 +75,11 @@ def tile_peaks(
     parabola fitted to the log-energy of up to ``fit_points`` samples around its best one,
     kept within one sample spacing of that sample.  Samples at equal positions (a scan that
     came back) are averaged first.
+
+    A tile best at an end sample peaks beyond the scan (-inf, +inf), unless ``edge_reach``
+    > 0 and the parabola through the three end samples turns over no more than
+    ``edge_reach`` sample spacings outside it: then it peaks at that vertex.  A scan that
+    starts just before a region's peak leaves some tiles of it best at the first sample.
     """
     if len(positions) != len(tiles):
         raise ValueError("one tile vector per position")
@@ -97,15 +103,27 @@ def tile_peaks(
         if not (best[t] > floor and best[t] >= min_rise * worst[t] and best[t] > 0.0):
             continue
         k = int(np.argmax(e[:, t]))
-        if k == 0:
-            out.append(TilePeak(-math.inf, float(best[t]), t))
-            continue
-        if k == xs.size - 1:
-            out.append(TilePeak(math.inf, float(best[t]), t))
+        if k in (0, xs.size - 1):
+            end = slice(0, 3) if k == 0 else slice(xs.size - 3, xs.size)
+            turn = _turn(xs[end], e[end, t], xs[k], edge_reach * spacing) if edge_reach > 0 else None
+            beyond = -math.inf if k == 0 else math.inf
+            out.append(TilePeak(beyond if turn is None else turn, float(best[t]), t))
             continue
         lo, hi = max(0, k - half), min(xs.size, k + half + 1)
         out.append(TilePeak(_vertex(xs[lo:hi], e[lo:hi, t], xs[k], spacing), float(best[t]), t))
     return out
+
+
+def _turn(xs: np.ndarray, ys: np.ndarray, end: float, reach: float) -> float | None:
+    """The top of a parabola through (x, log y) of three samples at one end of a scan
+    (``end`` the outermost), if it turns over at most ``reach`` outside the scan; else None."""
+    logs = np.log(np.maximum(ys, 1e-300))
+    a, b, _ = (float(c) for c in np.polyfit(xs - end, logs, 2))
+    if not a < 0.0:
+        return None
+    top = -b / (2.0 * a)  # relative to the end
+    outward = -1.0 if end == float(xs.min()) else 1.0
+    return end + top if top * outward <= reach else None
 
 
 def _vertex(xs: np.ndarray, ys: np.ndarray, at: float, spacing: float) -> float:
@@ -208,7 +226,11 @@ def estimate(peaks: Sequence[TilePeak]) -> DepthEstimate | None:
 
 
 def estimate_samples(
-    samples: Sequence[tuple[float, Sequence[float]]], *, min_rise: float = 1.5, fit_points: int = 5
+    samples: Sequence[tuple[float, Sequence[float]]],
+    *,
+    min_rise: float = 1.5,
+    fit_points: int = 5,
+    edge_reach: float = 0.0,
 ) -> DepthEstimate | None:
     """:func:`estimate` of :func:`tile_peaks` over ``samples`` (position, every tile's
     energy) as a search keeps them; None with fewer than 3 distinct positions, samples of
@@ -216,6 +238,10 @@ def estimate_samples(
     if len({p for p, _ in samples}) < 3 or len({len(t) for _, t in samples}) != 1:
         return None
     peaks = tile_peaks(
-        [p for p, _ in samples], [t for _, t in samples], min_rise=min_rise, fit_points=fit_points
+        [p for p, _ in samples],
+        [t for _, t in samples],
+        min_rise=min_rise,
+        fit_points=fit_points,
+        edge_reach=edge_reach,
     )
     return estimate(peaks)

@@ -61,6 +61,25 @@ def test_a_tile_still_rising_at_an_end_peaks_beyond_it() -> None:
     assert est.spread == math.inf
 
 
+@pytest.mark.parametrize(
+    ("at", "reach", "expect"),
+    [
+        (297.0, 1.0, 297.0),  # turns 3 steps before the first sample (300): a peak there
+        (295.0, 1.0, 295.0),  # 5 steps: the floor under the curve pulls the vertex out by 1
+        (280.0, 1.0, -math.inf),  # 20 steps: beyond the scan
+        (297.0, 0.0, -math.inf),  # edge_reach 0: every tile best at an end is beyond
+        (495.0, 1.0, 495.0),  # the high end (492) the same way
+        (510.0, 1.0, math.inf),
+    ],
+)
+def test_a_tile_best_at_an_end_peaks_just_past_it_within_edge_reach(
+    at: float, reach: float, expect: float
+) -> None:
+    peaks = depth.tile_peaks(SCAN, _tiles(_curve(at, 1.0), _curve(400.0, 1.0)), edge_reach=reach)
+    assert peaks[0].position == pytest.approx(expect, abs=1.5)
+    assert peaks[1].position == pytest.approx(400.0, abs=0.3)
+
+
 def test_featureless_and_negligible_tiles_do_not_count() -> None:
     flat = [1.0] * len(SCAN)  # a wall: no change with focus
     faint = _curve(300.0 + 12.8 * 3, 0.001)  # 0.1 % of the richest tile

@@ -11,6 +11,15 @@ from camera_node.clock import VirtualClock
 from camera_node.sim import SimCamera, SimGPCamera, open_sim
 
 
+def tilted_texture(d: Path) -> None:
+    """Write ``tex.png`` (fine random texture, 480 x 320) and ``ramp.npy`` (a disparity map
+    rising from 1 at the left edge to 2 at the right: a plane tilted left to right) in ``d``."""
+    rng = np.random.default_rng(5)
+    img = (rng.random((320, 480)) * 200 + 28).astype(np.uint8)
+    Image.fromarray(np.stack([img] * 3, axis=-1)).save(d / "tex.png")
+    np.save(d / "ramp.npy", np.tile(np.linspace(1.0, 2.0, 480, dtype=np.float32), (320, 1)))
+
+
 def edge_scene(tmp_path: Path, *, extra: str = "", capture: tuple[int, int] = (1800, 1200)) -> Path:
     """A flat scene, focus_at 400: dark left half, bright right half (one vertical edge)."""
     img = np.full((400, 600, 3), 60, np.uint8)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import camera_node.sim.capture as capture
 from camera_node.clock import VirtualClock
 from camera_node.sim import open_sim
+from tests.camera_node.sim.sim_helpers import tilted_texture
 
 NEAR, FAR, AT = 140.0, 660.0, 400.0
 SIZE = (3000, 2000)
@@ -33,10 +33,7 @@ def _scene(d: Path, depth: str) -> Path:
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("tiltcap")
-    rng = np.random.default_rng(5)
-    img = (rng.random((320, 480)) * 200 + 28).astype(np.uint8)
-    Image.fromarray(np.stack([img] * 3, axis=-1)).save(d / "tex.png")
-    np.save(d / "ramp.npy", np.tile(np.linspace(1.0, 2.0, 480, dtype=np.float32), (320, 1)))
+    tilted_texture(d)
     return d
 
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from camera_node.sim.nearfocus import FADE_SHARE_INV, NearFocus, ladder, weights_table
 from camera_node.sim.optics import live_view
 from camera_node.sim.render import _ViewModel
-from tests.camera_node.sim.sim_helpers import open_test_sim
+from tests.camera_node.sim.sim_helpers import open_test_sim, tilted_texture
 
 NEAR, FAR = 140.0, 660.0
 
@@ -26,11 +25,7 @@ NEAR, FAR = 140.0, 660.0
 @pytest.fixture(scope="module")
 def tilted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("tilted")
-    rng = np.random.default_rng(5)
-    img = (rng.random((320, 480)) * 200 + 28).astype(np.uint8)
-    Image.fromarray(np.stack([img] * 3, axis=-1)).save(d / "tex.png")
-    ramp = np.tile(np.linspace(1.0, 2.0, 480, dtype=np.float32), (320, 1))
-    np.save(d / "ramp.npy", ramp)
+    tilted_texture(d)
     toml = d / "tilted.toml"
     toml.write_text(
         'image = "tex.png"\nseed = 3\n[depth]\nmap = "ramp.npy"\nkind = "disparity"\n'

@@ -428,7 +428,8 @@ class Default(SearchMachine):
             # No peak magnified either: one at an end is no_peak; a flat magnified curve
             # leaves the 1x verdict standing, if there was one.
             low = min(m for _, m in pts)
-            if i_best in (0, len(pts) - 1) and low < cut:
+            kept_up = all(m >= cut for _, m in pts[i_best + 1 :])  # to the far end (or its clip)
+            if (i_best == 0 or kept_up) and low < cut:
                 self._to("no_peak")
                 return self._fail(
                     "no_peak", "the measure is highest at an end of the travel, even magnified", now

@@ -91,10 +91,22 @@ def test_double_peak_lands_on_a_peak_or_fails(seed: int) -> None:
         assert abs(cam.position - 420.0) < 25.0
 
 
-def test_peak_beyond_the_travel_fails_honestly() -> None:
-    cam = syn.SynthCamera(syn.lorentz(900.0), start=500.0)  # focus lies past the far end stop
+@pytest.mark.parametrize(
+    ("at", "flat_5x", "says"),
+    [
+        # Past the far end stop.  Since session 7 a coarse no_peak looks again magnified,
+        # and says what it saw: a magnified curve still rising to the end stop ...
+        (900.0, False, "even magnified"),
+        (805.0, False, "even magnified"),  # the last samples repeat the stop's (clipped)
+        # ... or one too flat to tell, which leaves the 1x verdict standing.
+        (900.0, True, "(at 1x; magnified, flat)"),
+    ],
+)
+def test_peak_beyond_the_travel_fails_honestly(at: float, flat_5x: bool, says: str) -> None:
+    cam = syn.SynthCamera(syn.lorentz(at, widths={(5, 8): 1e5} if flat_5x else None), start=500.0)
     out = _run(cam)
-    assert isinstance(out.end, Failed) and out.end.reason == "no_peak"
+    assert isinstance(out.end, Failed) and out.end.reason == "no_peak", out.end
+    assert out.end.detail.endswith(says), out.end
 
 
 def test_poor_fit_fails_and_returns() -> None:

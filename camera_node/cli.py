@@ -1,7 +1,7 @@
 """The camera node's subcommands of ``tetherfocus``.
 
 ``tetherfocus node --camera sim[:SCENE] | gphoto2[:PORT] --name NAME ...`` runs a node;
-``tetherfocus node bench`` measures one.  ``tetherfocus sim render|scenes|bench-render``
+``tetherfocus node bench`` measures one.  ``tetherfocus sim render|scenes|bench-render|bench-capture``
 work with the simulated camera.  Each subcommand registers itself below.
 """
 
@@ -184,6 +184,15 @@ def _register_sim(subparsers: Any) -> None:
     bench.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     bench.set_defaults(func=cmd_sim_bench)
 
+    cap = sub.add_parser("bench-capture", help="time full-resolution captures (JSON)")
+    cap.add_argument("--scene", default=None, help="scene (default: the default scene)")
+    cap.add_argument("--positions", default="240,430", help="motor positions, e.g. 240,430")
+    cap.add_argument("--size", default=None, help="capture size W,H (default: the scene's)")
+    cap.add_argument("--seed", type=int, default=1)
+    cap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    cap.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    cap.set_defaults(func=cmd_sim_bench_capture)
+
 
 def _parse_positions(text: str) -> list[float]:
     try:
@@ -263,19 +272,49 @@ def cmd_sim_scenes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pin_one_core(all_cores: bool) -> None:
+    if not all_cores and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[0]})
+
+
+def _print_json(result: dict[str, object], path: Path | None) -> None:
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path is not None:
+        path.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.flush()
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--size must be two integers W,H, e.g. 1200,800 (got {text!r})") from None
+    if w < 16 or h < 16:
+        raise UsageError(f"--size must be at least 16,16 (got {text!r})")
+    return w, h
+
+
+def cmd_sim_bench_capture(args: argparse.Namespace) -> int:
+    """Print the capture benchmark as JSON (pinned to one core unless --all-cores)."""
+    from camera_node.sim.bench import bench_capture
+
+    positions = _parse_positions(args.positions)
+    size = _parse_size(args.size)
+    _pin_one_core(args.all_cores)
+    _print_json(bench_capture(args.scene, positions, seed=args.seed, size=size), args.json)
+    return 0
+
+
 def cmd_sim_bench(args: argparse.Namespace) -> int:
     """Print the render benchmark as JSON (pinned to one core unless --all-cores)."""
     from camera_node.sim.bench import bench_render
 
     if args.frames < 1:
         raise UsageError("--frames must be at least 1")
-    if not args.all_cores and hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[0]})
-    result = bench_render(args.scene, frames=args.frames, seed=args.seed, zoom=args.zoom)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json is not None:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    sys.stdout.flush()
+    _pin_one_core(args.all_cores)
+    _print_json(bench_render(args.scene, frames=args.frames, seed=args.seed, zoom=args.zoom), args.json)
     return 0

@@ -121,3 +121,45 @@ def _loadavg() -> float | None:
         return round(os.getloadavg()[0], 2)
     except OSError:
         return None
+
+
+def bench_capture(
+    scene: str | None, positions: list[float], seed: int = 1, size: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """Render and JPEG-encode one full-resolution capture per motor position (as the node's
+    ``file_get`` does); returns a JSON-ready dict with the CPU and wall time of each."""
+    from dataclasses import replace
+
+    from camera_node.sim import open_sim
+    from camera_node.sim.camera import CAPTURE_JPEG_QUALITY
+    from camera_node.sim.capture import _layers, render_capture
+    from camera_node.sim.optics import blur_rate_px, capture_view
+
+    load_before = _loadavg()
+    sim, _ = open_sim(scene, clock=VirtualClock(), seed=seed)
+    data = sim.scene
+    if size is not None:
+        data = replace(data, spec=replace(data.spec, optics=replace(data.spec.optics, capture=size)))
+    optics = data.spec.optics
+    rate = blur_rate_px(optics, capture_view(optics), sim.f_number)
+    shots = []
+    for p in positions:
+        c0, t0 = time.process_time(), time.perf_counter()
+        jpeg = render_capture(data, p, sim.f_number, sim.seed, CAPTURE_JPEG_QUALITY)
+        shots.append(
+            {
+                "position": p,
+                "layers": len(_layers(data.focus, rate, p)),
+                "cpu_s": round(time.process_time() - c0, 3),
+                "wall_s": round(time.perf_counter() - t0, 3),
+                "jpeg_kb": round(len(jpeg) / 1024, 1),
+            }
+        )
+    return {
+        "scene": data.spec.name,
+        "size": list(optics.capture),
+        "f_number": sim.f_number,
+        "loadavg_1min": {"before": load_before, "after": _loadavg()},
+        "captures": shots,
+        "median_cpu_s": round(float(np.median([s["cpu_s"] for s in shots])), 3),
+    }

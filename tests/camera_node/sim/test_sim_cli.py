@@ -77,3 +77,26 @@ def test_bench_render_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     for key in ("render", "encode", "total", "total_cpu"):
         assert result["moving"][key]["median_ms"] > 0
     assert json.loads(capsys.readouterr().out) == result
+
+
+def test_bench_capture_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "capture.json"
+    args = ["sim", "bench-capture", "--scene", "moto", "--size", "300,200", "--positions", "240,430"]
+    assert _run([*args, "--json", str(out), "--all-cores"]) == 0
+    result = json.loads(out.read_text())
+    assert result["size"] == [300, 200] and [c["position"] for c in result["captures"]] == [240.0, 430.0]
+    assert all(c["cpu_s"] > 0 and c["jpeg_kb"] > 0 and c["layers"] > 1 for c in result["captures"])
+    assert json.loads(capsys.readouterr().out) == result
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--size", "300"], "--size must be two integers"),
+        (["--size", "8,8"], "at least 16,16"),
+        (["--positions", "a,b"], "--positions must be numbers"),
+    ],
+)
+def test_bench_capture_bad_flags_get_one_line(args: list[str], says: str) -> None:
+    with pytest.raises(UsageError, match=says):
+        _run(["sim", "bench-capture", *args])

@@ -132,7 +132,7 @@ def bench_capture(
 
     from camera_node.sim import open_sim
     from camera_node.sim.camera import CAPTURE_JPEG_QUALITY
-    from camera_node.sim.capture import _layers, render_capture
+    from camera_node.sim.capture import capture_layers, render_capture
     from camera_node.sim.optics import blur_rate_px, capture_view
 
     load_before = _loadavg()
@@ -149,7 +149,7 @@ def bench_capture(
         shots.append(
             {
                 "position": p,
-                "layers": len(_layers(data.focus, rate, p)),
+                "layers": len(capture_layers(data.focus, rate, p)),
                 "cpu_s": round(time.process_time() - c0, 3),
                 "wall_s": round(time.perf_counter() - t0, 3),
                 "jpeg_kb": round(len(jpeg) / 1024, 1),

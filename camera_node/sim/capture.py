@@ -87,13 +87,6 @@ class BlurSum:
         return out
 
 
-def blur_scaled(a: F32, diameter: float) -> F32:
-    """Pillbox blur; large diameters on a coarser grid (:class:`BlurSum` of one image)."""
-    acc = BlurSum(a.shape)
-    acc.add(a, diameter)
-    return acc.total()
-
-
 def _sample(scene: SceneData, size: tuple[int, int]) -> tuple[F32, F32, F32, F32]:
     """Luma, Cb, Cr (centred) and focus map at ``size`` covering the whole sensor."""
     im = Image.fromarray(scene.rgb, "RGB").resize(size, Image.Resampling.BICUBIC)
@@ -117,7 +110,7 @@ def render_capture_rgb(scene: SceneData, position: float, f_number: float, seed:
     del grain
     qw, qh = max(1, w // 4), max(1, h // 4)
     _, cb, cr, focus_q = _sample(scene, (qw, qh))
-    layers = _layers(scene.focus, rate, position)
+    layers = capture_layers(scene.focus, rate, position)
     sums = [BlurSum((h, w)), BlurSum((qh, qw)), BlurSum((qh, qw))]
     norms = None if len(layers) == 1 else (BlurSum((h, w)), BlurSum((qh, qw)))
     for layer in layers:
@@ -146,7 +139,7 @@ def render_capture_rgb(scene: SceneData, position: float, f_number: float, seed:
 Layer = tuple[float, float, float]  # (centre, left neighbour, right neighbour); all equal: a hard mask
 
 
-def _layers(focus_src: F32, rate: float, position: float) -> list[Layer]:
+def capture_layers(focus_src: F32, rate: float, position: float) -> list[Layer]:
     """The capture's depth layers, from the source focus map.
 
     A map of a few depths gets one hard mask per depth.  A continuous one gets tent layers
@@ -154,10 +147,10 @@ def _layers(focus_src: F32, rate: float, position: float) -> list[Layer]:
     ``NEAR_LAYER_PX`` of blur away, doubling outwards, and one at each end of the depth
     range.  A pixel between two centres is a blend of both blurs, so it is wrong by up
     to half their distance: within ``NEAR_LAYER_PX`` / 2 near focus, and at most half its
-    own blur farther out.  The part of the scene in focus is sharp.  (Centres evenly spaced over the
-    depth range, as before session 7, left a pixel in focus blurred by up to half a
-    spacing: 22 px on `moto`, whose in-focus tank came out with an eighth of the gradient
-    energy it has.)
+    own blur farther out.  The part of the scene in focus is sharp.  (Centres evenly
+    spaced over the depth range, as before session 7, left a pixel in focus blurred by up
+    to half a spacing: 22 px on `moto`, whose in-focus tank came out with an eighth of the
+    gradient energy it has.)
     """
     values = np.unique(focus_src)
     if values.size <= MAX_HARD_LAYERS:

@@ -105,8 +105,9 @@ def tile_peaks(
         k = int(np.argmax(e[:, t]))
         if k in (0, xs.size - 1):
             end = slice(0, 3) if k == 0 else slice(xs.size - 3, xs.size)
-            turn = _turn(xs[end], e[end, t], xs[k], edge_reach * spacing) if edge_reach > 0 else None
-            beyond = -math.inf if k == 0 else math.inf
+            outward = -1.0 if k == 0 else 1.0
+            turn = _turn(xs[end], e[end, t], xs[k], outward, edge_reach * spacing) if edge_reach > 0 else None
+            beyond = outward * math.inf
             out.append(TilePeak(beyond if turn is None else turn, float(best[t]), t))
             continue
         lo, hi = max(0, k - half), min(xs.size, k + half + 1)
@@ -114,27 +115,26 @@ def tile_peaks(
     return out
 
 
-def _turn(xs: np.ndarray, ys: np.ndarray, end: float, reach: float) -> float | None:
-    """The top of a parabola through (x, log y) of three samples at one end of a scan
-    (``end`` the outermost), if it turns over at most ``reach`` outside the scan; else None."""
+def _log_top(xs: np.ndarray, ys: np.ndarray, at: float) -> float | None:
+    """Where a parabola through (x, log y) tops, relative to ``at``; None if it has no top."""
     logs = np.log(np.maximum(ys, 1e-300))
-    a, b, _ = (float(c) for c in np.polyfit(xs - end, logs, 2))
-    if not a < 0.0:
-        return None
-    top = -b / (2.0 * a)  # relative to the end
-    outward = -1.0 if end == float(xs.min()) else 1.0
-    return end + top if top * outward <= reach else None
+    a, b, _ = (float(c) for c in np.polyfit(xs - at, logs, 2))  # centred: well conditioned
+    return -b / (2.0 * a) if a < 0.0 else None
+
+
+def _turn(xs: np.ndarray, ys: np.ndarray, end: float, outward: float, reach: float) -> float | None:
+    """The top of the log-parabola through three samples at one end of a scan (``end`` the
+    outermost, ``outward`` -1 at the low end, +1 at the high), if it lies at most ``reach``
+    outside the scan; else None."""
+    top = _log_top(xs, ys, end)
+    return end + top if top is not None and top * outward <= reach else None
 
 
 def _vertex(xs: np.ndarray, ys: np.ndarray, at: float, spacing: float) -> float:
     """The top of a parabola through (x, log y), within ``spacing`` of ``at`` (``at`` if it
     is not a top)."""
-    logs = np.log(np.maximum(ys, 1e-300))
-    u = xs - at  # centred: a well-conditioned fit
-    a, b, _ = (float(c) for c in np.polyfit(u, logs, 2))
-    if not a < 0.0:
-        return at
-    return at + min(max(-b / (2.0 * a), -spacing), spacing)
+    top = _log_top(xs, ys, at)
+    return at if top is None else at + min(max(top, -spacing), spacing)
 
 
 def view_on(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from camera_node.backends.gphoto2 import GPhoto2Backend
+from camera_node.backends.gphoto2 import TOGGLE_GAP_S, GPhoto2Backend
 from camera_node.clock import VirtualClock
 from camera_node.motion import MoveTracker
 from camera_node.sim import SimCamera, open_sim, resolve_scene
@@ -33,6 +33,7 @@ from controller import measures
 from controller.bench.cases import Case
 from controller.observe import score_region
 from controller.search import Command, Done, Drive, Failed, Observation, Zoom, create_strategy
+from controller.search._machine import plan_drives
 
 COMMAND_LATENCY_S = 0.005
 TIME_LIMIT_S = 180.0
@@ -66,6 +67,11 @@ class RunResult:
         return self.truth_5x is None or abs(self.truth_5x - self.truth) <= self.tolerance_steps / 2
 
     @property
+    def travel_seconds(self) -> float:
+        """The floor for any search on this run: :func:`travel_seconds` from start to truth."""
+        return travel_seconds(self.truth - self.start)
+
+    @property
     def spans_depth(self) -> bool:
         """Whether the search reported that the region's parts come into focus too far apart
         for all of it to be sharp (``Default.spans_depth``)."""
@@ -92,7 +98,26 @@ class RunResult:
             "truth_5x": None if self.truth_5x is None else round(self.truth_5x, 3),
             "well_posed": self.well_posed,
             "spans_depth": self.spans_depth,
+            "travel_seconds": round(self.travel_seconds, 3),
         }
+
+
+def travel_seconds(distance: float) -> float:
+    """Seconds from the first command until the node calls the motor settled, for a search
+    that knew where focus is and drove ``distance`` level-1 steps straight there: the drives
+    :func:`~controller.search._machine.plan_drives` makes (level 3, then 2, then 1), each
+    command :data:`COMMAND_LATENCY_S` after the last and each drive at least the node's
+    :data:`~camera_node.backends.gphoto2.TOGGLE_GAP_S` after the one before, timed by the
+    node's own model (:class:`~camera_node.motion.MoveTracker`).  No frame is waited for."""
+    tracker = MoveTracker()
+    t, last = 0.0, None
+    for drive in plan_drives(distance):
+        t += COMMAND_LATENCY_S
+        for _ in range(drive.count):
+            t = t if last is None else max(t, last + TOGGLE_GAP_S)
+            tracker.drive_issued(drive.direction, drive.level, t)
+            last = t
+    return 0.0 if last is None else tracker.settle_at
 
 
 def tolerance_steps(optics: OpticsParams) -> float:

@@ -10,6 +10,14 @@ depth, see :attr:`RunResult.well_posed`), and gives ``well_posed_success_rate`` 
 others.  ``success_rate`` counts every run, as the issue defines it.  ``spans_depth_runs``
 counts the runs whose search reported that the region spans depth (``Default.spans_depth``),
 ``spans_depth_ill_posed`` how many of those are ill-posed.
+
+``median_travel_seconds`` is the floor for any search: the median of each run's
+``travel_seconds`` (:func:`~controller.bench.harness.travel_seconds`, driving straight from
+the start to the truth).  When the runs report their stages (``default``'s metrics
+``coarse_seconds``, ``fine_seconds``, ``approach_seconds``), ``stages`` holds their medians
+and ``median_seconds_coarse_at_travel`` the median of ``travel_seconds + seconds -
+coarse_seconds``: the runs as they would be if the coarse stage had driven straight to focus
+and the rest had gone as it did.
 """
 
 from __future__ import annotations
@@ -42,6 +50,13 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
             failures[r.failure] = failures.get(r.failure, 0) + 1
         elif not r.success:
             failures["off_target"] = failures.get("off_target", 0) + 1
+    staged = [r for r in runs if r.metrics and "coarse_seconds" in r.metrics]
+    stages: dict[str, float] | None = None
+    if staged:
+        stages = {
+            k: round(_percentile([(r.metrics or {}).get(f"{k}_seconds", 0.0) for r in staged], 50), 3)
+            for k in ("coarse", "fine", "approach")
+        }
     return {
         "runs": n,
         "success_rate": round(ok / n, 4) if n else 0.0,
@@ -56,6 +71,18 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
         "well_posed_success_rate": round(sum(r.success for r in well) / len(well), 4) if well else None,
         "spans_depth_runs": sum(r.spans_depth for r in runs),
         "spans_depth_ill_posed": sum(r.spans_depth and not r.well_posed for r in runs),
+        "median_travel_seconds": round(_percentile([r.travel_seconds for r in runs], 50), 3),
+        "stages": stages,
+        "median_seconds_coarse_at_travel": (
+            round(
+                _percentile(
+                    [r.travel_seconds + r.seconds - (r.metrics or {})["coarse_seconds"] for r in staged], 50
+                ),
+                3,
+            )
+            if staged
+            else None
+        ),
     }
 
 
@@ -104,9 +131,19 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
                 f"{name}: {s['ill_posed_runs']} runs ill-posed (truth at 1x and 5x sampling more than half"
                 f" the tolerance apart); success on the other {rest}{rate}"
             )
+        if s["stages"] is not None:
+            st = s["stages"]
+            lines.append(
+                f"{name}: stages, median s: coarse {st['coarse']:.2f}, fine {st['fine']:.2f}, approach"
+                f" {st['approach']:.2f}; with a coarse stage that drove straight to focus:"
+                f" {s['median_seconds_coarse_at_travel']:.2f} s"
+            )
         if s["spans_depth_runs"]:
             lines.append(
                 f"{name}: {s['spans_depth_runs']} runs reported that the region spans depth"
                 f" ({s['spans_depth_ill_posed']} of them ill-posed)"
             )
+    if summaries:
+        travel = next(iter(summaries.values()))["median_travel_seconds"]
+        lines.append(f"driving straight from start to truth: {travel:.2f} s median, the floor for any search")
     return "\n".join(lines)

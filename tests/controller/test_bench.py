@@ -13,7 +13,7 @@ from camera_node.sim import open_sim
 from camera_node.sim.scene import OpticsParams
 from camera_node.sim.truth import best_position_at
 from controller.bench.cases import load_cases
-from controller.bench.harness import RunResult, tolerance_steps
+from controller.bench.harness import RunResult, tolerance_steps, travel_seconds
 from controller.bench.report import summarize, table
 from tetherfocus.cli import main
 from tetherfocus.errors import UsageError
@@ -154,6 +154,40 @@ def test_summary_figures() -> None:
     assert "66.7%" in table({"x": runs})
     assert s["ill_posed_runs"] == 0 and s["well_posed_success_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert "ill-posed" not in table({"x": runs})
+
+
+@pytest.mark.parametrize(
+    ("distance", "seconds"),
+    [
+        (0.0, 0.0),  # already there: nothing to drive
+        (6.4, 0.005 + 0.030 + 0.080 + 0.060),  # one level-2 drive: command, latency, motion, margin
+        (47.0, 0.005 + 0.030 + 0.250 + 0.060),  # one level-3 drive
+        (-94.0, 0.005 + 0.030 + 2 * 0.250 + 0.060),  # two queue behind each other, either way
+        (53.4, 0.005 + 0.030 + 0.250 + 0.080 + 0.060),  # level 2 waits for the level 3 to end
+        (3.0, 0.005 + 0.030 + 3 * 0.050 + 2 * (0.100 - 0.050) + 0.060),  # level 1: the None pause
+    ],
+)
+def test_travel_seconds(distance: float, seconds: float) -> None:
+    assert travel_seconds(distance) == pytest.approx(seconds)
+
+
+def test_stage_medians_and_the_floor_with_a_perfect_coarse_stage() -> None:
+    def staged(seconds: float, coarse: float, start: float) -> RunResult:
+        m = {"coarse_seconds": coarse, "fine_seconds": 1.0, "approach_seconds": 0.5}
+        return replace(_run("a", True, seconds, 10, 0.5), start=start, metrics=m)
+
+    runs = [staged(4.0, 2.0, 1.0 - 47.0), staged(3.0, 1.0, 1.0 + 94.0), staged(5.0, 2.5, 1.0)]
+    s = summarize(runs)
+    assert s["stages"] == {"coarse": 2.0, "fine": 1.0, "approach": 0.5}
+    # travel 0.345, 0.595 and 0, plus the runs less their coarse stage (2.0, 2.0, 2.5)
+    assert s["median_seconds_coarse_at_travel"] == pytest.approx(2.5)
+    assert s["median_travel_seconds"] == pytest.approx(0.345)
+    text = table({"x": runs})
+    assert "x: stages, median s: coarse 2.00, fine 1.00, approach 0.50" in text
+    assert "drove straight to focus: 2.50 s" in text and "straight from start to truth: 0.34 s" in text
+    plain = summarize([_run("a", True, 1.0, 10, 0.5)])
+    assert plain["stages"] is None and plain["median_seconds_coarse_at_travel"] is None
+    assert "stages" not in table({"x": [_run("a", True, 1.0, 10, 0.5)]})
 
 
 def test_ill_posed_runs_are_counted_apart_but_still_in_the_success_rate() -> None:

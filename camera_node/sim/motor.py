@@ -47,6 +47,7 @@ class Motor:
         self._rest = float(start)  # position once every planned move is done
         self._moves: list[Move] = []
         self._last_dir: Direction | None = None
+        self._slack = 0.0  # dead band still to cross since the last reversal
         self._busy_until = float("-inf")
         self.drives = 0
         self.skips = 0
@@ -72,6 +73,7 @@ class Motor:
         self._rest = float(np.clip(position, 0.0, self.p.range))
         self._moves.clear()
         self._last_dir = None
+        self._slack = 0.0
         self._busy_until = float("-inf")
 
     # -- drives ---------------------------------------------------------------------------
@@ -105,8 +107,13 @@ class Motor:
         half = self.p.asymmetry / 2
         size *= 1 + half if direction == "far" else 1 - half
         if self._last_dir is not None and direction != self._last_dir:
-            size = max(0.0, size - self.p.backlash)  # the slack is taken up first
+            # A reversal: the gear crosses its dead band first (what is left of it, if the
+            # last reversal had not got all the way across).
+            self._slack = max(0.0, self.p.backlash - self._slack)
         self._last_dir = direction
+        taken = min(size, self._slack)  # a move shorter than the slack leaves the rest for the next
+        size -= taken
+        self._slack -= taken
         start_p = self._rest
         sign = 1.0 if direction == "far" else -1.0
         target = start_p + sign * size

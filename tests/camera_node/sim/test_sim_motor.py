@@ -75,6 +75,29 @@ def test_backlash_is_lost_on_every_reversal_only() -> None:
     assert m.position(50) == pytest.approx(409.4)
 
 
+def test_a_move_shorter_than_the_slack_leaves_the_rest_for_the_next() -> None:
+    """Backlash is a dead band: level-1 drives after a reversal move nothing until all of
+    it is crossed, and turning back half way crosses only the part already crossed."""
+    m = _motor(replace(QUIET, backlash=4.0))
+    m.set_position(400)
+    m.drive_level(0, "near", 2)
+    assert m.position(10) == pytest.approx(393.6)
+    for k in range(4):  # four units of slack, one per level-1 drive
+        m.drive_level(10 + k, "far", 1)
+        assert m.position(20 + k) == pytest.approx(393.6)
+    m.drive_level(30, "far", 1)
+    assert m.position(40) == pytest.approx(394.6)  # across: it moves
+    m.drive_level(40, "near", 1)  # back into the band: 1 of 4 crossed
+    m.drive_level(50, "far", 2)  # turning again crosses only that 1
+    assert m.position(60) == pytest.approx(394.6 + 6.4 - 1.0)
+    big = _motor(replace(QUIET, backlash=12.0))
+    big.set_position(400)
+    big.drive_level(0, "near", 3)
+    big.drive_level(10, "far", 2)  # 6.4 of 12: nothing moves
+    big.drive_level(20, "far", 2)  # the other 5.6, then 0.8 of travel
+    assert big.position(30) == pytest.approx(400 - 47 + 0.8)
+
+
 def test_motion_clips_silently_at_both_end_stops() -> None:
     m = _motor(QUIET)
     m.set_position(20)

@@ -78,6 +78,25 @@ def test_the_depth_cases_span_depth() -> None:
     assert len(truths) == 3 and all(abs(t5 - t1) > tol / 2 for _, t1, t5, tol in truths)
 
 
+def test_the_backlash_cases_are_af_toml_on_other_lenses() -> None:
+    """af-backlash.toml: af.toml's chart, tabletop and coffee cases (regions, starts,
+    repeats), on the same scenes but for the lens's backlash: 0 and 12, against the 4 of
+    the built-ins and of the search's prior."""
+    by_name = {c.name: c for c in load_cases(SHIPPED)}
+    cases = load_cases(SHIPPED.with_name("af-backlash.toml"))
+    assert len(cases) == 18
+    for c in cases:
+        tag, name = c.name.split(" ", 1)
+        base = by_name[name]
+        assert (c.roi, c.start, c.repeats, c.seed) == (base.roi, base.start, base.repeats, base.seed)
+        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
+        ref, _ = open_sim(base.scene, clock=VirtualClock(), seed=1)
+        assert sim.spec.motor.backlash == float(tag[1:]) != ref.spec.motor.backlash == 4.0
+        assert replace(sim.spec.motor, backlash=4.0) == ref.spec.motor
+        assert sim.spec.depth == ref.spec.depth and sim.spec.optics == ref.spec.optics
+        assert sim.best_position(c.roi) == pytest.approx(ref.best_position(base.roi))
+
+
 @pytest.mark.parametrize("name", ["af-stress.toml", "af-stress-b.toml"])
 def test_stress_cases_load(name: str) -> None:
     cases = load_cases(SHIPPED.with_name(name))

@@ -35,6 +35,13 @@ def _add_bench(subparsers: Any) -> None:
     af.add_argument("--measure", default=None, help="focus measure (default: the controller's default)")
     af.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     af.add_argument("--quiet", action="store_true", help="print only the table")
+    af.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a constructor option for every strategy run, e.g. cross_slack=12.8 (repeatable)",
+    )
     af.set_defaults(func=_bench_af)
     _add_bench_pipeline(kinds)
 

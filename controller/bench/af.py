@@ -2,7 +2,8 @@
 
 Runs every case (and repeat) with every strategy, in virtual time, and prints the summary
 table; ``--json`` writes the whole document (see :mod:`.report`).  Runs are independent
-and deterministic, so ``--jobs N`` spreads them over N processes with identical results.
+and deterministic, so ``--jobs N`` spreads them over N processes with identical results.  ``--option
+NAME=VALUE`` passes a constructor option to every strategy run (to measure a variant).
 
 Errors: :class:`~tetherfocus.errors.UsageError` (one line) for a missing or malformed case
 file, an unknown strategy or measure, or an output path that cannot be written.
@@ -22,9 +23,10 @@ from controller.bench.cases import Case, load_cases
 from controller.bench.harness import RunResult, run_case
 from controller.bench.report import document, table
 from controller.search import NAMES as STRATEGY_NAMES
+from controller.search import create_strategy
 from tetherfocus.errors import UsageError
 
-Job = tuple[Case, int, str, str]
+Job = tuple[Case, int, str, str, dict[str, Any]]
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -37,9 +39,29 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
+def parse_options(items: Sequence[str], strategies: Sequence[str]) -> dict[str, Any]:
+    """``--option NAME=VALUE`` items as constructor options (VALUE as JSON: 12.8, true,
+    "text"; anything else as a string), checked against every strategy to run."""
+    options: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--option: {item!r} is not NAME=VALUE")
+        try:
+            options[name] = json.loads(text)
+        except ValueError:
+            options[name] = text
+    for s in strategies:
+        try:
+            create_strategy(s, **options)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"--option: strategy {s!r} does not take these options ({exc})") from None
+    return options
+
+
 def _run(job: Job) -> RunResult:
-    case, repeat, strategy, measure = job
-    return run_case(case, repeat, strategy, measure=measure)
+    case, repeat, strategy, measure, options = job
+    return run_case(case, repeat, strategy, measure=measure, options=options or None)
 
 
 def run_all(
@@ -49,9 +71,12 @@ def run_all(
     measure: str = measures.DEFAULT,
     jobs: int = 1,
     progress: Callable[[RunResult], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, list[RunResult]]:
-    """Every (strategy, case, repeat) run, grouped by strategy, in case order."""
-    work: list[Job] = [(c, k, s, measure) for s in strategies for c in cases for k in range(c.repeats)]
+    """Every (strategy, case, repeat) run, grouped by strategy, in case order; ``options``
+    go to every strategy's constructor."""
+    opts = dict(options or {})
+    work: list[Job] = [(c, k, s, measure, opts) for s in strategies for c in cases for k in range(c.repeats)]
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             done = []
@@ -81,6 +106,7 @@ def main(args: Any) -> int:
         )
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    options = parse_options(getattr(args, "option", None) or [], strategies)
     cases = load_cases(args.cases)
     out_path = Path(args.json) if args.json else None
     if out_path is not None and not out_path.parent.exists():
@@ -102,7 +128,9 @@ def main(args: Any) -> int:
             flush=True,
         )
 
-    results = run_all(cases, strategies, measure=args.measure, jobs=args.jobs, progress=progress)
+    results = run_all(
+        cases, strategies, measure=args.measure, jobs=args.jobs, progress=progress, options=options
+    )
     print(table(results))
     if out_path is not None:
         try:

@@ -53,6 +53,14 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    lands blind instead: by the ledger onto the fitted centre, the last drive far, with
    the prior backlash added on each reversal (``blind`` = 1 in the metrics).
 
+``cross_slack`` (off by default; session 8): the lens's slack may be anything up to it, not
+``backlash``.  The approach then reaches the reading point on a far drive of at least
+``cross_slack`` (after a far scan: near past the guard point by that much and back far by
+the same, so the two reversals' slack cancels), the last drive continues far with none,
+and a reading more than ``reread_beyond`` farther down the flank than planned is taken
+again closer (:func:`.landing.approach_legs`).  Blind landings and the fine scan's turn
+still use the prior.
+
 ``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
 samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
 region at that depth (or the landing would be blind), a 1x scan scores the region in
@@ -124,6 +132,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.FINE, "no_peak"): S.FAILED,
     (S.FINE, "resume"): S.COARSE,
     (S.APPROACH, "read"): S.CHECK,
+    (S.APPROACH, "closer"): S.APPROACH,
     (S.CHECK, "landed"): S.DONE,
 }
 
@@ -150,6 +159,8 @@ class Default(SearchMachine):
         fine_parts: int = 2,
         fine_window: float = 19.2,
         min_fine_samples: int = 4,
+        cross_slack: float = 0.0,
+        reread_beyond: float = 6.4,
         backlash: float = 4.0,
         significance: float = 0.04,
         top_rise: float = 1.25,
@@ -215,6 +226,9 @@ class Default(SearchMachine):
         self.fine_step = fine_parts * self.levels[1]
         self.fine_window = fine_window
         self.min_fine_samples = min_fine_samples
+        self.cross_slack = cross_slack
+        self.reread_beyond = reread_beyond
+        self._reread = False
         self.drift = drift
         self.fine_significance = fine_significance
         self.poor_fit_rms = poor_fit_rms
@@ -766,7 +780,9 @@ class Default(SearchMachine):
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
         self._to("fitted")
-        plan = landing.approach_legs(self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash)
+        plan = landing.approach_legs(
+            self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash, self.cross_slack
+        )
         self._guard = plan.guard
         self._final_reverses = plan.final_reverses
         return self._go(plan.legs)
@@ -796,6 +812,13 @@ class Default(SearchMachine):
             # This frame is a position reading: on the near flank of the fitted curve, its
             # measure says how far the centre still is.  The drive there reverses (near to
             # far), so it adds the slack; it is in the units the scan was made in.
+            if self.cross_slack and not self._final_reverses and not self._reread:
+                if d > self._guard + self.reread_beyond:
+                    # Farther down the flank than planned (more slack than the prior), where
+                    # a reading is coarser: closer, still moving far, and read again there.
+                    self._reread = True
+                    self._to("closer")
+                    return self._go(plan_drives(d - self._guard, self.levels, 2))
             self._to("read")
             self.reading = d
             if not self._final_reverses:

@@ -233,6 +233,37 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "unknown measure 'sobel'" in capsys.readouterr().err
 
 
+def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--option NAME=VALUE`` reaches the strategy; a bad one is one line."""
+    p = write(
+        tmp_path,
+        f'[[case]]\nname = "chart"\nscene = "{SCENES / "chart.toml"}"\n'
+        "roi = [0.4, 0.4, 0.2, 0.2]\nstart = 330\n",
+    )
+    out_json = tmp_path / "out.json"
+    args = ["bench", "af", str(p), "--strategy", "default", "--json", str(out_json), "--quiet"]
+    assert main([*args, "--option", "cross_slack=12.8"]) == 0
+    plain = tmp_path / "plain.json"
+    assert main(["bench", "af", str(p), "--strategy", "default", "--json", str(plain), "--quiet"]) == 0
+    (crossed,) = json.loads(out_json.read_text())["strategies"]["default"]["runs"]
+    (before,) = json.loads(plain.read_text())["strategies"]["default"]["runs"]
+    # the approach crosses the slack: other drives, and another landing
+    assert (crossed["motor_moves"], crossed["final_position"]) != (
+        before["motor_moves"],
+        before["final_position"],
+    )
+    capsys.readouterr()
+    for bad, says in [
+        ("cross_slack", "is not NAME=VALUE"),
+        ("no_such_option=1", "does not take these options"),
+    ]:
+        assert main([*args, "--option", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err
+    assert main(["bench", "af", str(p), "--strategy", "sweep", "--option", "cross_slack=12.8"]) == 2
+    assert "strategy 'sweep' does not take" in capsys.readouterr().err
+
+
 def test_bench_af_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One tiny case, both strategies, in virtual time: a few seconds of wall time."""
     p = write(

@@ -16,14 +16,19 @@ BACKLASH = 4.0
 
 
 def _physical(start: float, last_dir: str, drives: list[Drive], backlash: float) -> float:
-    """Where a motor with ``backlash`` of slack ends: a reversal loses the first units."""
-    pos, last = start, last_dir
+    """Where a motor with ``backlash`` of slack ends, part by part, as the simulator moves
+    it (camera_node.sim.motor): after a reversal the first ``backlash`` units move nothing,
+    however many drives that takes."""
+    pos, last, slack = start, last_dir, 0.0
     for d in drives:
-        travel = d.count * LEVEL_SIZES[d.level - 1]
-        if d.direction != last:
-            travel = max(0.0, travel - backlash)
-        pos += travel if d.direction == "far" else -travel
-        last = d.direction
+        for _ in range(d.count):
+            travel = LEVEL_SIZES[d.level - 1]
+            if d.direction != last:
+                slack = backlash - slack
+            taken = min(travel, slack)
+            slack -= taken
+            pos += (travel - taken) if d.direction == "far" else -(travel - taken)
+            last = d.direction
     return pos
 
 
@@ -123,3 +128,40 @@ def test_blind_drives_from_either_side_whatever_the_last_move(last_dir: str, off
     assert abs(_physical(offset, last_dir, drives, BACKLASH)) <= 0.5
     if last_dir == "far" and offset < 0:
         assert all(d.direction == "far" for d in drives)  # straight on
+
+
+@pytest.mark.parametrize(
+    ("scan_dir", "pos", "legs", "guard"),
+    [
+        # far scan, 20 past: near past the guard point by two level-2 drives (12.8, the
+        # slack allowed for), and back far by the same two
+        ("far", 20.0, [Drive("near", 2, 7), Drive("far", 2, 2)], 12.0),
+        # near scan 30 short: far by four, which is over the 12.8 and lands 8.4 short
+        ("near", -30.0, [Drive("far", 2, 4)], 8.4),
+        # near scan 6 short: a far drive of 12.8 would pass the guard point: near first
+        ("near", -6.0, [Drive("near", 2, 2), Drive("far", 2, 2)], 10.0),
+    ],
+)
+def test_approach_legs_for_any_slack(scan_dir: str, pos: float, legs: list[Drive], guard: float) -> None:
+    plan = approach_legs(scan_dir, pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8)  # type: ignore[arg-type]
+    assert plan.legs == legs and plan.guard == pytest.approx(guard) and not plan.final_reverses
+
+
+@pytest.mark.parametrize("slack", [0.0, 2.0, 4.0, 8.0, 12.0])
+@pytest.mark.parametrize("scan_dir", ["near", "far"])
+@pytest.mark.parametrize("distance", [2.0, 6.0, 14.0, 25.0, 60.0])
+def test_the_slack_is_behind_the_reading_whatever_it_is(scan_dir: str, distance: float, slack: float) -> None:
+    """With ``cross``, the motor reaches the reading point on a far drive longer than any
+    slack up to ``cross``, short of the centre, so the last drive (far, by the reading)
+    takes up none.  After a far scan the two reversals cancel: it is exactly where the plan
+    says; after a near scan, short by the slack's difference from the prior."""
+    start = -distance if scan_dir == "near" else distance
+    plan = approach_legs(scan_dir, start, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8)  # type: ignore[arg-type]
+    last = plan.legs[-1]
+    assert last.direction == "far" and span([last]) >= 12.8 and not plan.final_reverses
+    landed = _physical(start, scan_dir, plan.legs, slack)
+    expected = -plan.guard if scan_dir == "far" else -plan.guard - (slack - BACKLASH)
+    assert landed == pytest.approx(expected)
+    assert landed < -LEVEL_SIZES[1] / 2  # on the near flank, where a reading has a slope
+    # and the slack is all behind: one more far unit moves the motor one unit
+    assert _physical(start, scan_dir, [*plan.legs, Drive("far", 1, 1)], slack) == pytest.approx(landed + 1)

@@ -53,6 +53,13 @@ def register(sub: Any) -> None:
         "--roi", default="0.4,0.4,0.2,0.2", help="x,y,w,h fractions of the live view (default %(default)s)"
     )
     f.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
+    f.add_argument(
+        "--backlash",
+        type=float,
+        default=None,
+        metavar="STEPS",
+        help="the lens's slack in level-1 steps, when known (default: the search's prior, 4)",
+    )
     f.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     f.add_argument("--quiet", action="store_true", help="print only the final line")
     f.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
@@ -98,12 +105,28 @@ def _focus(args: argparse.Namespace) -> int:
     roi = parse_roi(args.roi)
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    from controller.rig import MAX_BACKLASH
+
+    backlash = getattr(args, "backlash", None)
+    if backlash is not None:
+        if args.strategy != "default":
+            raise UsageError(f"--backlash is for the default strategy, not {args.strategy!r}")
+        if not 0 <= backlash <= MAX_BACKLASH:
+            raise UsageError(f"--backlash must lie within [0, {MAX_BACKLASH:g}] level-1 steps")
     _logging(False)
-    return asyncio.run(_focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys))
+    return asyncio.run(
+        _focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys, backlash)
+    )
 
 
 async def _focus_once(
-    node: str, roi: list[float], strategy_name: str, timeout: float, quiet: bool, keys: str | None = None
+    node: str,
+    roi: list[float],
+    strategy_name: str,
+    timeout: float,
+    quiet: bool,
+    keys: str | None = None,
+    backlash: float | None = None,
 ) -> int:
     import signal
 
@@ -131,7 +154,7 @@ async def _focus_once(
             probe.close()
         name = str(info.get("name", "camera"))
         link = CameraLink(
-            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3])),
+            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3]), backlash=backlash),
             ctx,
             timeout=timeout,
             security=security,
@@ -171,7 +194,11 @@ async def _focus_once(
                     )
 
             strategy = create_strategy(
-                strategy_name, zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=roi
+                strategy_name,
+                zoom_levels=link.zoom_levels,
+                capabilities=link.capabilities,
+                roi=roi,
+                **link.spec.search_options(strategy_name),
             )
             run = AutofocusRun(link, strategy, strategy_name, roi, emit, frame_timeout=timeout)
             loop = asyncio.get_running_loop()

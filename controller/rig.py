@@ -29,7 +29,8 @@ from tetherfocus.errors import UsageError
 DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ENDPOINT_RE = re.compile(r"^(tcp://([^\s:\[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}|ipc://\S+|inproc://\S+)$")
-_CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial"}
+_CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial", "backlash"}
+MAX_BACKLASH = 200.0  # level-1 units: a quarter of a Canon lens's travel
 _TOP_KEYS = {"name", "camera"}
 
 
@@ -40,6 +41,11 @@ class CameraSpec:
     pub: str | None = None
     roi: tuple[float, float, float, float] = DEFAULT_ROI
     serial: str | None = None
+    backlash: float | None = None  # the lens's slack in level-1 units, when known
+
+    def search_options(self, strategy: str) -> dict[str, float]:
+        """Constructor options of ``strategy`` that this camera's lens sets."""
+        return {"backlash": self.backlash} if strategy == "default" and self.backlash is not None else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,14 @@ def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
         serial = cam.get("serial")
         if serial is not None and not isinstance(serial, str):
             raise UsageError(f"{where}: serial must be a string")
-        out.append(CameraSpec(name, rep, pub, roi, serial))
+        backlash = cam.get("backlash")
+        if backlash is not None:
+            if isinstance(backlash, bool) or not isinstance(backlash, int | float):
+                raise UsageError(f"{where}: backlash must be a number of level-1 steps")
+            if not 0 <= backlash <= MAX_BACKLASH:
+                raise UsageError(f"{where}: backlash must lie within [0, {MAX_BACKLASH:g}] level-1 steps")
+            backlash = float(backlash)
+        out.append(CameraSpec(name, rep, pub, roi, serial, backlash))
     rig_name = data.get("name", "rig")
     if not isinstance(rig_name, str):
         raise UsageError(f"{source}: name must be a string")
@@ -149,5 +162,7 @@ def dump_rig(rig: Rig) -> str:
         lines.append("roi = [" + ", ".join(f"{v:g}" for v in c.roi) + "]")
         if c.serial:
             lines.append(f'serial = "{c.serial}"')
+        if c.backlash is not None:
+            lines.append(f"backlash = {c.backlash!r}")
         lines.append("")
     return "\n".join(lines)

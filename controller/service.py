@@ -145,7 +145,11 @@ class Controller:
             link.roi = list(args["roi"])
         name = args["strategy"]
         strategy = create_strategy(
-            name, zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=link.roi
+            name,
+            zoom_levels=link.zoom_levels,
+            capabilities=link.capabilities,
+            roi=link.roi,
+            **link.spec.search_options(name),
         )
         self._run_ids += 1
         run_id = self._run_ids

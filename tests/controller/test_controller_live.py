@@ -56,7 +56,14 @@ def rig_procs(
         start_node(tmp_path, "--camera", f"sim:{small_scene}", "--seed", str(i + 3), name=f"cam{i + 1}")
         for i in range(2)
     ]
-    rig = Rig(tuple(CameraSpec(n.name, n.rep, n.pub, (0.35, 0.35, 0.3, 0.3)) for n in nodes), "test")
+    # cam1 names its lens's backlash (the simulated lens's own 4): rig.toml passes it to the search
+    rig = Rig(
+        tuple(
+            CameraSpec(n.name, n.rep, n.pub, (0.35, 0.35, 0.3, 0.3), backlash=4.0 if i == 0 else None)
+            for i, n in enumerate(nodes)
+        ),
+        "test",
+    )
     try:
         ctl = start_controller(tmp_path, rig)
         try:

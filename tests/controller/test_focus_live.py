@@ -44,7 +44,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc]:
 def test_focus_shows_progress_and_ends_with_one_line(moto: NodeProc) -> None:
     # A region on the tank: 10-90 % of its detail comes into focus 214-263 steps from the
     # near stop, so the search lands where its contrast peaks and says the region spans depth.
-    r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.2,0.2")
+    r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.2,0.2", "--backlash", "4")  # the sim lens's own
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert sum(" sample " in ln for ln in lines) >= 5  # progress as it goes
@@ -57,6 +57,20 @@ def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
     r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.9,0.2")
     assert r.returncode == 2
     assert r.stdout == "" and r.stderr.count("\n") == 1 and "--roi" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--backlash", "-2"), "--backlash must lie within"),
+        (("--backlash", "6", "--strategy", "sweep"), "--backlash is for the default strategy"),
+        (("--backlash", "lots"), "--backlash"),
+    ],
+)
+def test_a_bad_backlash_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+    r = focus("--node", "tcp://127.0.0.1:9", *args)
+    assert r.returncode == 2
+    assert r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
 
 
 def test_a_node_that_does_not_answer_is_one_line(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def test_minimal_rig() -> None:
 def test_full_rig_round_trips_through_dump(tmp_path: Path) -> None:
     rig = Rig(
         (
-            CameraSpec("a", "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", (0.1, 0.2, 0.3, 0.4), "0123"),
+            CameraSpec("a", "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", (0.1, 0.2, 0.3, 0.4), "0123", 7.5),
             CameraSpec("b-2", "tcp://[::1]:3"),
         ),
         "studio",
@@ -26,6 +26,16 @@ def test_full_rig_round_trips_through_dump(tmp_path: Path) -> None:
     path = tmp_path / "rig.toml"
     path.write_text(dump_rig(rig))
     assert load_rig(path) == rig
+
+
+def test_a_lens_backlash_reaches_the_default_search_only() -> None:
+    rig = parse_rig(
+        {"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": 12}, {"name": "b", "rep": "tcp://h:2"}]}
+    )
+    a, b = rig.cameras
+    assert a.backlash == 12.0 and b.backlash is None
+    assert a.search_options("default") == {"backlash": 12.0}
+    assert a.search_options("sweep") == {} and b.search_options("default") == {}
 
 
 @pytest.mark.parametrize(
@@ -40,6 +50,9 @@ def test_full_rig_round_trips_through_dump(tmp_path: Path) -> None:
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "zoom": 5}]}, "unknown key 'zoom'"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "roi": [0.9, 0, 0.5, 0.5]}]}, "inside the view"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1"}, {"name": "a", "rep": "tcp://h:2"}]}, "used twice"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": "4"}]}, "backlash must be a number"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": True}]}, "backlash must be a number"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": -1}]}, "backlash must lie within"),
     ],
 )
 def test_mistakes_get_one_line(data: dict[str, object], message: str) -> None:

@@ -96,7 +96,19 @@ def approach_legs(
     near past the guard point by ``cross`` and back far by the same commanded distance,
     so that the two reversals' slack cancels whatever it is."""
     if cross > 0:
-        return _crossing(scan_dir, pos, center, guard, levels, backlash, cross)
+        step = levels[1]
+        n_cross = math.ceil(cross / step - 1e-9)  # level-2 drives that surely cross the slack
+        if scan_dir == "far":  # two reversals of one commanded length: the slack cancels
+            out = plan_drives(-(pos - center + guard + n_cross * step), levels, 2)
+            legs = [*out, Drive("far", 2, n_cross)]
+            return Approach(legs, center - (pos + span(legs, levels)), False)
+        # After a near scan the far leg is the one reversal: it lands short by the slack, by the
+        # prior if that is right.  Too close for a leg of ``cross``: farther near first.
+        n_far = max(n_cross, math.floor((center - guard - pos + backlash) / step + 0.5))
+        pre = center - guard - pos + backlash - n_far * step  # < 0: that much farther near
+        legs = plan_drives(pre, levels, 2) if pre < -step / 2 else []
+        legs.append(Drive("far", 2, n_far))
+        return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
     if scan_dir == "near":
         fwd = max(center - pos - guard, levels[1] / 2) + backlash
         legs = plan_drives(fwd, levels, 2) or [Drive("far", 2, 1)]
@@ -110,32 +122,6 @@ def approach_legs(
     if center - (pos + span(legs, levels)) - backlash < guard - levels[1] / 2:  # rounded too short
         legs = plan_drives(-(back + levels[1]), levels, 2)
     return Approach(legs, center - (pos + span(legs, levels)) - backlash, True)
-
-
-def _crossing(
-    scan_dir: Direction,
-    pos: float,
-    center: float,
-    guard: float,
-    levels: Sequence[float],
-    backlash: float,
-    cross: float,
-) -> Approach:
-    """:func:`approach_legs` for a slack of up to ``cross``: the last leg is far, at least
-    ``cross`` long, and ends about ``guard`` short of ``center``."""
-    step = levels[1]
-    n_cross = math.ceil(cross / step - 1e-9)  # level-2 drives that surely cross the slack
-    if scan_dir == "far":  # two reversals of one commanded length: the slack cancels
-        out = plan_drives(-(pos - center + guard + n_cross * step), levels, 2)
-        legs = [*out, Drive("far", 2, n_cross)]
-        return Approach(legs, center - (pos + span(legs, levels)), False)
-    # After a near scan the far leg is the one reversal: it lands short by the slack, by the
-    # prior if that is right.  Too close for a leg of ``cross``: farther near first.
-    n_far = max(n_cross, math.floor((center - guard - pos + backlash) / step + 0.5))
-    pre = center - guard - pos + backlash - n_far * step  # < 0: that much farther near
-    legs = plan_drives(pre, levels, 2) if pre < -step / 2 else []
-    legs.append(Drive("far", 2, n_far))
-    return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
 
 
 def blind_drives(

@@ -233,13 +233,18 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "unknown measure 'sobel'" in capsys.readouterr().err
 
 
-def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``--option NAME=VALUE`` reaches the strategy; a bad one is one line."""
-    p = write(
+def _chart_case(tmp_path: Path) -> Path:
+    """One tiny case: the chart's centre from 330."""
+    return write(
         tmp_path,
         f'[[case]]\nname = "chart"\nscene = "{SCENES / "chart.toml"}"\n'
         "roi = [0.4, 0.4, 0.2, 0.2]\nstart = 330\n",
     )
+
+
+def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--option NAME=VALUE`` reaches the strategy; a bad one is one line."""
+    p = _chart_case(tmp_path)
     out_json = tmp_path / "out.json"
     args = ["bench", "af", str(p), "--strategy", "default", "--json", str(out_json), "--quiet"]
     assert main([*args, "--option", "cross_slack=12.8"]) == 0
@@ -266,11 +271,7 @@ def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_bench_af_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One tiny case, both strategies, in virtual time: a few seconds of wall time."""
-    p = write(
-        tmp_path,
-        f'[[case]]\nname = "chart"\nscene = "{SCENES / "chart.toml"}"\n'
-        "roi = [0.4, 0.4, 0.2, 0.2]\nstart = 330\n",
-    )
+    p = _chart_case(tmp_path)
     out_json = tmp_path / "out.json"
     assert (
         main(["bench", "af", str(p), "--strategy", "sweep,default", "--json", str(out_json), "--quiet"]) == 0

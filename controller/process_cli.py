@@ -105,14 +105,13 @@ def _focus(args: argparse.Namespace) -> int:
     roi = parse_roi(args.roi)
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    from controller.rig import MAX_BACKLASH
+    from controller.rig import check_backlash
 
     backlash = getattr(args, "backlash", None)
     if backlash is not None:
         if args.strategy != "default":
             raise UsageError(f"--backlash is for the default strategy, not {args.strategy!r}")
-        if not 0 <= backlash <= MAX_BACKLASH:
-            raise UsageError(f"--backlash must lie within [0, {MAX_BACKLASH:g}] level-1 steps")
+        backlash = check_backlash(backlash, "--backlash")
     _logging(False)
     return asyncio.run(
         _focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys, backlash)

@@ -83,6 +83,15 @@ def check_endpoint(value: object, where: str) -> str:
     return value
 
 
+def check_backlash(value: object, where: str) -> float:
+    """A lens's slack in level-1 steps, 0 to :data:`MAX_BACKLASH`.  Raises UsageError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{where} must be a number of level-1 steps")
+    if not 0 <= value <= MAX_BACKLASH:
+        raise UsageError(f"{where} must lie within [0, {MAX_BACKLASH:g}] level-1 steps")
+    return float(value)
+
+
 def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
     """Build a Rig from parsed TOML.  Raises UsageError."""
     for key in data:
@@ -123,11 +132,7 @@ def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
             raise UsageError(f"{where}: serial must be a string")
         backlash = cam.get("backlash")
         if backlash is not None:
-            if isinstance(backlash, bool) or not isinstance(backlash, int | float):
-                raise UsageError(f"{where}: backlash must be a number of level-1 steps")
-            if not 0 <= backlash <= MAX_BACKLASH:
-                raise UsageError(f"{where}: backlash must lie within [0, {MAX_BACKLASH:g}] level-1 steps")
-            backlash = float(backlash)
+            backlash = check_backlash(backlash, f"{where}: backlash")
         out.append(CameraSpec(name, rep, pub, roi, serial, backlash))
     rig_name = data.get("name", "rig")
     if not isinstance(rig_name, str):

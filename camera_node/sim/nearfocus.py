@@ -59,6 +59,17 @@ def weights_table(rungs: NDArray[np.float64], reach_px: float) -> tuple[NDArray[
     return lo.astype(np.intp), ((1.0 - frac) * fade).astype(np.float32), (frac * fade).astype(np.float32)
 
 
+def _float32_ceil(keys: tuple[float, ...]) -> F32:
+    """The smallest float32 >= each key: a float32 value is below it exactly when it is below
+    the key, so searching float32 data for it finds the same index, without numpy first
+    converting the whole (float32) array to float64 to compare it with float64 keys."""
+    k64 = np.array(keys, np.float64)
+    k32 = k64.astype(np.float32)
+    up = k32 < k64
+    k32[up] = np.nextafter(k32[up], np.float32(np.inf))
+    return k32
+
+
 class NearFocus:
     """The ladder of one view: one plane per rung, its pixels in order of in-focus position."""
 
@@ -104,7 +115,7 @@ class NearFocus:
         if not rate > 0:
             return 0
         r, r1 = self.reach_px / rate, self.inner_bins / (rate * BINS_PER_PX)  # motor units
-        keys = (position - r, position - r1, position + r1, position + r)
+        keys = _float32_ceil((position - r, position - r1, position + r1, position + r))
         a, a1, b1, b = (int(j) for j in np.searchsorted(self.f_sorted, keys))
         if b <= a:
             return 0

@@ -68,9 +68,11 @@ class _ViewModel:
             planes = ([] if self.grey else [cb_h * w_h, cr_h * w_h]) + ([] if self.single else [w_h])
             half_spec = _spectrum(np.stack(planes)) if planes else None
             self.layers.append(_Layer(focus, _spectrum(vi.luma * wgt), half_spec))
-        self.acc_full = _Accumulator(_Grid(self.full_shape), ())
+        mh = MARGIN // 2
+        self.acc_full = _Accumulator(_Grid(self.full_shape), (), (MARGIN, MARGIN + view.height))
         n_half = (0 if self.grey else 2) + (0 if self.single else 1)
-        self.acc_half = _Accumulator(_Grid(self.half_shape), (n_half,)) if n_half else None
+        half_rows = (mh, mh + view.height // 2)
+        self.acc_half = _Accumulator(_Grid(self.half_shape), (n_half,), half_rows) if n_half else None
         self.grid_full = self.acc_full.grid
         hh, hw = view.height // 2, view.width // 2
         self._zero_chroma = np.zeros((hh, hw), np.float32)
@@ -97,12 +99,11 @@ class _ViewModel:
         v, m = self.view, MARGIN
         mh = m // 2
         hh, hw = v.height // 2, v.width // 2
-        y_full = self.acc_full.render([layer.y for layer in self.layers], diameters)
-        y = y_full[m : m + v.height, m : m + v.width]
+        y = self.acc_full.render([layer.y for layer in self.layers], diameters)[:, m : m + v.width]
         if self.acc_half is None:
             return Planes(y, self._zero_chroma, self._zero_chroma)
         halves = [layer.half for layer in self.layers if layer.half is not None]
-        half = self.acc_half.render(halves, [d / 2 for d in diameters])[:, mh : mh + hh, mh : mh + hw]
+        half = self.acc_half.render(halves, [d / 2 for d in diameters])[..., mh : mh + hw]
         cb, cr = (self._zero_chroma, self._zero_chroma) if self.grey else (half[0], half[1])
         if self.single:
             return Planes(y, cb, cr)
@@ -128,31 +129,35 @@ class _ViewModel:
 
 
 class _Accumulator:
-    """The blurred sum of a view's layers on one grid, and its inverse FFT.
+    """The blurred sum of a view's layers on one grid, and its inverse FFT on the rows kept.
 
-    The inverse FFT is a column transform then a row transform.  When every layer is blurred
-    enough that its block ends before column k, only k columns are transformed in the first
-    step (the others are zero); the result is bit for bit that of ``irfft2``.
+    The inverse FFT is a column transform then a row transform, each 1-D transform on its
+    own; the result is bit for bit that of ``irfft2``.  When every layer is blurred enough
+    that its block ends before column k, only k columns are transformed in the first step
+    (the others are zero), and the row transform is only run on ``rows`` (the frame without
+    its top and bottom margins).
     """
 
-    def __init__(self, grid: _Grid, planes: tuple[int, ...]) -> None:
+    def __init__(self, grid: _Grid, planes: tuple[int, ...], rows: tuple[int, int]) -> None:
         self.grid = grid
+        self.rows = rows
         self.spec = np.zeros((*planes, *grid.spec_shape), np.complex64)
-        self._pad = np.zeros_like(self.spec)
-        self._pad_used = 0  # columns of _pad written by the last pruned transform
+        self._cols = np.zeros_like(self.spec)  # the column transforms
+        self._cols_used = grid.spec_shape[1]  # columns of _cols written by the last frame
 
     def render(self, spectra: list[C64], diameters: list[float]) -> F32:
+        """Rows ``rows`` (all columns) of the inverse FFT of the blurred sum."""
         grid, wr = self.grid, self.grid.spec_shape[1]
         width = max(wr if d < DiskOTF.QUANTUM else grid.extent(d)[1] for d in diameters)
         for i, (spec, d) in enumerate(zip(spectra, diameters, strict=True)):
             _mac(self.spec, spec, grid, d, first=i == 0, width=width)
-        if width >= wr:
-            return np.fft.irfft2(self.spec, s=grid.shape).astype(np.float32, copy=False)
-        if self._pad_used > width:
-            self._pad[..., width : self._pad_used] = 0
-        self._pad_used = width
-        np.fft.ifft(self.spec[..., :width], axis=-2, out=self._pad[..., :width])
-        return np.fft.irfft(self._pad, n=grid.shape[1], axis=-1).astype(np.float32, copy=False)
+        if self._cols_used > width:
+            self._cols[..., width : self._cols_used] = 0
+        self._cols_used = width
+        np.fft.ifft(self.spec[..., :width], axis=-2, out=self._cols[..., :width])
+        r0, r1 = self.rows
+        out = np.fft.irfft(self._cols[..., r0:r1, :], n=grid.shape[1], axis=-1)
+        return out.astype(np.float32, copy=False)
 
 
 class _Grid:

@@ -90,16 +90,15 @@ class NearFocus:
         k = self.rungs.size
         n = h * w
         # (rung, pixel in f order): pixels next to each other in f order have nearly the same
-        # blur, so a frame reads each rung it uses almost sequentially.
+        # blur, so the pixels a frame takes from one pair of rungs are contiguous slices.
         stack = np.empty((k, n), np.float32)
         for i, d in enumerate(self.rungs):
             h_d = otf(float(d))
             img = luma if h_d is None else np.fft.irfft2(spec * h_d, s=luma.shape)
             stack[i] = img[margin : margin + h, margin : margin + w].ravel()[self.order]
-        self.stack: F32 = stack.reshape(-1)
-        self.n = n
-        self.lo_off = self.lo * n  # offset of the lower rung's plane in the flat stack
-        self.pixel = np.arange(n, dtype=np.intp)
+        self.stack: F32 = stack
+        # First blur bin of each rung as the lower rung (lo is non-decreasing in the bin).
+        self.rung_bins = np.searchsorted(self.lo, np.arange(k - 1)).astype(np.intp)
         # Blur bins whose fade is exactly 1 (no layered share), less one bin of rounding margin.
         faded = np.flatnonzero(self.w0 + self.w1 < np.float32(1.0) - np.float32(1e-6))
         self.inner_bins = max(0, (int(faded[0]) if faded.size else self.lo.size) - 1)
@@ -119,25 +118,45 @@ class NearFocus:
         a, a1, b1, b = (int(j) for j in np.searchsorted(self.f_sorted, keys))
         if b <= a:
             return 0
-        d = np.subtract(self.f_sorted[a:b], np.float32(position))
+        p32 = np.float32(position)
+        d = np.subtract(self.f_sorted[a:b], p32)
         np.abs(d, out=d)
         d *= np.float32(rate * BINS_PER_PX)
+        np.minimum(d, np.float32(self.lo.size - 1), out=d)  # as min(int(d), size - 1)
         q = d.astype(np.intp)
-        np.minimum(q, self.lo.size - 1, out=q)
-        idx = self.lo_off[q]
-        idx += self.pixel[a:b]
-        w0, w1 = self.w0[q], self.w1[q]
-        g = np.take(self.stack, idx)
-        g *= w0
-        idx += self.n
-        s1 = np.take(self.stack, idx)
-        s1 *= w1
+        w0, w1 = np.take(self.w0, q), np.take(self.w1, q)  # take: faster than w0[q]
+        # Each run of pixels on one pair of rungs reads a contiguous slice of both planes.
+        g = np.empty(b - a, np.float32)
+        s1 = np.empty(b - a, np.float32)
+        split = int(np.searchsorted(self.f_sorted[a:b], p32))  # f < position before it
+        for j0, j1, rung in self._rung_runs(q, split):
+            np.multiply(self.stack[rung, a + j0 : a + j1], w0[j0:j1], out=g[j0:j1])
+            np.multiply(self.stack[rung + 1, a + j0 : a + j1], w1[j0:j1], out=s1[j0:j1])
         g += s1
         pix = self.order[a:b]
         flat = out.reshape(-1)
         for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):  # the fade zones: the layered value's share
             if j1 > j0:
                 share = np.float32(1.0) - w0[j0:j1] - w1[j0:j1]
-                g[j0:j1] += flat[pix[j0:j1]] * share
+                g[j0:j1] += np.take(flat, pix[j0:j1]) * share
         flat[pix] = g
         return b - a
+
+    def _rung_runs(self, q: NDArray[np.intp], split: int) -> list[tuple[int, int, int]]:
+        """(start, stop, lower rung) of the runs of ``q`` (blur bins of pixels in f order) on
+        one lower rung: ``q`` falls up to ``split`` (f below focus) and rises after it."""
+        runs: list[tuple[int, int, int]] = []
+        below, above = q[:split], q[split:]
+        # Below focus: the pixels of rung r are those with rung_bins[r] <= q < rung_bins[r + 1],
+        # a run that ends where q drops below rung_bins[r].
+        ends = (split - np.searchsorted(below[::-1], self.rung_bins)).tolist()
+        for r in range(len(ends) - 1, -1, -1):
+            start = ends[r + 1] if r + 1 < len(ends) else 0
+            if ends[r] > start:
+                runs.append((start, ends[r], r))
+        starts = (split + np.searchsorted(above, self.rung_bins)).tolist()
+        for r, start in enumerate(starts):
+            stop = starts[r + 1] if r + 1 < len(starts) else q.size
+            if stop > start:
+                runs.append((start, stop, r))
+        return runs

@@ -258,14 +258,14 @@ def breathe(planes: Planes, view: View, magnification: float) -> Planes:
     iy, ix = _nearest(h, cy, a), _nearest(w, cx, a)
     if iy is None and ix is None:
         return planes
-
-    def scale(p: F32, k: float) -> F32:
-        ph, pw = p.shape
-        ry = _nearest(ph, cy * k, a) if k != 1.0 else iy
-        rx = _nearest(pw, cx * k, a) if k != 1.0 else ix
-        return _gather(p, np.arange(ph) if ry is None else ry, np.arange(pw) if rx is None else rx)
-
-    return Planes(scale(planes.y, 1.0), scale(planes.cb, 0.5), scale(planes.cr, 0.5))
+    y = _gather(planes.y, _runs(h, iy), _runs(w, ix))
+    # Chroma: one pair of maps for both planes, and one copy when they are one array (the
+    # zero chroma of a grey scene).
+    ch, cw = planes.cb.shape
+    rows, cols = _runs(ch, _nearest(ch, cy * 0.5, a)), _runs(cw, _nearest(cw, cx * 0.5, a))
+    cb = _gather(planes.cb, rows, cols)
+    cr = cb if planes.cr is planes.cb else _gather(planes.cr, rows, cols)
+    return Planes(y, cb, cr)
 
 
 def _nearest(n: int, offset: float, a: float) -> NDArray[np.intp] | None:
@@ -277,22 +277,25 @@ def _nearest(n: int, offset: float, a: float) -> NDArray[np.intp] | None:
     return src
 
 
-def _runs(idx: NDArray[np.intp]) -> list[tuple[int, int, int]]:
-    """(start, stop, source start) of each run of consecutive source indices."""
+def _runs(n: int, idx: NDArray[np.intp] | None) -> list[tuple[int, int, int]]:
+    """(start, stop, source start) of each run of consecutive source indices (``idx``: the
+    source index of each of ``n`` pixels; None: the identity)."""
+    if idx is None:
+        return [(0, n, 0)]
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     edges = [0, *breaks.tolist(), idx.size]
     return [(j0, j1, int(idx[j0])) for j0, j1 in itertools.pairwise(edges)]
 
 
-def _gather(p: F32, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> F32:
-    """p[rows][:, cols] for monotonic index maps, as one block copy per pair of runs.
+def _gather(p: F32, row_runs: list[tuple[int, int, int]], col_runs: list[tuple[int, int, int]]) -> F32:
+    """p[rows][:, cols] for monotonic index maps given as runs (see :func:`_runs`), as one
+    block copy per pair of runs.
 
     Breathing's maps are the identity with a few repeated or skipped pixels, so this is a few
     dozen rectangular copies instead of a gather per pixel; the result is the same.
     """
-    out = np.empty((rows.size, cols.size), p.dtype)
-    col_runs = _runs(cols)
-    for r0, r1, sr in _runs(rows):
+    out = np.empty((row_runs[-1][1], col_runs[-1][1]), p.dtype)
+    for r0, r1, sr in row_runs:
         for c0, c1, sc in col_runs:
             out[r0:r1, c0:c1] = p[sr : sr + r1 - r0, sc : sc + c1 - c0]
     return out

@@ -203,11 +203,13 @@ class _Grid:
         It is one gather from a table of 64-bit (H, H) pairs.
         """
         x = self.centres * np.float32(math.pi * diameter_px)
-        idx = np.minimum((x * np.float32(1.0 / LUT_STEP)).astype(np.int32), self.lut.size - 1)
-        pairs = np.empty((self.BINS, 2), np.float32)
-        pairs[:] = self.lut[idx][:, None]
-        pairs[x > np.float32(self.X_CUT)] = 0.0
-        out: F32 = np.take(pairs.view(np.uint64)[:, 0], self.bins[:ky, :kx]).view(np.float32)
+        # x rises with the bin: the bins beyond the cut are the last ones, and they stay 0.
+        k = int(np.searchsorted(x, np.float32(self.X_CUT), side="right"))
+        idx = np.minimum((x[:k] * np.float32(1.0 / LUT_STEP)).astype(np.int32), self.lut.size - 1)
+        pairs = np.zeros(self.BINS, np.uint64)
+        # Two equal float32 side by side are one uint64: v * (2^32 + 1).
+        np.multiply(self.lut[idx].view(np.uint32), np.uint64(0x1_0000_0001), out=pairs[:k])
+        out: F32 = np.take(pairs, self.bins[:ky, :kx]).view(np.float32)
         return out
 
 

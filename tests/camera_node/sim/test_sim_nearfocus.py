@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camera_node.sim.nearfocus import FADE_SHARE_INV, NearFocus, ladder, weights_table
+from camera_node.sim.nearfocus import BINS_PER_PX, FADE_SHARE_INV, NearFocus, ladder, weights_table
 from camera_node.sim.optics import live_view
 from camera_node.sim.render import _ViewModel
 from tests.camera_node.sim.sim_helpers import open_test_sim, tilted_texture
@@ -88,6 +88,41 @@ def test_pixels_beyond_reach_keep_the_layered_value(tilted: Path) -> None:
     at_focus = np.abs(focus - 300.0) * rate < 0.02
     assert at_focus.any() and within.any()
     assert np.abs(out[at_focus] - sharp[at_focus]).max() < 2.0
+
+
+def _apply_per_pixel(near: NearFocus, out: np.ndarray, position: float, rate: float) -> None:
+    """NearFocus.apply as a gather per pixel from the (rung, pixel) stack: the plain formula."""
+    r = near.reach_px / rate
+    r1 = near.inner_bins / (rate * BINS_PER_PX)
+    f = near.f_sorted.astype(np.float64)
+    a, a1, b1, b = (int(np.sum(f < k)) for k in (position - r, position - r1, position + r1, position + r))
+    d = np.abs(near.f_sorted[a:b] - np.float32(position)) * np.float32(rate * BINS_PER_PX)
+    q = np.minimum(d.astype(np.intp), near.lo.size - 1)
+    j = np.arange(a, b)
+    g = near.stack[near.lo[q], j] * near.w0[q] + near.stack[near.lo[q] + 1, j] * near.w1[q]
+    flat = out.reshape(-1)
+    pix = near.order[a:b]
+    for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):
+        share = np.float32(1.0) - near.w0[q[j0:j1]] - near.w1[q[j0:j1]]
+        g[j0:j1] += flat[pix[j0:j1]] * share
+    flat[pix] = g
+
+
+def test_runs_of_rungs_give_the_per_pixel_formula_bit_for_bit(tilted: Path) -> None:
+    sim, _, _ = open_test_sim(tilted)
+    vm = sim.renderer.model(live_view(sim.spec.optics, 1, (0.5, 0.5)))
+    near = vm.near
+    assert isinstance(near, NearFocus)
+    layered = vm.render_layers(300.0, 2.8).y.copy()
+    # Random positions, and positions exactly on pixels' own focus (the split between the
+    # falling and rising blur).
+    positions = [*np.random.default_rng(0).uniform(NEAR - 20, FAR + 20, 6), *near.f_sorted[::150_000]]
+    for p in positions:
+        for rate in (vm.rate_per_n / 2.8, vm.rate_per_n / 11.0):
+            fast, plain = layered.copy(), layered.copy()
+            near.apply(fast, float(p), rate)
+            _apply_per_pixel(near, plain, float(p), rate)
+            assert np.array_equal(fast.view(np.uint32), plain.view(np.uint32))
 
 
 def test_ladder_and_weights() -> None:

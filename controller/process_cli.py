@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
         type=float,
         default=None,
         metavar="STEPS",
-        help="the lens's slack in level-1 steps, when known (default: the search's prior, 4)",
+        help="the lens's slack in level-1 steps, when known (default: any slack up to 12.8 is crossed)",
     )
     f.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     f.add_argument("--quiet", action="store_true", help="print only the final line")

@@ -44,8 +44,14 @@ class CameraSpec:
     backlash: float | None = None  # the lens's slack in level-1 units, when known
 
     def search_options(self, strategy: str) -> dict[str, float]:
-        """Constructor options of ``strategy`` that this camera's lens sets."""
-        return {"backlash": self.backlash} if strategy == "default" and self.backlash is not None else {}
+        """Constructor options of ``strategy`` that this camera's lens sets.
+
+        A lens whose slack is known is landed by it (``cross_slack`` 0: no round trip past
+        the reading point, whose direction asymmetry costs precision); otherwise ``default``
+        crosses any slack up to its ``cross_slack``."""
+        if strategy != "default" or self.backlash is None:
+            return {}
+        return {"backlash": self.backlash, "cross_slack": 0.0}
 
 
 @dataclass(frozen=True, slots=True)

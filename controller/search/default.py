@@ -1,6 +1,8 @@
 """``default``: bracket coarsely, scan finely under magnification, fit, approach backlash-free.
 
-Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
+Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``).  Where
+steps 2-4 speak of the prior ``backlash``, they describe ``cross_slack`` = 0; the default
+crosses the slack instead (see ``cross_slack`` below):
 
 1. ``COARSE``: live view at 1x, region decoded at a reduced scale (``coarse_scale``) so
    the focus curve is hundreds of steps wide and its slope shows from anywhere in the
@@ -53,13 +55,27 @@ Stages (transitions (state, outcome) -> state are the table ``TRANSITIONS``):
    lands blind instead: by the ledger onto the fitted centre, the last drive far, with
    the prior backlash added on each reversal (``blind`` = 1 in the metrics).
 
-``cross_slack`` (off by default; session 8): the lens's slack may be anything up to it, not
-``backlash``.  The approach then reaches the reading point on a far drive of at least
-``cross_slack`` (after a far scan: near past the guard point by that much and back far by
-the same, so the two reversals' slack cancels), the last drive continues far with none,
-and a reading more than ``reread_beyond`` farther down the flank than planned is taken
-again closer (:func:`.landing.approach_legs`).  Blind landings and the fine scan's turn
-still use the prior.
+``cross_slack`` (12.8 by default since session 9; 0 restores the prior-only search of
+session 8 and before): the lens's slack may be anything up to it, not ``backlash``, so no
+step that decides where the motor ends may lean on the prior.
+
+- The approach reaches the reading point on a far drive of at least ``cross_slack`` (after
+  a far scan: near past the guard point by that much and back far by the same, so the two
+  reversals' slack cancels); the last drive continues far with none; a reading more than
+  ``reread_beyond`` farther down the flank than planned is taken again closer
+  (:func:`.landing.approach_legs`).
+- The fine scan does not turn round (its samples on either side of a reversal would be
+  apart by the unknown slack): it goes back two scan steps before where it began, in
+  level-2 drives only, and runs its way again, filling the gap to
+  the samples it has (:meth:`Default._turn`).
+- A blind landing ends moving the way the samples were taken, any reversal in a pair of
+  one commanded length (:func:`.landing.blind_drives`).  After a near scan that last
+  drive is near: the one landing that does not end far, since none can after near-moving
+  samples without the prior.
+
+The prior ``backlash`` still shapes the first plan (how far short of the guard point the
+far leg after a near scan lands) and is what ``cross_slack`` = 0 relies on; rig.toml's
+``backlash`` sets it per camera.
 
 ``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
 samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
@@ -159,7 +175,7 @@ class Default(SearchMachine):
         fine_parts: int = 2,
         fine_window: float = 19.2,
         min_fine_samples: int = 4,
-        cross_slack: float = 0.0,
+        cross_slack: float = 12.8,
         reread_beyond: float = 6.4,
         backlash: float = 4.0,
         significance: float = 0.04,
@@ -657,6 +673,10 @@ class Default(SearchMachine):
 
     # -- 2: fine scan, one direction only ---------------------------------------------------
     @property
+    def _back_dir(self) -> Direction:
+        return "near" if self.scan_dir == "far" else "far"
+
+    @property
     def _sgn(self) -> float:
         return 1.0 if self.scan_dir == "far" else -1.0
 
@@ -681,9 +701,16 @@ class Default(SearchMachine):
         elif sgn * delta >= self.fine_step / 2 or (sgn * delta > 0 and self.last_dir == self.scan_dir):
             moves.extend(plan_drives(delta, self.levels, 2))
         else:  # overshoot the other way, then take the slack up with the first scan step
-            moves.extend(plan_drives(delta - sgn * self.fine_step, self.levels, 2))
-            moves.append(self._step())
+            n = self._take_up
+            moves.extend(plan_drives(delta - sgn * n * self.levels[1], self.levels, 2))
+            moves.append(Drive(self.scan_dir, 2, n))
         return self._go(moves)
+
+    @property
+    def _take_up(self) -> int:
+        """Level-2 drives of a scan's first step after a reversal: one scan step, or as many
+        as surely cross a slack of up to ``cross_slack``."""
+        return max(self.fine_parts, math.ceil(self.cross_slack / self.levels[1] - 1e-9))
 
     def _step(self) -> Drive:
         return Drive(self.scan_dir, 2, self.fine_parts)
@@ -695,6 +722,12 @@ class Default(SearchMachine):
         sgn = self._sgn
         pts = sorted(self._fine, key=lambda p: sgn * p[0])  # in the order of the scan's way
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
+        if self.cross_slack and i_best + 1 < len(pts):
+            # After a scan back (see _turn), the scan first fills the gap to the samples
+            # taken before it: the peak may lie in it.
+            if sgn * (pts[i_best + 1][0] - self.pos) > 1.5 * self.fine_step:
+                self._to("scan")
+                return self._go([self._step()])
         cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
         low_after = any(m < cut for _, m in pts[i_best + 1 :])
         if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
@@ -712,11 +745,26 @@ class Default(SearchMachine):
         return self._go([self._step()])
 
     def _turn(self, now: float) -> list[Command]:
-        """Scan back the other way from here; the first step takes up the slack."""
-        if self._shifts >= self.max_shifts:
+        """Scan back the other way from here; the first step takes up the slack.
+
+        With ``cross_slack`` the slack of that reversal is unknown, and the samples on either
+        side of it would not make one curve: the scan goes back instead, two scan steps
+        before where it began, and runs its way again from there (two reversals of one
+        commanded length, whose slack cancels), so every sample is taken moving one way.  A
+        scan back reaches two steps where a turned scan runs on: it may go back once more."""
+        if self._shifts >= self.max_shifts + (1 if self.cross_slack else 0):
             return self._fine_failed("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
         self._to("shift")
+        if self.cross_slack:
+            sgn = self._sgn
+            begun = min((p for p, _ in self._fine), key=lambda p: sgn * p)
+            n = self._take_up
+            start = begun - sgn * 2 * self.fine_step
+            # In level-2 drives only: a level-3 drive's jitter (5 % of 47 steps) would shift
+            # the samples to come against those taken so far.
+            k = max(1, round(sgn * (self.pos - start) / self.levels[1]) + n)
+            return self._go([Drive(self._back_dir, 2, k), Drive(self.scan_dir, 2, n)])
         self.scan_dir = "near" if self.scan_dir == "far" else "far"
         self._scan_end = self.pos + self._sgn * (2 * self.fine_window + self.fine_step)
         out = self._go([self._step()])
@@ -796,7 +844,9 @@ class Default(SearchMachine):
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to
         the fitted centre by the ledger (:func:`.landing.blind_drives`)."""
-        moves = landing.blind_drives(self.scan_dir, self.pos, fit.center, self.levels, self.backlash)
+        moves = landing.blind_drives(
+            self.scan_dir, self.pos, fit.center, self.levels, self.backlash, self.cross_slack
+        )
         return self._land(moves, fit.peak, now, outcome="blind")
 
     # -- 3 and 4: landing check ------------------------------------------------------------
@@ -812,6 +862,10 @@ class Default(SearchMachine):
             # This frame is a position reading: on the near flank of the fitted curve, its
             # measure says how far the centre still is.  The drive there reverses (near to
             # far), so it adds the slack; it is in the units the scan was made in.
+            if measure >= self.fit.peak:
+                # Above the fitted top (a narrow peak sampled sparsely is fitted low): the
+                # reading cannot say how far the centre is, and would say 0; the plan can.
+                d = self._guard
             if self.cross_slack and not self._final_reverses and not self._reread:
                 if d > self._guard + self.reread_beyond:
                     # Farther down the flank than planned (more slack than the prior), where

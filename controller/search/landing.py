@@ -125,12 +125,33 @@ def approach_legs(
 
 
 def blind_drives(
-    last_dir: Direction, pos: float, center: float, levels: Sequence[float], backlash: float
+    last_dir: Direction,
+    pos: float,
+    center: float,
+    levels: Sequence[float],
+    backlash: float,
+    cross: float = 0.0,
 ) -> list[Drive]:
     """Drives onto ``center`` by the ledger, the last one far, the prior ``backlash`` added on
     each reversal, for a motor that last moved ``last_dir``.  A centre ahead (far) is one far
     drive; one behind, near past it by a level-2 step, then far onto it.  (After a near
-    scan that is one far drive; after a far scan, near past the centre and far.)"""
+    scan that is one far drive; after a far scan, near past the centre and far.)
+
+    ``cross`` > 0: the slack may be anything up to ``cross``, so no landing may lean on the
+    prior.  The ledger's positions hold for a motor moving ``last_dir`` (the way the samples
+    were taken), so the motor lands moving that way: straight on if the centre lies ahead;
+    else past it the other way by at least ``cross`` and back by the same commanded
+    distance less the way to go, so that the two reversals' slack cancels.  After a near
+    scan that last drive is near: after near-moving samples no landing can end far without
+    the prior.  (Every landing by a reading ends far.)"""
+    if cross > 0:
+        sgn = 1.0 if last_dir == "far" else -1.0
+        if sgn * (center - pos) >= 0:
+            return plan_drives(center - pos, levels, 1)
+        # Half a level-2 step more, so the rounded first leg still leaves a second of ``cross``.
+        past = (math.ceil(cross / levels[1] - 1e-9) + 0.5) * levels[1]
+        back = plan_drives(center - pos - sgn * past, levels, 2)
+        return back + plan_drives(center - (pos + span(back, levels)), levels, 1)
     if center >= pos:
         return plan_drives(center - pos + (backlash if last_dir == "near" else 0.0), levels, 1)
     slack = backlash if last_dir == "far" else 0.0

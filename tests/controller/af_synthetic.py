@@ -69,6 +69,7 @@ class SynthCamera:
     busy_until: float = field(init=False, default=0.0)
     settle_at: float = field(init=False, default=0.0)
     last_dir: str | None = field(init=False, default=None)
+    slack: float = field(init=False, default=0.0)  # dead band still to cross since the last reversal
     seq: int = field(init=False, default=0)
     drives: int = field(init=False, default=0)
 
@@ -86,9 +87,14 @@ class SynthCamera:
                 size = 0.0
             size *= max(0.0, 1 + self.jitter * self.rng.gauss(0, 1))
             size *= 1 + self.asymmetry / 2 if cmd.direction == "far" else 1 - self.asymmetry / 2
+            # Backlash is a dead band, as in camera_node.sim.motor: a reversal first crosses
+            # what is left of it, and a move shorter than that leaves the rest for the next.
             if self.last_dir is not None and cmd.direction != self.last_dir:
-                size = max(0.0, size - self.backlash)
+                self.slack = max(0.0, self.backlash - self.slack)
             self.last_dir = cmd.direction
+            taken = min(size, self.slack)
+            size -= taken
+            self.slack -= taken
             sign = 1.0 if cmd.direction == "far" else -1.0
             self.position = min(max(self.position + sign * size, 0.0), self.travel)
             start = max(self.t + 0.03, self.busy_until)

@@ -165,3 +165,32 @@ def test_the_slack_is_behind_the_reading_whatever_it_is(scan_dir: str, distance:
     assert landed < -LEVEL_SIZES[1] / 2  # on the near flank, where a reading has a slope
     # and the slack is all behind: one more far unit moves the motor one unit
     assert _physical(start, scan_dir, [*plan.legs, Drive("far", 1, 1)], slack) == pytest.approx(landed + 1)
+
+
+@pytest.mark.parametrize(
+    ("last_dir", "pos", "drives"),
+    [
+        # far scan, 20 past the centre: near past it by 2.5 level-2 steps (over the 12.8
+        # allowed for, after rounding), and back far by what is left: 38.4 near, 18.4 far
+        ("far", 20.0, [Drive("near", 2, 6), Drive("far", 2, 2), Drive("far", 1, 6)]),
+        # near scan, 20 short (the centre behind a near-moving motor): far past it, back near
+        ("near", -20.0, [Drive("far", 2, 6), Drive("near", 2, 2), Drive("near", 1, 6)]),
+        # the centre ahead, the way the motor moves: straight on, no reversal
+        ("far", -9.0, [Drive("far", 2, 1), Drive("far", 1, 3)]),
+        ("near", 9.0, [Drive("near", 2, 1), Drive("near", 1, 3)]),
+    ],
+)
+def test_blind_drives_for_any_slack(last_dir: str, pos: float, drives: list[Drive]) -> None:
+    assert blind_drives(last_dir, pos, 0.0, LEVEL_SIZES, BACKLASH, cross=12.8) == drives  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("slack", [0.0, 2.0, 4.0, 8.0, 12.8])
+@pytest.mark.parametrize("last_dir", ["near", "far"])
+@pytest.mark.parametrize("offset", [-75.0, -17.0, -3.0, 3.0, 17.0, 75.0])
+def test_blind_drives_land_whatever_the_slack(last_dir: str, offset: float, slack: float) -> None:
+    """With ``cross``, a blind landing ends moving the way the samples were taken
+    (``last_dir``), and any reversal comes in a pair of one commanded length, so the motor
+    lands on the centre, to half a level-1 step, whatever its slack up to ``cross``."""
+    drives = blind_drives(last_dir, offset, 0.0, LEVEL_SIZES, BACKLASH, cross=12.8)  # type: ignore[arg-type]
+    assert drives[-1].direction == last_dir
+    assert abs(_physical(offset, last_dir, drives, slack)) <= 0.5

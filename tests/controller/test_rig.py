@@ -34,7 +34,7 @@ def test_a_lens_backlash_reaches_the_default_search_only() -> None:
     )
     a, b = rig.cameras
     assert a.backlash == 12.0 and b.backlash is None
-    assert a.search_options("default") == {"backlash": 12.0}
+    assert a.search_options("default") == {"backlash": 12.0, "cross_slack": 0.0}  # told: trusted
     assert a.search_options("sweep") == {} and b.search_options("default") == {}
 
 

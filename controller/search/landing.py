@@ -1,8 +1,10 @@
 """Landing on a fitted peak: pure planning for the last drives of a search.
 
-Positions are the search's ledger (nominal level-1 units relative to the start). The
-final drive is always far, so the motor's slack is taken up the same way every time.
-Two ways to land:
+Positions are the search's ledger (nominal level-1 units relative to the start). A
+landing by reading always ends with a far drive; a blind one, with ``cross``, ends the way
+the samples were taken (far, unless the scan ran near).  Either way any reversal of the
+landing is paired with another of the same commanded length, or the prior is told the
+slack, so it does not shift the motor against the samples.  Two ways to land:
 
 - *by reading* (:func:`approach_legs`, then :func:`flank_reading`): one drive to ``guard``
   short of the centre on the near flank; the frame there gives, through the fitted curve,

@@ -66,8 +66,8 @@ step that decides where the motor ends may lean on the prior.
   (:func:`.landing.approach_legs`).
 - The fine scan does not turn round (its samples on either side of a reversal would be
   apart by the unknown slack): it goes back two scan steps before where it began, in
-  level-2 drives only, and runs its way again, filling the gap to
-  the samples it has (:meth:`Default._turn`).
+  level-2 drives only, and runs its way again, filling the gap to the samples it has
+  (:meth:`Default._turn`).
 - A blind landing ends moving the way the samples were taken, any reversal in a pair of
   one commanded length (:func:`.landing.blind_drives`).  After a near scan that last
   drive is near: the one landing that does not end far, since none can after near-moving

@@ -93,6 +93,36 @@ def test_finds_focus_whatever_the_backlash(
     assert len(landed) >= MIN_LANDED, sorted(set(RATE_SEEDS) - set(landed))
 
 
+def test_the_fine_scan_goes_back_rather_than_turning_round() -> None:
+    """The coarse stage stops past the peak, so the fine scan's first sample is its best.  On
+    a lens with 10 units of slack the scan does not reverse onto the curve (its samples
+    would then be 10 - 4 units apart from the first ones): it goes back past where it began,
+    in level-2 drives, and samples moving far again, filling the gap to what it has; every
+    reversal is paired with one of the same commanded length."""
+    cam = syn.SynthCamera(syn.lorentz(420.0), seed=1, start=150.0, backlash=10.0)
+    out = _run(cam)
+    assert isinstance(out.end, Done) and out.end.metrics["shifts"] == 2.0
+    assert abs(cam.position - 420.0) <= TOL
+    moves = [c for c in out.commands if isinstance(c, (Drive, Zoom))]
+    i = moves.index(Zoom(5, (0.5, 0.5)))
+    far2, back = Drive("far", 2, 2), Drive("near", 2, 8)
+    assert moves[i + 1 : i + 14] == [
+        Drive("far", 2, 1),  # to the scan's start: the first sample
+        far2,  # the second, lower: the first is the best
+        back,  # so back two steps before where the scan began, and the take-up ...
+        far2,  # ... far, which crosses the slack whatever it is: a sample
+        far2,  # a sample; the new first one is the best again
+        back,  # back again
+        far2,
+        far2,  # on far, filling the gap to the first samples
+        far2,
+        Drive("near", 2, 3),  # the approach: near past the guard point, far back by 12.8
+        far2,
+        Drive("far", 2, 1),  # and on far by the reading
+        Drive("far", 1, 4),
+    ]
+
+
 def test_leaning_on_the_prior_misses_on_another_lens() -> None:
     """Why the slack is crossed: with ``cross_slack`` = 0 the last drive after a far scan
     adds the prior's 4 units, so a lens without backlash overshoots (from 720 to focus at

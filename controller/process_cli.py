@@ -212,11 +212,17 @@ async def _focus_once(
     if r["ok"]:
         print(
             f"{name}: focused at {r['position']:+.1f} steps from the start,"
-            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}"
+            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}"
         )
         return 0
     print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
     return 1
+
+
+def _slack_note(result: dict[str, Any]) -> str:
+    """The lens's slack, when this run's reading measured it (rig.toml ``backlash``)."""
+    slack = result.get("slack")
+    return f"; lens slack about {slack:.1f} steps" if isinstance(slack, int | float) else ""
 
 
 def _depth_note(result: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,22 @@ def check_endpoint(value: object, where: str) -> str:
     if not isinstance(value, str) or not _ENDPOINT_RE.match(value):
         raise UsageError(f"{where}: {value!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5556")
     return value
+
+
+SLACK_RUNS = 9  # a camera's slack is summarised over its last runs that measured it
+
+
+def slack_summary(estimates: Sequence[float]) -> dict[str, float | int] | None:
+    """What a camera's last runs measured of its lens's slack: the median of up to
+    ``SLACK_RUNS`` readings, in level-1 steps, and how many; None until one has (only a run
+    whose way to its reading point reverses once measures it).  Reported so that the
+    value can go into rig.toml's ``backlash``; the search does not use it."""
+    if not estimates:
+        return None
+    last = sorted(estimates[-SLACK_RUNS:])
+    n = len(last)
+    median = last[n // 2] if n % 2 else (last[n // 2 - 1] + last[n // 2]) / 2
+    return {"steps": round(median, 1), "runs": n}
 
 
 def check_backlash(value: object, where: str) -> float:

@@ -255,9 +255,11 @@ class AutofocusRun:
         if isinstance(end, Done):
             result.update(position=end.position, measure=end.measure, node_position=end.node_position)
             spread = end.metrics.get("fine_spread")
+            slack = end.metrics.get("slack")
             result.update(
                 spans_depth=bool(end.metrics.get("spans_depth", 0.0)),
                 depth_spread=None if spread is None or spread < 0 else round(spread, 1),
+                slack=None if slack is None else round(slack, 1),
             )
             self._phase("done")
         else:

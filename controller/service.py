@@ -25,7 +25,7 @@ import zmq
 import zmq.asyncio
 
 from controller.links import CameraLink
-from controller.rig import Rig
+from controller.rig import SLACK_RUNS, Rig, slack_summary
 from controller.rigops import RigOps
 from controller.runner import AutofocusRun
 from controller.search import create_strategy
@@ -68,6 +68,7 @@ class Controller:
         self._auth: Any = None
         self.runs: dict[str, AutofocusRun] = {}
         self.last_results: dict[str, dict[str, Any]] = {}
+        self.slacks: dict[str, list[float]] = {}  # per camera: the slack its last runs measured
         self._run_tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._run_ids = 0
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="measure")
@@ -114,6 +115,7 @@ class Controller:
             "fps": round(link.fps, 2),
             "af": run.state if run is not None else "idle",
             "last_result": self.last_results.get(link.name),
+            "slack": slack_summary(self.slacks.get(link.name, [])),
             "node": link.spec.rep,
             "serial": (link.info or {}).get("serial", link.spec.serial),
             "model": (link.info or {}).get("model"),
@@ -178,6 +180,8 @@ class Controller:
             self.runs.pop(camera, None)
             self._run_tasks.pop(camera, None)
         self.last_results[camera] = result
+        if isinstance(result.get("slack"), int | float):
+            self.slacks[camera] = [*self.slacks.get(camera, []), float(result["slack"])][-SLACK_RUNS:]
         return result
 
     async def cmd_cancel(self, args: dict[str, Any]) -> dict[str, Any]:

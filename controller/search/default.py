@@ -254,6 +254,8 @@ class Default(SearchMachine):
         self.slack_margin = slack_margin
         self.reading = 0.0
         self._guard = 0.0
+        self._slack_sign = 0.0
+        self._slack: float | None = None  # the lens's slack as one reading measured it
         self.backlash = backlash
         self._last_measure = 0.0
         self._check = False
@@ -833,6 +835,12 @@ class Default(SearchMachine):
         )
         self._guard = plan.guard
         self._final_reverses = plan.final_reverses
+        # Whether the way to the reading point reverses once, and which way: then the reading
+        # measures the slack that reversal crossed (+1: near to far, -1: far to near).
+        if self.scan_dir == "near" and not plan.final_reverses:
+            self._slack_sign = 1.0
+        elif self.scan_dir == "far" and plan.final_reverses:
+            self._slack_sign = -1.0
         return self._go(plan.legs)
 
     def _fine_depth(self) -> depth.DepthEstimate | None:
@@ -866,6 +874,10 @@ class Default(SearchMachine):
                 # Above the fitted top (a narrow peak sampled sparsely is fitted low): the
                 # reading cannot say how far the centre is, and would say 0; the plan can.
                 d = self._guard
+            elif self._slack_sign and not self._reread:
+                # The plan put the motor ``guard`` short with the prior's slack; the image
+                # says ``d``: the difference is the slack's own (reported, not used).
+                self._slack = self.backlash + self._slack_sign * (d - self._guard)
             if self.cross_slack and not self._final_reverses and not self._reread:
                 if d > self._guard + self.reread_beyond:
                     # Farther down the flank than planned (more slack than the prior), where
@@ -909,6 +921,7 @@ class Default(SearchMachine):
             fit_width=self.fit.width,
             expected=self.fit.peak,
             reading=self.reading,
+            **({} if self._slack is None else {"slack": self._slack}),
             landing_offset=d,
             checked=float(self._checked),
             blind=float(outcome == "blind"),

@@ -142,12 +142,18 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
                 # one plane (focus_at = 430): the region's parts all peak together
                 assert r["spans_depth"] is False, r
                 assert r["depth_spread"] is None or 0.0 <= r["depth_spread"] < 15.0, r
+                # the lens's slack (the simulated lens's 4), when the reading measured it
+                assert r["slack"] is None or abs(r["slack"] - 4.0) <= 3.0, r
             else:
                 assert r["reason"] and r["detail"], r
                 assert states[cam][-1] == "failed"
         status = {c["name"]: c for c in client.call("status")["cameras"]}
         assert all(status[n]["last_result"] == results[n] for n in names)
         assert all(status[n]["af"] == "idle" for n in names)
+        for n in names:  # what the runs measured of the lens's slack, summarised per camera
+            r, slack = results[n], status[n]["slack"]
+            measured = r.get("slack")
+            assert slack == (None if measured is None else {"steps": measured, "runs": 1}), (r, slack)
 
 
 def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:

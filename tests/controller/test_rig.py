@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from controller.rig import DEFAULT_ROI, CameraSpec, Rig, dump_rig, load_rig, parse_rig
+from controller.rig import (
+    DEFAULT_ROI,
+    SLACK_RUNS,
+    CameraSpec,
+    Rig,
+    dump_rig,
+    load_rig,
+    parse_rig,
+    slack_summary,
+)
 from tetherfocus.errors import UsageError
 
 
@@ -76,3 +85,17 @@ def test_unknown_camera_names_the_known_ones() -> None:
     rig = parse_rig({"camera": [{"name": "left", "rep": "tcp://h:1"}, {"name": "right", "rep": "tcp://h:2"}]})
     with pytest.raises(UsageError, match="known: left, right"):
         rig.camera("middle")
+
+
+@pytest.mark.parametrize(
+    ("estimates", "summary"),
+    [
+        ([], None),
+        ([7.2], {"steps": 7.2, "runs": 1}),
+        ([3.0, 4.4, 3.8, 12.0], {"steps": 4.1, "runs": 4}),  # a median: one odd reading does not move it
+        # only the last SLACK_RUNS count: a lens changed, the old readings age out
+        ([0.0] * 5 + [10.0] * SLACK_RUNS, {"steps": 10.0, "runs": SLACK_RUNS}),
+    ],
+)
+def test_slack_summary(estimates: list[float], summary: dict[str, float] | None) -> None:
+    assert slack_summary(estimates) == summary

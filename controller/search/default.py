@@ -872,8 +872,9 @@ class Default(SearchMachine):
             # far), so it adds the slack; it is in the units the scan was made in.
             if measure >= self.fit.peak:
                 # Above the fitted top (a narrow peak sampled sparsely is fitted low): the
-                # reading cannot say how far the centre is, and would say 0; the plan can.
-                d = self._guard
+                # reading says 0 and cannot be trusted there; the plan says ``guard`` but the
+                # round trip to here moves the motor a step or two.  Take the middle.
+                d = self._guard / 2
             elif self._slack_sign and not self._reread:
                 # The plan put the motor ``guard`` short with the prior's slack; the image
                 # says ``d``: the difference is the slack's own (reported, not used).

@@ -18,6 +18,7 @@ names the file, the camera and the key at fault.
 from __future__ import annotations
 
 import re
+import statistics
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,10 +101,8 @@ def slack_summary(estimates: Sequence[float]) -> dict[str, float | int] | None:
     value can go into rig.toml's ``backlash``; the search does not use it."""
     if not estimates:
         return None
-    last = sorted(estimates[-SLACK_RUNS:])
-    n = len(last)
-    median = last[n // 2] if n % 2 else (last[n // 2 - 1] + last[n // 2]) / 2
-    return {"steps": round(median, 1), "runs": n}
+    last = estimates[-SLACK_RUNS:]
+    return {"steps": round(statistics.median(last), 1), "runs": len(last)}
 
 
 def check_backlash(value: object, where: str) -> float:

@@ -712,7 +712,7 @@ class Default(SearchMachine):
     def _take_up(self) -> int:
         """Level-2 drives of a scan's first step after a reversal: one scan step, or as many
         as surely cross a slack of up to ``cross_slack``."""
-        return max(self.fine_parts, math.ceil(self.cross_slack / self.levels[1] - 1e-9))
+        return max(self.fine_parts, landing.crossing_drives(self.cross_slack, self.levels))
 
     def _step(self) -> Drive:
         return Drive(self.scan_dir, 2, self.fine_parts)
@@ -767,7 +767,7 @@ class Default(SearchMachine):
             # the samples to come against those taken so far.
             k = max(1, round(sgn * (self.pos - start) / self.levels[1]) + n)
             return self._go([Drive(self._back_dir, 2, k), Drive(self.scan_dir, 2, n)])
-        self.scan_dir = "near" if self.scan_dir == "far" else "far"
+        self.scan_dir = self._back_dir
         self._scan_end = self.pos + self._sgn * (2 * self.fine_window + self.fine_step)
         out = self._go([self._step()])
         # The reversal takes up the slack first: keep the ledger in the units of the

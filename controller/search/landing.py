@@ -63,6 +63,11 @@ def flank_reading(fit: Fit, samples: Sequence[tuple[float, float]], measure: flo
     return d
 
 
+def crossing_drives(cross: float, levels: Sequence[float]) -> int:
+    """Level-2 drives that surely cross a slack of up to ``cross`` (at least one)."""
+    return max(1, math.ceil(cross / levels[1] - 1e-9))
+
+
 @dataclass(frozen=True, slots=True)
 class Approach:
     """The drive to the reading point: ``legs``, the ``guard`` (how far short of the centre
@@ -99,7 +104,7 @@ def approach_legs(
     so that the two reversals' slack cancels whatever it is."""
     if cross > 0:
         step = levels[1]
-        n_cross = math.ceil(cross / step - 1e-9)  # level-2 drives that surely cross the slack
+        n_cross = crossing_drives(cross, levels)
         if scan_dir == "far":  # two reversals of one commanded length: the slack cancels
             out = plan_drives(-(pos - center + guard + n_cross * step), levels, 2)
             legs = [*out, Drive("far", 2, n_cross)]
@@ -151,7 +156,7 @@ def blind_drives(
         if sgn * (center - pos) >= 0:
             return plan_drives(center - pos, levels, 1)
         # Half a level-2 step more, so the rounded first leg still leaves a second of ``cross``.
-        past = (math.ceil(cross / levels[1] - 1e-9) + 0.5) * levels[1]
+        past = (crossing_drives(cross, levels) + 0.5) * levels[1]
         back = plan_drives(center - pos - sgn * past, levels, 2)
         return back + plan_drives(center - (pos + span(back, levels)), levels, 1)
     if center >= pos:

@@ -734,7 +734,14 @@ class Default(SearchMachine):
         low_after = any(m < cut for _, m in pts[i_best + 1 :])
         if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
             return self._fit_fine(now)
-        if low_after and i_best == 0:  # the peak lies behind where the scan started: turn round
+        if low_after and i_best == 0:
+            # Best where the scan started.  If the next sample is as high within the noise,
+            # the top may lie between them: a fit with its centre inside the scan lands
+            # from these samples.  Otherwise the peak lies behind: turn round (which, crossing
+            # the slack, joins samples taken after a round trip whose direction asymmetry
+            # shifts them by a step or more against these).
+            if len(pts) >= self.min_fine_samples and pts[1][1] >= cut and self._top_inside():
+                return self._fit_fine(now)
             return self._turn(now)
         if sgn * (self._scan_end - self.pos) >= -self.fine_step / 2 or low_after:
             self._to("scan")
@@ -782,7 +789,8 @@ class Default(SearchMachine):
         self._to("shift")
         return self._start_scan(start)
 
-    def _fit_fine(self, now: float) -> list[Command]:
+    def _fine_fit(self) -> tuple[list[float], list[float], float, fits.Fit | None]:
+        """The fine samples in order of position, the noise of one, and the curve they fit."""
         xs = [p for p, _ in self._fine]
         ys = [m for _, m in self._fine]
         order = sorted(range(len(xs)), key=lambda i: xs[i])
@@ -791,9 +799,21 @@ class Default(SearchMachine):
         models = ("hyperbola", "lorentzian", "gaussian") if len(xs) >= 5 else ("lorentzian", "gaussian")
         # Each sample averages ``frames_per_sample`` frames: judge the fit by its noise.
         noise = self.noise / math.sqrt(self.frames_per_sample)
-        fit = fits.fit_peak(xs, ys, noise=max(noise, 0.005), models=models)
+        return xs, ys, noise, fits.fit_peak(xs, ys, noise=max(noise, 0.005), models=models)
+
+    def _inside(self, fit: fits.Fit | None, xs: Sequence[float]) -> bool:
+        """A fit whose centre lies inside the scan, a quarter step from either end."""
         inner = 0.25 * self.fine_step
-        if fit is None or not (xs[0] + inner < fit.center < xs[-1] - inner):
+        return fit is not None and xs[0] + inner < fit.center < xs[-1] - inner
+
+    def _top_inside(self) -> bool:
+        xs, _, _, fit = self._fine_fit()
+        return self._inside(fit, xs)
+
+    def _fit_fine(self, now: float) -> list[Command]:
+        xs, ys, noise, fit = self._fine_fit()
+        inner = 0.25 * self.fine_step
+        if fit is None or not self._inside(fit, xs):
             ahead = fit is not None and (
                 fit.center > xs[-1] - inner if self.scan_dir == "far" else fit.center < xs[0] + inner
             )

@@ -116,6 +116,9 @@ def _vertex(coef: F64, x_ref: float, scale: float) -> tuple[float, float] | None
     return x_ref + u0 * scale, a + b * u0 + c * u0 * u0
 
 
+_MAX_LOG_PEAK = 700.0  # exp() overflows a float64 beyond about 709.78
+
+
 def _fit_quadratic(model: str, x: F64, y: F64) -> Fit | None:
     ref = float(x.mean())
     scale = max(float(np.ptp(x)) / 2.0, 1e-9)
@@ -137,6 +140,8 @@ def _fit_quadratic(model: str, x: F64, y: F64) -> Fit | None:
     center, top = v
     c = float(coef[2]) / (scale * scale)
     if model == "gaussian":
+        if top > _MAX_LOG_PEAK:
+            return None  # samples on a straight line in log: a top too far off to be a float
         peak, width = math.exp(top), math.sqrt(-1.0 / (2.0 * c))
     elif model == "lorentzian":
         if top <= 0:

@@ -85,6 +85,15 @@ def test_no_peak_gives_none() -> None:
     assert fits.fit_peak(X, valley, models=("gaussian", "lorentzian", "parabola")) is None
 
 
+def test_a_log_straight_line_gives_none_not_an_overflow() -> None:
+    """Three coarse samples rising at an almost constant ratio (from a synthetic run that
+    started near the end stop): the log-parabola's vertex lies so far out that its top
+    overflows a float.  That is no peak, and the search must not crash on it."""
+    x = [0.0, 47.0, 94.0]
+    y = [0.24954349687664448, 0.3093900089442931, 0.3835773058755074]
+    assert fits.fit_peak(x, y, models=("gaussian",), max_reject=0) is None
+
+
 @pytest.mark.parametrize("model", fits.MODELS)
 def test_offset_for_inverts_predict(model: str) -> None:
     fit = fits.Fit(model, 10.0, 2.0, 5.0, slope=0.3)

@@ -95,8 +95,12 @@ def _check(arg: Arg, v: Any) -> Any:
     return v
 
 
+MIN_ROI_SIDE = 0.01  # of the view: 9.6 x 6.4 pixels of a 960 x 640 live view
+
+
 def check_roi(v: object, name: str = "roi") -> list[float]:
-    """A region of interest ``[x, y, w, h]`` as fractions, inside the unit square.
+    """A region of interest ``[x, y, w, h]`` as fractions, inside the unit square, at
+    least :data:`MIN_ROI_SIDE` wide and high.
 
     Raises ProtocolError(bad_args).
     """
@@ -107,6 +111,12 @@ def check_roi(v: object, name: str = "roi") -> list[float]:
         raise _fail(name, "must have 0 <= x, y < 1 and 0 < w, h <= 1")
     if x + w > 1.0 + 1e-9 or y + h > 1.0 + 1e-9:
         raise _fail(name, "must lie inside the view (x + w <= 1, y + h <= 1)")
+    if w < MIN_ROI_SIDE or h < MIN_ROI_SIDE:
+        raise _fail(
+            name,
+            f"must be at least {MIN_ROI_SIDE:g} of the view wide and high, not {w:g} x {h:g}:"
+            " a focus measure needs pixels to compare",
+        )
     return [x, y, w, h]
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from protocol import ProtocolError, check_roi
 from tetherfocus.errors import UsageError
 
 _KEYS = {"scene", "roi", "start", "repeats", "name", "seed"}
@@ -79,9 +80,10 @@ def _case(path: Path, i: int, t: Any) -> Case:
     roi = t.get("roi")
     if not (isinstance(roi, list) and len(roi) == 4 and all(_number(v) for v in roi)):
         raise UsageError(f"{where}: 'roi' is required: [x, y, w, h] fractions of the live view")
-    x, y, w, h = (float(v) for v in roi)
-    if not (w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 1 + 1e-9 and y + h <= 1 + 1e-9):
-        raise UsageError(f"{where}: 'roi' {roi} must lie inside [0, 1] with positive width and height")
+    try:
+        x, y, w, h = check_roi(roi)
+    except ProtocolError as exc:
+        raise UsageError(f"{where}: {exc.message}") from None
     start = t.get("start")
     if start is not None and not _number(start):
         raise UsageError(f"{where}: 'start' must be a number of level-1 steps from the near end")

@@ -69,6 +69,9 @@ def test_invalid(cmd: str, args: dict[str, Any], message: str) -> None:
         ([0, 0, 1, 1], True),
         ([0.9, 0.4, 0.2, 0.2], False),  # spills over the right edge
         ([0.4, 0.4, 0, 0.2], False),  # empty
+        ([0.99, 0.99, 0.01, 0.01], True),  # the smallest: 9.6 x 6.4 pixels of 960 x 640
+        ([0.5, 0.5, 0.002, 0.002], False),  # 2 x 1 pixels: nothing for a measure to compare
+        ([0.0, 0.5, 1.0, 0.003], False),  # a strip 2 pixels high
         ([-0.1, 0.4, 0.2, 0.2], False),
         ([0.4, 0.4, 0.2], False),
         ("centre", False),

@@ -67,6 +67,9 @@ class AutofocusRun:
         self.superseded = 0  # frames skipped undecoded because they precede the last move
         self._floor = 0  # the move_id of the last move the node accepted for this run
         self._seen_at = 0.0  # when the link last had a frame for this run, wanted or not
+        self.unscored = 0  # wanted frames that could not be decoded or scored
+        self.unscored_why = ""
+        self._unscored_since: float | None = None  # the first of the wanted frames since unscored
         self._cancel_waiter: asyncio.Future[Any] | None = None
         self.state = "starting"
         self.started = time.monotonic()
@@ -163,8 +166,13 @@ class AutofocusRun:
         the strategy's commands; None for a frame that cannot be decoded."""
         try:
             obs = observe(frame.header, frame.jpeg, self.roi, **kwargs)
-        except ValueError:
+        except ValueError as exc:
+            if self._unscored_since is None:
+                self._unscored_since = time.monotonic()
+            self.unscored += 1
+            self.unscored_why = str(exc)
             return None
+        self._unscored_since = None
         position = self._sample_position(obs)
         phase = getattr(self.strategy, "phase", None)
         return obs, position, phase, self.strategy.feed(obs, time.monotonic())
@@ -215,6 +223,15 @@ class AutofocusRun:
                     kwargs["measure"] = self.measure
                 stepped = await loop.run_in_executor(self.executor, self._measure_and_feed, frame, kwargs)
                 if stepped is None:
+                    # Frames keep coming but none can be scored (a corrupt stream): fail
+                    # rather than wait for ever.
+                    since = self._unscored_since
+                    if since is not None and time.monotonic() - since > self.frame_timeout:
+                        raise RunFailed(
+                            "no_frames",
+                            f"no frame could be scored in {self.frame_timeout:g} s"
+                            f" ({self.unscored} tried; the last: {self.unscored_why})",
+                        )
                     continue
                 obs, position, phase, cmds = stepped
                 self.frames += 1

@@ -217,3 +217,33 @@ def test_autofocus_on_frozen_frames_ends(tmp_path: Path) -> None:
             await link.stop()
 
     _run(tmp_path, body)
+
+
+def test_autofocus_on_frames_it_cannot_score_ends(tmp_path: Path) -> None:
+    """Frames keep coming, but none can be scored (here a 2 x 1 pixel region, which the
+    protocol refuses since 1.5 but a run can still be handed; a corrupt stream does the
+    same): the run fails ``no_frames`` after ``frame_timeout`` instead of waiting for ever."""
+
+    async def body(node: Node, backend: SimBackend, client: AsyncClient, opens: list[float]) -> None:
+        ctx = zmq.asyncio.Context.instance()
+        link = CameraLink(RigCamera("faulty", node.rep_endpoint, node.publisher.endpoint), ctx)
+        link.start()
+        try:
+            await _until(lambda: link.online, 10)
+            roi = [0.5, 0.5, 0.002, 0.002]
+            events: list[tuple[str, dict[str, Any]]] = []
+            strategy = create_strategy(
+                "default", zoom_levels=link.zoom_levels, capabilities=link.capabilities
+            )
+            run = AutofocusRun(
+                link, strategy, "default", roi, lambda k, f: events.append((k, f)), frame_timeout=3.0
+            )
+            result = await asyncio.wait_for(run.run(), 60)
+            assert not result["ok"] and result["reason"] == "no_frames", result
+            assert "could be scored" in result["detail"] and run.unscored > 0, result
+            assert run.frames == 0 and node.seq > 0  # frames kept flowing, none was scored
+            assert events[-1][0] == "result"
+        finally:
+            await link.stop()
+
+    _run(tmp_path, body)

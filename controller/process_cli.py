@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import logging
 import sys
 import time
@@ -105,6 +106,8 @@ def _focus(args: argparse.Namespace) -> int:
     roi = parse_roi(args.roi)
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout {args.timeout:g}: give the seconds to wait, more than 0")
     from controller.rig import check_backlash
 
     backlash = getattr(args, "backlash", None)

@@ -65,9 +65,12 @@ def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
         (("--backlash", "-2"), "--backlash must lie within"),
         (("--backlash", "6", "--strategy", "sweep"), "--backlash is for the default strategy"),
         (("--backlash", "lots"), "--backlash"),
+        (("--timeout", "-1"), "--timeout -1: give the seconds to wait"),
+        (("--timeout", "0"), "--timeout 0: give the seconds to wait"),
+        (("--roi", "0.5,0.5,0.001,0.2"), "at least 0.01 of the view wide and high"),
     ],
 )
-def test_a_bad_backlash_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+def test_a_bad_flag_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
     r = focus("--node", "tcp://127.0.0.1:9", *args)
     assert r.returncode == 2
     assert r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr, r.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import logging
+import math
 import sys
 import time
 from typing import Any

@@ -80,8 +80,10 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         raise UsageError("--camera is required: sim, sim:SCENE, gphoto2 or gphoto2:PORT")
     if args.fps < 0 or args.fps > 120:
         raise UsageError(f"--fps {args.fps:g}: expected 0 (no cap) to 120")
-    if args.save_dir is not None and args.save_dir.exists() and not args.save_dir.is_dir():
-        raise UsageError(f"--save-dir {args.save_dir}: exists and is not a directory")
+    if args.save_dir is not None:
+        _check_save_dir(args.save_dir)
+    if str(args.log_level).upper() not in LOG_LEVELS:
+        raise UsageError(f"--log-level {args.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
     return NodeConfig(
         camera=parse_camera(args.camera),
         name=check_name(args.name),
@@ -94,6 +96,22 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         advertise=_advertise(getattr(args, "advertise", None)),
         keys=_check_keys(getattr(args, "keys", None)),
     )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _check_save_dir(path: Path) -> None:
+    """The directory captures are saved in: made now if missing, and writable, so that a
+    mistake is one line at start rather than a failed capture later.  Raises UsageError."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--save-dir {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--save-dir {path}: cannot make it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--save-dir {path}: not writable")
 
 
 def _check_keys(keys: Path | None) -> Path | None:

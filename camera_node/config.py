@@ -13,6 +13,7 @@ from pathlib import Path
 
 from camera_node.backends.base import Backend
 from camera_node.clock import Clock
+from tetherfocus.endpoints import endpoint_problem
 from tetherfocus.errors import UsageError
 
 # Without keys a node only listens on loopback unless told otherwise (tcp://*:5555).
@@ -28,7 +29,6 @@ LOCK_TIMEOUT_S = 2.0  # a short command waits this long for the one before it, t
 MAX_PENDING = 16  # commands waiting for the camera beyond this get "busy" at once
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_ENDPOINT_RE = re.compile(r"^(tcp://[^\s:/]+:(\d+|\*)|ipc://\S+|inproc://\S+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +76,11 @@ def check_name(name: str) -> str:
 
 
 def check_endpoint(flag: str, endpoint: str) -> str:
-    if not _ENDPOINT_RE.match(endpoint):
+    problem = endpoint_problem(endpoint, bind=True)
+    if problem is not None:
         raise UsageError(
-            f"{flag} {endpoint!r}: expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555, tcp://*:5555) or ipc://PATH"
+            f"{flag} {endpoint!r}: {problem}"
+            " (expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:5555, tcp://*:5555, or ipc://PATH)"
         )
     return endpoint
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from protocol import ProtocolError, check_roi
+from tetherfocus.endpoints import endpoint_problem
 from tetherfocus.errors import UsageError
 
 DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENDPOINT_RE = re.compile(r"^(tcp://([^\s:\[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}|ipc://\S+|inproc://\S+)$")
 _CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial", "backlash"}
 MAX_BACKLASH = 200.0  # level-1 units: a quarter of a Canon lens's travel
 _TOP_KEYS = {"name", "camera"}
@@ -71,13 +71,12 @@ class Rig:
         raise UsageError(f"no camera named {name!r} in the rig (known: {known})")
 
 
-_BIND_RE = re.compile(r"^(tcp://([^\s:\[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5}|\*)|ipc://\S+|inproc://\S+)$")
-
-
 def check_bind_endpoint(value: object, where: str) -> str:
     """An endpoint to bind: like a connect endpoint, but the port may be ``*`` (any free one)."""
-    if not isinstance(value, str) or not _BIND_RE.match(value):
-        raise UsageError(f"{where}: {value!r} is not a ZeroMQ endpoint to bind, like tcp://127.0.0.1:5560")
+    problem = endpoint_problem(value, bind=True)
+    if problem is not None:
+        raise UsageError(f"{where}: {value!r} {problem}; bind to one like tcp://127.0.0.1:5560")
+    assert isinstance(value, str)
     return value
 
 
@@ -86,8 +85,10 @@ def valid_name(name: str) -> bool:
 
 
 def check_endpoint(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _ENDPOINT_RE.match(value):
-        raise UsageError(f"{where}: {value!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5556")
+    problem = endpoint_problem(value)
+    if problem is not None:
+        raise UsageError(f"{where}: {value!r} {problem}; give one like tcp://127.0.0.1:5556")
+    assert isinstance(value, str)
     return value
 
 

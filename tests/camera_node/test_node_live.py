@@ -261,6 +261,12 @@ def test_sigterm_exits_cleanly(sim_node: NodeProc) -> None:
         (["--camera", "sim", "--pub", "udp://x"], "--pub"),
         (["--camera", "sim", "--name", "bad name"], "--name"),
         (["--name", "x"], "--camera is required"),
+        (["--camera", "sim", "--rep", "tcp://127.0.0.1:99999"], "ports are 1 to 65535"),
+        (["--camera", "sim", "--log-level", "LOUD"], "--log-level 'LOUD'"),
+        (
+            ["--camera", "sim", "--save-dir", "/proc/no-such-dir"],
+            "--save-dir /proc/no-such-dir: cannot make it",
+        ),
     ],
 )
 def test_usage_errors_are_one_line(args: list[str], needle: str) -> None:

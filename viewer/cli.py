@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.rig import load_rig
+from controller.rig import check_endpoint, load_rig
 from tetherfocus.errors import UsageError
 from tetherfocus.security import load_security
 from viewer import auth
@@ -72,6 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.rig:
         raise UsageError("viewer needs --rig RIG.toml (the cameras to show)")
     rig = load_rig(args.rig)
+    check_endpoint(args.controller, "--controller")
+    if args.controller_pub is not None:
+        check_endpoint(args.controller_pub, "--controller-pub")
     host, port = parse_http(args.http)
     token = viewer_token(args.token or os.environ.get(auth.ENV), host, args.require_token)
     if args.keys is not None:

@@ -38,13 +38,17 @@ class ViewerConfig:
 def default_controller_pub(controller: str) -> str:
     """``tcp://h:5560`` → ``tcp://h:5561``.  Raises UsageError for other endpoint kinds."""
     parts = urlsplit(controller)
-    if parts.scheme != "tcp" or parts.port is None:
+    try:
+        port = parts.port
+    except ValueError:  # out of 0-65535: the endpoint checks say so first
+        port = None
+    if parts.scheme != "tcp" or port is None or port >= 65535:
         raise UsageError(
             f"cannot guess the controller's event endpoint from {controller!r}; give --controller-pub"
         )
     host = parts.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return f"tcp://{host}:{parts.port + 1}"
+    return f"tcp://{host}:{port + 1}"
 
 
 def parse_http(value: str) -> tuple[str, int]:

@@ -31,6 +31,12 @@ def viewer(*args: str) -> subprocess.CompletedProcess[str]:
         (["--rig", "/nonexistent/rig.toml"], "does not exist"),
         (["--rig", "{rig}", "--http", "localhost"], "HOST:PORT"),
         (["--rig", "{rig}", "--controller", "ipc:///tmp/x"], "--controller-pub"),
+        (
+            ["--rig", "{rig}", "--controller", "tcp://127.0.0.1:99999"],
+            "ports are 1 to 65535",
+        ),  # was a traceback
+        (["--rig", "{rig}", "--controller", "tcp://127.0.0.1:65535"], "--controller-pub"),
+        (["--rig", "{rig}", "--controller-pub", "nonsense"], "--controller-pub: 'nonsense' is not"),
     ],
 )
 def test_mistakes_are_one_line(tmp_path: Path, args: list[str], words: str) -> None:

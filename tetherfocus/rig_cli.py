@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -132,6 +135,8 @@ async def _in_process(args: argparse.Namespace, cmd: str, cargs: dict[str, Any])
     from protocol import CONTROLLER_COMMANDS, validate_args
 
     rig = load_rig(args.rig)
+    if not (math.isfinite(args.wait) and args.wait > 0):
+        raise UsageError(f"--wait {args.wait:g}: give the seconds to wait for the cameras, more than 0")
     tag = f"{time.monotonic_ns()}"
     ctl = Controller(
         rig,
@@ -362,6 +367,13 @@ def _discover(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 120:
         raise UsageError("--seconds must be between 0 and 120")
     interfaces = args.interface or ["127.0.0.1"]
+    for a in interfaces:
+        try:
+            ipaddress.IPv4Address(a)
+        except ValueError:
+            raise UsageError(f"--interface {a!r}: not an IPv4 address, e.g. 10.0.0.21") from None
+    if args.write is not None and not (args.write.parent.is_dir() and os.access(args.write.parent, os.W_OK)):
+        raise UsageError(f"--write {args.write}: cannot write in {args.write.parent}")
     found = discover(args.seconds, interfaces)
     state = None
     if args.state is not None:
@@ -380,6 +392,9 @@ def _discover(args: argparse.Namespace) -> int:
     if args.write is not None:
         from controller.rig import dump_rig
 
-        args.write.write_text(dump_rig(rig), encoding="utf-8")
+        try:
+            args.write.write_text(dump_rig(rig), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--write {args.write}: {exc.strerror}") from None
         print(f"wrote {args.write}", file=sys.stderr)
     return 0

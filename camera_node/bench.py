@@ -43,6 +43,7 @@ from camera_node.clock import RealClock, VirtualClock
 from camera_node.config import CameraSpec, NodeConfig
 from camera_node.jpeg import jpeg_size
 from camera_node.service import Node
+from tetherfocus.outputs import write_text
 
 PRERENDER = 40
 
@@ -238,5 +239,5 @@ def run_bench(seconds: float, fps: float, scene: str | None, json_out: Path | No
     text = json.dumps(figures, indent=2)
     print(text)
     if json_out is not None:
-        json_out.write_text(text + "\n")
+        write_text(json_out, text + "\n")
     return 0

@@ -24,6 +24,7 @@ from camera_node.config import (
     parse_camera,
 )
 from tetherfocus.errors import UsageError
+from tetherfocus.outputs import check_out, write_text
 
 
 def register(sub: Any) -> None:
@@ -167,6 +168,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0 or args.fps <= 0:
         raise UsageError("--seconds and --fps must be positive")
+    check_out(args.json)
     return run_bench(seconds=args.seconds, fps=args.fps, scene=args.scene, json_out=args.json)
 
 
@@ -300,7 +302,7 @@ def _print_json(result: dict[str, object], path: Path | None) -> None:
     text = json.dumps(result, indent=2)
     print(text)
     if path is not None:
-        path.write_text(text + "\n", encoding="utf-8")
+        write_text(path, text + "\n")
     sys.stdout.flush()
 
 
@@ -322,6 +324,7 @@ def cmd_sim_bench_capture(args: argparse.Namespace) -> int:
 
     positions = _parse_positions(args.positions)
     size = _parse_size(args.size)
+    check_out(args.json)
     _pin_one_core(args.all_cores)
     _print_json(bench_capture(args.scene, positions, seed=args.seed, size=size), args.json)
     return 0
@@ -333,6 +336,7 @@ def cmd_sim_bench(args: argparse.Namespace) -> int:
 
     if args.frames < 1:
         raise UsageError("--frames must be at least 1")
+    check_out(args.json)
     _pin_one_core(args.all_cores)
     _print_json(bench_render(args.scene, frames=args.frames, seed=args.seed, zoom=args.zoom), args.json)
     return 0

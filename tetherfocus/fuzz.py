@@ -42,6 +42,7 @@ from protocol import (
     validate_args,
 )
 from tetherfocus.client import Client, RemoteError
+from tetherfocus.outputs import check_out, write_text
 
 WINDOW = 50  # requests in flight at once
 REPLY_TIMEOUT_S = 15.0
@@ -401,6 +402,7 @@ def _cmd(args: Any) -> int:
     from tetherfocus.security import load_security
 
     check_endpoint(args.endpoint, "--endpoint")
+    check_out(args.json)
     if args.count < 1 or args.window < 1:
         raise UsageError("--count and --window must be at least 1")
     sec = load_security(args.keys, "controller")
@@ -431,5 +433,5 @@ def _cmd(args: Any) -> int:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json is not None:
-        args.json.write_text(text + "\n", encoding="utf-8")
+        write_text(args.json, text + "\n")
     return 0 if report["pass"] else 1

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tetherfocus.client import Client, RemoteError, Subscriber
+from tetherfocus.outputs import check_out, write_text
 from tetherfocus.procs import ReadyProcess, open_fds, rss_kb, stop_all, tetherfocus_argv
 
 SCENES = ("chart", "coffee", "tabletop", "moto", "highlight", "lowcontrast")
@@ -366,6 +367,7 @@ def _cmd(args: Any) -> int:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if args.browsers and not Path(chromium).exists():
         raise UsageError("no chromium found (apt-get install chromium), or pass --browsers 0")
+    check_out(args.json)
     warmup = args.warmup if args.warmup is not None else min(60.0, max(5.0, seconds * 0.1))
     with tempfile.TemporaryDirectory(prefix="tetherfocus-soak-") as tmp:
         soak = Soak(
@@ -387,5 +389,5 @@ def _cmd(args: Any) -> int:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json is not None:
-        args.json.write_text(text + "\n", encoding="utf-8")
+        write_text(args.json, text + "\n")
     return 0 if report["pass"] else 1

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tetherfocus.errors import UsageError
+from tetherfocus.outputs import check_out, write_text
 from viewer.benchrig import BenchRig, cpu_seconds
 
 CHROMIUM_ARGS = [
@@ -102,6 +103,7 @@ def _cli(args: argparse.Namespace) -> int:
     if not 0.5 <= args.dpr <= 4:
         raise UsageError("--dpr must be 0.5 to 4")
     viewport = parse_viewport(args.viewport)
+    out = check_out(args.json_out)
     chromium = args.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium or not Path(chromium).exists():
         raise UsageError("no Chromium found: apt-get install chromium, or give --chromium PATH")
@@ -125,8 +127,8 @@ def _cli(args: argparse.Namespace) -> int:
             f"reach each page; viewer CPU {side['viewer_cpu_percent']:.0f}% "
             f"({side['scaler']['frames_made_per_s']:.0f} scaled frames/s)"
         )
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    if out is not None:
+        write_text(out, json.dumps(result, indent=2) + "\n")
     return 0
 
 

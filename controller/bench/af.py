@@ -15,7 +15,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from controller import measures
@@ -25,6 +24,7 @@ from controller.bench.report import document, table
 from controller.search import NAMES as STRATEGY_NAMES
 from controller.search import create_strategy
 from tetherfocus.errors import UsageError
+from tetherfocus.outputs import check_out, write_text
 
 Job = tuple[Case, int, str, str, dict[str, Any]]
 
@@ -108,9 +108,7 @@ def main(args: Any) -> int:
         raise UsageError("--jobs must be at least 1")
     options = parse_options(getattr(args, "option", None) or [], strategies)
     cases = load_cases(args.cases)
-    out_path = Path(args.json) if args.json else None
-    if out_path is not None and not out_path.parent.exists():
-        raise UsageError(f"--json: directory does not exist: {out_path.parent}")
+    out_path = check_out(args.json)
 
     def progress(r: RunResult) -> None:
         if args.quiet:
@@ -133,8 +131,5 @@ def main(args: Any) -> int:
     )
     print(table(results))
     if out_path is not None:
-        try:
-            out_path.write_text(json.dumps(document(results), indent=2) + "\n")
-        except OSError as exc:
-            raise UsageError(f"--json: cannot write {out_path}: {exc.strerror}") from None
+        write_text(out_path, json.dumps(document(results), indent=2) + "\n")
     return 0

@@ -51,6 +51,7 @@ from controller.bench import afscale, scaling, transport
 from controller.bench.feeder import save_frames
 from controller.bench.stack import Grid, render_stack, save_stack
 from tetherfocus.errors import UsageError
+from tetherfocus.outputs import check_out, write_text
 
 VIEW = (960, 640)
 ROI_PX = 256
@@ -280,9 +281,7 @@ def main(args: Any) -> int:
     unknown = skip - set(SKIPPABLE)
     if unknown:
         raise UsageError(f"--skip: unknown part {sorted(unknown)[0]!r}; choose from {', '.join(SKIPPABLE)}")
-    out = Path(args.json) if args.json else None
-    if out is not None and not out.parent.exists():
-        raise UsageError(f"--json: directory does not exist: {out.parent}")
+    out = check_out(args.json)
     doc = run(args.cameras, args.seconds, skip=skip, af_full=args.af_full)
     text = json.dumps(doc, indent=2)
     keys = (
@@ -295,5 +294,5 @@ def main(args: Any) -> int:
     )  # fmt: skip
     print(json.dumps({k: doc.get(k) for k in keys}, indent=2))
     if out is not None:
-        out.write_text(text + "\n")
+        write_text(out, text + "\n")
     return 0

@@ -192,20 +192,35 @@ def test_busy_body_fails_commands_and_recovers(tmp_path: Path) -> None:
     _run(tmp_path, body)
 
 
+async def _autofocus(
+    node: Node, prepare: Callable[[], None] = lambda: None, roi: list[float] | None = None, **options: Any
+) -> tuple[AutofocusRun, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """One autofocus run on ``node`` through a real CameraLink, as the controller makes it;
+    ``prepare`` runs once the link is online, ``roi`` (default the link's) is what the run
+    scores."""
+    ctx = zmq.asyncio.Context.instance()
+    link = CameraLink(RigCamera("faulty", node.rep_endpoint, node.publisher.endpoint), ctx)
+    link.start()
+    try:
+        await _until(lambda: link.online, 10)
+        prepare()
+        events: list[tuple[str, dict[str, Any]]] = []
+        strategy = create_strategy(
+            "default", zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=link.roi
+        )
+        run = AutofocusRun(
+            link, strategy, "default", roi or link.roi, lambda k, f: events.append((k, f)), **options
+        )
+        result = await asyncio.wait_for(run.run(), 120)
+        return run, result, events
+    finally:
+        await link.stop()
+
+
 def test_autofocus_on_frozen_frames_ends(tmp_path: Path) -> None:
     async def body(node: Node, backend: SimBackend, client: AsyncClient, opens: list[float]) -> None:
-        ctx = zmq.asyncio.Context.instance()
-        link = CameraLink(RigCamera("faulty", node.rep_endpoint, node.publisher.endpoint), ctx)
-        link.start()
         try:
-            await _until(lambda: link.online, 10)
-            backend.sim.freeze_frames(True)
-            events: list[tuple[str, dict[str, Any]]] = []
-            strategy = create_strategy(
-                "default", zoom_levels=link.zoom_levels, capabilities=link.capabilities, roi=link.roi
-            )
-            run = AutofocusRun(link, strategy, "default", link.roi, lambda k, f: events.append((k, f)))
-            result = await asyncio.wait_for(run.run(), 120)
+            _, result, events = await _autofocus(node, lambda: backend.sim.freeze_frames(True))
             assert node.seq > 0 and node.state == "liveview"  # frames kept flowing
             assert result["ok"] or result["reason"], result
             assert events[-1][0] == "result"
@@ -214,7 +229,6 @@ def test_autofocus_on_frozen_frames_ends(tmp_path: Path) -> None:
             )
         finally:
             backend.sim.freeze_frames(False)
-            await link.stop()
 
     _run(tmp_path, body)
 
@@ -225,25 +239,10 @@ def test_autofocus_on_frames_it_cannot_score_ends(tmp_path: Path) -> None:
     same): the run fails ``no_frames`` after ``frame_timeout`` instead of waiting for ever."""
 
     async def body(node: Node, backend: SimBackend, client: AsyncClient, opens: list[float]) -> None:
-        ctx = zmq.asyncio.Context.instance()
-        link = CameraLink(RigCamera("faulty", node.rep_endpoint, node.publisher.endpoint), ctx)
-        link.start()
-        try:
-            await _until(lambda: link.online, 10)
-            roi = [0.5, 0.5, 0.002, 0.002]
-            events: list[tuple[str, dict[str, Any]]] = []
-            strategy = create_strategy(
-                "default", zoom_levels=link.zoom_levels, capabilities=link.capabilities
-            )
-            run = AutofocusRun(
-                link, strategy, "default", roi, lambda k, f: events.append((k, f)), frame_timeout=3.0
-            )
-            result = await asyncio.wait_for(run.run(), 60)
-            assert not result["ok"] and result["reason"] == "no_frames", result
-            assert "could be scored" in result["detail"] and run.unscored > 0, result
-            assert run.frames == 0 and node.seq > 0  # frames kept flowing, none was scored
-            assert events[-1][0] == "result"
-        finally:
-            await link.stop()
+        run, result, events = await _autofocus(node, roi=[0.5, 0.5, 0.002, 0.002], frame_timeout=3.0)
+        assert not result["ok"] and result["reason"] == "no_frames", result
+        assert "could be scored" in result["detail"] and run.unscored > 0, result
+        assert run.frames == 0 and node.seq > 0  # frames kept flowing, none was scored
+        assert events[-1][0] == "result"
 
     _run(tmp_path, body)

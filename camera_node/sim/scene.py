@@ -26,6 +26,7 @@ Errors: :class:`tetherfocus.errors.UsageError` with one line naming the file and
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -128,8 +129,8 @@ def _check_keys(where: str, table: dict[str, Any], allowed: set[str], src: Path)
 
 
 def _num(src: Path, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UsageError(f"{src}: '{key}' must be a number, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{src}: '{key}' must be a finite number, not {value!r}")
     return float(value)
 
 

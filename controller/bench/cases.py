@@ -16,6 +16,7 @@ and the key (missing file, bad TOML, unknown key, wrong type, region outside the
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ class Case:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def load_cases(path: str | Path) -> list[Case]:

@@ -14,6 +14,8 @@ Errors: :func:`create_strategy` raises ``ValueError`` for an unknown name or opt
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -70,6 +72,7 @@ def create_strategy(
         cls = STRATEGIES[name]
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(NAMES)}") from None
+    _check_options(cls, options)
     caps = set(capabilities)
     if cls is Default:
         levels = tuple(zoom_levels) if ("zoom" in caps or not caps) else (1,)
@@ -77,3 +80,27 @@ def create_strategy(
         size = None if roi is None else (float(roi[2]), float(roi[3]))
         return Default(zoom_levels=levels, roi_center=center, roi_size=size, **options)
     return Sweep(**options)
+
+
+def _check_options(cls: type[Default] | type[Sweep], options: dict[str, Any]) -> None:
+    """Each option's value of the type of the constructor's default for it (an int will do
+    for a float), and a number finite.  Raises ValueError naming the option.  (The
+    constructors take what they are given; a wrong type failed in the middle of a search.)"""
+    params = inspect.signature(cls.__init__).parameters
+    for key, value in options.items():
+        p = params.get(key)
+        if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue  # unknown: the constructor says so; no default type to hold it to
+        want = type(p.default)
+        if want is bool:
+            ok, kind = isinstance(value, bool), "true or false"
+        elif want in (int, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            ok = ok and (want is float or isinstance(value, int))
+            kind = "a finite number" if want is float else "a whole number"
+        elif want is tuple:
+            ok, kind = isinstance(value, list | tuple), "a list"
+        else:
+            ok, kind = isinstance(value, want), f"a {want.__name__}"
+        if not ok:
+            raise ValueError(f"option {key} must be {kind} (default {p.default!r}), not {value!r}")

@@ -125,6 +125,8 @@ def test_case_defaults_and_paths(tmp_path: Path) -> None:
         ('[[case]]\nscene = "chart"\nroi = [0.5, 0, 0.6, 1]\n', "must lie inside"),
         ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nrepeats = 0\n', "'repeats'"),
         ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nstart = "x"\n', "'start'"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nstart = nan\n', "'start'"),  # was a traceback
+        ('[[case]]\nscene = "chart"\nroi = [0.5, 0.5, 0.002, 0.002]\n', "at least 0.01"),
         ("[[case]\n", "not valid TOML"),
     ],
 )
@@ -262,6 +264,9 @@ def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     for bad, says in [
         ("cross_slack", "is not NAME=VALUE"),
         ("no_such_option=1", "does not take these options"),
+        ("cross_slack=nan", "option cross_slack must be a finite number"),  # was a traceback mid-run
+        ("max_shifts=1.5", "option max_shifts must be a whole number"),
+        ("predict=1", "option predict must be true or false"),
     ]:
         assert main([*args, "--option", bad]) == 2
         err = capsys.readouterr().err

@@ -281,6 +281,25 @@ def test_construction_checks() -> None:
         Default(level_sizes=(1.0, 6.4))
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"cross_slack": math.nan}, "cross_slack must be a finite number"),
+        ({"cross_slack": "12.8"}, "cross_slack must be a finite number"),
+        ({"max_shifts": 1.5}, "max_shifts must be a whole number"),
+        ({"predict": 1}, "predict must be true or false"),
+        ({"level_sizes": "1,6.4,47"}, "level_sizes must be a list"),
+    ],
+)
+def test_create_strategy_checks_option_types(options: dict[str, object], says: str) -> None:
+    """An option of the wrong type used to be taken and fail in the middle of a search."""
+    with pytest.raises(ValueError, match=says):
+        create_strategy("default", **options)
+    assert isinstance(
+        create_strategy("default", cross_slack=0, max_shifts=3, level_sizes=[1, 6.4, 47]), Default
+    )
+
+
 def _dim(focus: float) -> syn.Curve:
     """Nothing but noise at 1x; magnified, the peak stands out."""
     sharp = syn.lorentz(focus)

@@ -131,6 +131,8 @@ def test_any_unknown_top_level_key_is_refused(key: str) -> None:
         ('image = "photo.png"\n[depth]\nmap = "d.npy"\n', "near"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\nkind = "height"\n', "depth.kind"),
         ('image = "photo.png"\n[depth]\nfocus_at = "x"\n', "depth.focus_at"),
+        ('image = "photo.png"\n[depth]\nfocus_at = nan\n', "'depth.focus_at' must be a finite number"),
+        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nf_number = inf\n', "optics.f_number"),
         (
             'image = "photo.png"\n[depth]\nfocus_at = 1\n'
             "[[depth.region]]\nbox = [0.5, 0, 0.2, 1]\nfocus_at = 2\n",

@@ -136,6 +136,10 @@ def register(sub: Any) -> None:
 
 
 def _init(args: Any) -> int:
-    for path in init_keys(args.dir, force=args.force):
+    try:
+        written = init_keys(args.dir, force=args.force)
+    except OSError as exc:
+        raise UsageError(f"keys init {args.dir}: cannot write there ({exc.strerror or exc})") from None
+    for path in written:
         print(path)
     return 0

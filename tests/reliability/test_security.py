@@ -180,6 +180,7 @@ def test_keys_mistakes_are_one_line(tmp_path: Path) -> None:
             str(tmp_path / "none"),
         ],
         ["viewer", "--rig", str(tmp_path / "rig.toml"), "--token", "short"],
+        ["keys", "init", "/proc/no-such-dir"],  # was a traceback
     ):
         r = subprocess.run(
             [sys.executable, "-m", "tetherfocus.cli", *args],

@@ -54,7 +54,8 @@ def _until(pred: Callable[[], T | None], seconds: float, what: str) -> T:
     raise AssertionError(f"no {what} within {seconds:g} s")
 
 
-def test_demo_serves_focuses_and_stops_cleanly_on_ctrl_c() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_demo_serves_focuses_and_stops_cleanly(stop: signal.Signals) -> None:
     port = free_port()
     proc = subprocess.Popen(
         tetherfocus_argv("demo", "--cameras", "2", "--http", f"127.0.0.1:{port}"),
@@ -97,7 +98,7 @@ def test_demo_serves_focuses_and_stops_cleanly_on_ctrl_c() -> None:
         kids = _children(proc.pid)
         assert len(kids) == 4, (kids, lines)  # two nodes, the controller, the viewer
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         try:
             code = proc.wait(30)
         except subprocess.TimeoutExpired:

@@ -1,6 +1,7 @@
 """``tetherfocus demo``, the README's first command, end to end: two simulated cameras, the
 controller and the viewer as real processes; the viewer serves its page, the controller
-sees both cameras and autofocuses one; Ctrl-C stops it with exit 0 and no child left."""
+sees both cameras and autofocuses one; Ctrl-C or SIGTERM stops it with exit 0 and no
+child left."""
 
 from __future__ import annotations
 

@@ -352,6 +352,7 @@ def _preset(args: argparse.Namespace) -> int:
                 f"  saved {p.get('saved', '')}"
                 for p in r["presets"]
             ]
+            or [f"{args.camera}: no presets"]
         )
     else:
         r = _run(args, "preset.delete", {"camera": args.camera, "name": args.name})

@@ -153,14 +153,13 @@ def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
         serial = cam.get("serial")
         if serial is not None and not isinstance(serial, str):
             raise UsageError(f"{where}: serial must be a string")
-        # One node drives one body: two cameras on one node (or body) would fight over its motor.
+        # One node drives one body: two cameras on one node would fight over its motor.  (A
+        # serial may repeat: simulated nodes of one scene and seed report the same one.)
         for other in out:
             if other.rep == rep:
                 raise UsageError(
                     f"{where}: rep {rep!r} is camera {other.name!r}'s too; each camera has its own node"
                 )
-            if serial is not None and other.serial == serial:
-                raise UsageError(f"{where}: serial {serial!r} is camera {other.name!r}'s too")
         backlash = cam.get("backlash")
         if backlash is not None:
             backlash = check_backlash(backlash, f"{where}: backlash")

@@ -66,15 +66,6 @@ def test_a_lens_backlash_reaches_the_default_search_only() -> None:
             {"camera": [{"name": "a", "rep": "tcp://h:1"}, {"name": "b", "rep": "tcp://h:1"}]},
             "is camera 'a''s too",
         ),
-        (
-            {
-                "camera": [
-                    {"name": "a", "rep": "tcp://h:1", "serial": "X"},
-                    {"name": "b", "rep": "tcp://h:2", "serial": "X"},
-                ]
-            },
-            "serial 'X' is camera 'a''s too",
-        ),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": "4"}]}, "backlash must be a number"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": True}]}, "backlash must be a number"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": -1}]}, "backlash must lie within"),

@@ -22,7 +22,9 @@ def endpoint_problem(value: object, *, bind: bool = False) -> str | None:
     m = _TCP_RE.match(value)
     if m is None:
         return "is not tcp://HOST:PORT, ipc://PATH or inproc://NAME"
-    port = m.group(2)
+    host, port = m.group(1), m.group(2)
+    if host == "*" and not bind:
+        return "needs a host to connect to, not *"
     if port == "*":
         return None if bind else "needs a port number to connect to, not *"
     if not 1 <= int(port) <= 65535:

@@ -19,6 +19,7 @@ from tetherfocus.endpoints import endpoint_problem
         ("inproc://frames", False, None),
         ("tcp://127.0.0.1:65535", False, None),
         ("tcp://127.0.0.1:*", False, "needs a port number to connect to"),
+        ("tcp://*:5556", False, "needs a host to connect to"),
         ("tcp://127.0.0.1:99999", True, "has port 99999; ports are 1 to 65535"),  # zmq: 34463
         ("tcp://127.0.0.1:0", True, "has port 0"),
         ("tcp://127.0.0.1", False, "is not tcp://HOST:PORT"),

@@ -153,7 +153,9 @@ class BenchRig:
         if self.source == "replay":
             self.replay = Replay(self.cameras, self.fps)
             for i, pub in enumerate(self.replay.pubs):
-                lines += _camera(f"cam{i + 1}", "tcp://127.0.0.1:9", pub)
+                # No node answers commands in a replay: each camera names its own endpoint
+                # where nobody listens (never asked; a rig gives each camera its own node).
+                lines += _camera(f"cam{i + 1}", f"ipc://{self.work}/no-node-cam{i + 1}", pub)
             self.replay.thread.start()
         else:
             spawned = []

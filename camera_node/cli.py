@@ -313,8 +313,10 @@ def _parse_size(text: str | None) -> tuple[int, int] | None:
         w, h = (int(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--size must be two integers W,H, e.g. 1200,800 (got {text!r})") from None
-    if w < 16 or h < 16:
-        raise UsageError(f"--size must be at least 16,16 (got {text!r})")
+    from camera_node.sim.scene import MAX_CAPTURE_SIDE
+
+    if not (16 <= w <= MAX_CAPTURE_SIDE and 16 <= h <= MAX_CAPTURE_SIDE):
+        raise UsageError(f"--size must be 16 to {MAX_CAPTURE_SIDE} on each side (got {text!r})")
     return w, h
 
 

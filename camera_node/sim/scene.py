@@ -162,6 +162,12 @@ def _params(src: Path, section: str, table: Any, cls: type[Any]) -> Any:
     return result
 
 
+# Sizes a simulated body may have (a 100 MP capture is 11648 x 8736; live view is ~1 MP):
+# far larger ones would only exhaust memory.
+MAX_LIVEVIEW_SIDE = 4096
+MAX_CAPTURE_SIDE = 16384
+
+
 def _validate(src: Path, section: str, p: Any) -> None:
     def bad(key: str, why: str) -> UsageError:
         return UsageError(f"{src}: '{section}.{key}' {why}")
@@ -169,10 +175,10 @@ def _validate(src: Path, section: str, p: Any) -> None:
     if isinstance(p, OpticsParams):
         if p.f_number <= 0 or p.defocus_um_per_step <= 0 or p.sensor_width_mm <= 0:
             raise bad("f_number", "and the other optics numbers must be positive")
-        for key in ("liveview", "capture"):
+        for key, most in (("liveview", MAX_LIVEVIEW_SIDE), ("capture", MAX_CAPTURE_SIDE)):
             w, h = getattr(p, key)
-            if w < 16 or h < 16:
-                raise bad(key, "must be at least 16 x 16 pixels")
+            if w < 16 or h < 16 or w > most or h > most:
+                raise bad(key, f"must be 16 to {most} pixels on each side")
     elif isinstance(p, MotorParams):
         if p.range <= 0:
             raise bad("range", "must be positive")

@@ -93,7 +93,8 @@ def test_bench_capture_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     ("args", "says"),
     [
         (["--size", "300"], "--size must be two integers"),
-        (["--size", "8,8"], "at least 16,16"),
+        (["--size", "8,8"], "16 to 16384 on each side"),
+        (["--size", "99999,99999"], "16 to 16384 on each side"),  # was a 10-gigapixel allocation
         (["--positions", "a,b"], "--positions must be numbers"),
     ],
 )

@@ -139,6 +139,8 @@ def test_any_unknown_top_level_key_is_refused(key: str) -> None:
             "box",
         ),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nliveview = [960]\n', "optics.liveview"),
+        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\ncapture = [99999, 99999]\n', "16 to 16384"),
+        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nliveview = [8000, 6000]\n', "16 to 4096"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[stream]\njpeg_quality = 0\n', "jpeg_quality"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[motor]\nstart = 900\n', "motor.start"),
         ("image = [\n", "not valid TOML"),

@@ -272,6 +272,9 @@ def _parse_depth(path: Path, d: dict[str, Any]) -> tuple[DepthSpec, str | None]:
     return DepthSpec(focus_at, map_name, kind, near, far, tuple(regions)), map_name
 
 
+MAP_ASPECT_TOLERANCE = 0.05  # a map a row or column short of its image still fits it
+
+
 def _load_map(spec: SceneSpec, size: tuple[int, int]) -> F32:
     """The per-pixel focus map from ``depth.map``, resized to ``size`` (w, h)."""
     assert spec.map_path is not None
@@ -288,6 +291,11 @@ def _load_map(spec: SceneSpec, size: tuple[int, int]) -> F32:
         raw = raw[..., 0]
     if raw.ndim != 2:
         raise UsageError(f"{spec.map_path}: depth map must be a 2-D array")
+    mh, mw = raw.shape
+    if abs((mw / mh) / (size[0] / size[1]) - 1.0) > MAP_ASPECT_TOLERANCE:
+        raise UsageError(
+            f"{spec.map_path}: depth map is {mw} x {mh}, not the image's aspect ({size[0]} x {size[1]})"
+        )
     finite = np.isfinite(raw)
     if d.kind == "depth":
         finite &= raw > 0

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import sys
 import time
 from typing import Any
 
 from protocol import ProtocolError, check_roi
-from tetherfocus.errors import UsageError
+from tetherfocus.errors import UsageError, check_seconds
 
 STRATEGIES = ("default", "sweep")
 
@@ -106,8 +105,7 @@ def _focus(args: argparse.Namespace) -> int:
     roi = parse_roi(args.roi)
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise UsageError(f"--timeout {args.timeout:g}: give the seconds to wait, more than 0")
+    check_seconds(args.timeout, "--timeout")
     from controller.rig import check_backlash
 
     backlash = getattr(args, "backlash", None)

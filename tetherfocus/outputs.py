@@ -19,7 +19,7 @@ def check_out(path: str | Path | None, flag: str = "--json") -> Path | None:
         raise UsageError(f"{flag} {p}: is a directory; give a file name")
     parent = p.parent
     if not parent.is_dir():
-        raise UsageError(f"{flag} {p}: directory does not exist: {parent}")
+        raise UsageError(f"{flag} {p}: cannot write there, directory does not exist: {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {p}: cannot write in {parent}")
     return p

@@ -20,14 +20,13 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tetherfocus.errors import UsageError
+from tetherfocus.errors import UsageError, check_seconds
+from tetherfocus.outputs import check_out, write_text
 
 DEFAULT_STATE = Path.home() / ".local" / "state" / "tetherfocus"
 LONG_TIMEOUT_S = 900.0
@@ -135,8 +134,7 @@ async def _in_process(args: argparse.Namespace, cmd: str, cargs: dict[str, Any])
     from protocol import CONTROLLER_COMMANDS, validate_args
 
     rig = load_rig(args.rig)
-    if not (math.isfinite(args.wait) and args.wait > 0):
-        raise UsageError(f"--wait {args.wait:g}: give the seconds to wait for the cameras, more than 0")
+    check_seconds(args.wait, "--wait", "to wait for the cameras")
     tag = f"{time.monotonic_ns()}"
     ctl = Controller(
         rig,
@@ -373,8 +371,7 @@ def _discover(args: argparse.Namespace) -> int:
             ipaddress.IPv4Address(a)
         except ValueError:
             raise UsageError(f"--interface {a!r}: not an IPv4 address, e.g. 10.0.0.21") from None
-    if args.write is not None and not (args.write.parent.is_dir() and os.access(args.write.parent, os.W_OK)):
-        raise UsageError(f"--write {args.write}: cannot write in {args.write.parent}")
+    check_out(args.write, "--write")
     found = discover(args.seconds, interfaces)
     state = None
     if args.state is not None:
@@ -393,9 +390,6 @@ def _discover(args: argparse.Namespace) -> int:
     if args.write is not None:
         from controller.rig import dump_rig
 
-        try:
-            args.write.write_text(dump_rig(rig), encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--write {args.write}: {exc.strerror}") from None
+        write_text(args.write, dump_rig(rig), "--write")
         print(f"wrote {args.write}", file=sys.stderr)
     return 0

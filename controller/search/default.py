@@ -740,8 +740,10 @@ class Default(SearchMachine):
             # from these samples.  Otherwise the peak lies behind: turn round (which, crossing
             # the slack, joins samples taken after a round trip whose direction asymmetry
             # shifts them by a step or more against these).
-            if len(pts) >= self.min_fine_samples and pts[1][1] >= cut and self._top_inside():
-                return self._fit_fine(now)
+            if len(pts) >= self.min_fine_samples and pts[1][1] >= cut:
+                fitted = self._fine_fit()
+                if self._inside(fitted[3], fitted[0]):
+                    return self._fit_fine(now, fitted)
             return self._turn(now)
         if sgn * (self._scan_end - self.pos) >= -self.fine_step / 2 or low_after:
             self._to("scan")
@@ -806,12 +808,10 @@ class Default(SearchMachine):
         inner = 0.25 * self.fine_step
         return fit is not None and xs[0] + inner < fit.center < xs[-1] - inner
 
-    def _top_inside(self) -> bool:
-        xs, _, _, fit = self._fine_fit()
-        return self._inside(fit, xs)
-
-    def _fit_fine(self, now: float) -> list[Command]:
-        xs, ys, noise, fit = self._fine_fit()
+    def _fit_fine(
+        self, now: float, fitted: tuple[list[float], list[float], float, fits.Fit | None] | None = None
+    ) -> list[Command]:
+        xs, ys, noise, fit = fitted or self._fine_fit()
         inner = 0.25 * self.fine_step
         if fit is None or not self._inside(fit, xs):
             ahead = fit is not None and (

@@ -16,7 +16,10 @@ crosses the slack instead (see ``cross_slack`` below):
    near end stop and sweep far in level-3 drives until a peak is passed.  The fine stage
    then also decodes at ``dim_scale``, scans in ``dim_fine_parts`` level-2 steps for at
    least ``dim_fine_samples`` samples of ``dim_frames`` frames each, and lands blind (see
-   4).  After the fallback the way back on failure is approximate (the start's distance
+   4).  Unless the magnified frames are quiet (noise under ``dim_noise``/2) and the look
+   came from the coarse stage (``dim_quiet_fine``): the 1x curve was lost to a small or
+   faint region, not to low light, and the usual fine stage and landing follow.  After
+   the fallback the way back on failure is approximate (the start's distance
    from the stop is unknown).
 2. ``FINE``: magnified live view (``fine_zoom``, centred on the region), region decoded
    at ``fine_scale`` (fine enough to resolve a few steps, coarse enough that the sensor's
@@ -203,6 +206,7 @@ class Default(SearchMachine):
         resume_rise: float = 1.5,
         check_coarse: bool = True,
         dim_at_stop: bool = True,
+        dim_quiet_fine: bool = True,
         roi_size: tuple[float, float] | None = None,
         depth_tiles: int = 16,
         depth_cover: float = 0.5,
@@ -275,6 +279,10 @@ class Default(SearchMachine):
         self._dim: list[tuple[float, float]] = []
         self._dim_from = 0.0
         self._dim_mode = False
+        self._dim_blind = False  # the fine stage after the dim look lands blind
+        self._dim_after_coarse = False
+        self.dim_quiet_fine = dim_quiet_fine
+        self._std_fine = (self.fine_scale, self.min_fine_samples, self.fine_parts)
         self._dim_prior: tuple[str, str] | None = None  # the 1x verdict the dim look re-examines
         self.max_reading_error = max_reading_error
         self.state = S.COARSE
@@ -424,8 +432,12 @@ class Default(SearchMachine):
 
         The drive to the stop is the whole travel, unless the climb met the near stop
         (and ``trust_stops``): then the ledger's distance to it, 15 % and one part more."""
+        # A look from the coarse stage may hand a quiet curve to the usual fine stage; one
+        # after that fine stage failed may not.
+        self._dim_after_coarse = self.state is S.COARSE
         self._to("dim")
         self._dim_mode = True
+        self._dim_blind = True
         self._dim = []
         self._scale = self.dim_scale
         self.fine_scale = self.dim_scale  # the fine stage too: 1/4 of 5x is too noisy
@@ -455,6 +467,12 @@ class Default(SearchMachine):
                 center = fit.center
             self._to("bracketed")
             self._t_coarse = now - self.t_start
+            if self.dim_quiet_fine and self._dim_after_coarse and self.noise < self.dim_noise / 2:
+                # Quiet magnified frames: the 1x curve was lost to a small or faint region,
+                # not to low light.  The usual fine stage, and a landing by a reading.
+                self.fine_scale, self.min_fine_samples, self.fine_parts = self._std_fine
+                self.fine_step = self.fine_parts * self.levels[1]
+                self._dim_blind = False
             return self._fine_from(center)
         if self.pos - self._dim_from >= self.travel:
             # No peak magnified either: one at an end is no_peak; a flat magnified curve
@@ -845,7 +863,7 @@ class Default(SearchMachine):
         self.fine_depth = self._fine_depth()
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        if self._dim_mode or landing.reading_error(fit, guard, noise) > self.max_reading_error:
+        if self._dim_blind or landing.reading_error(fit, guard, noise) > self.max_reading_error:
             return self._land_blind(fit, now)
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)

@@ -357,6 +357,62 @@ def test_a_noisy_failed_fine_scan_looks_again_magnified() -> None:
     assert abs(cam.position - 430.0) <= 2 * TOL
 
 
+def _faint(focus: float) -> syn.Curve:
+    """A small, faint region: at 1x its few coarse pixels are swamped by bright surroundings
+    bleeding in far out of focus, so the measure rises towards the near end stop (as
+    `moto door` did, 500 steps from its focus); magnified, the peak stands out."""
+    sharp = syn.lorentz(focus)
+
+    def curve(p: float, zoom: int, scale: int) -> float:
+        return 1.0 + 0.3 * math.exp(-p / 150.0) if zoom == 1 else sharp(p, zoom, scale)
+
+    return curve
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_quiet_dim_look_hands_over_to_the_usual_fine_stage(seed: int) -> None:
+    # The coarse stage ends at the near stop (no_peak) and looks again magnified.  Its frames
+    # are quiet, so the curve was lost to the region, not to low light: the fine stage
+    # decodes at 1/4 and the landing takes a reading, as on a clean curve.
+    cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=seed)
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done), out.end
+    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 0.0
+    assert isinstance(s, Default) and s.fine_scale == 4
+    assert abs(cam.position - 600.0) <= TOL
+    assert _last_drive(out.commands).direction == "far" and cam.zoom == 1
+
+
+def test_a_quiet_dim_look_stays_blind_when_asked() -> None:
+    cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=0)
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"], dim_quiet_fine=False)
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done), out.end
+    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0
+    assert isinstance(s, Default) and s.fine_scale == 8
+
+
+def test_a_dim_look_after_a_failed_fine_stage_stays_blind_even_when_quiet() -> None:
+    # The 1x curve is shallow with a false hump; the 5x view at 1/4 shows nothing there, so
+    # the fine stage fails and the dim look follows.  The usual fine stage has just failed
+    # on this region, so the look keeps its own (1/8, blind), quiet frames or not.
+    sharp = syn.lorentz(430.0)
+
+    def curve(p: float, zoom: int, scale: int) -> float:
+        if zoom == 1:
+            return 1.0 + 0.2 * math.exp(-(((p - 300.0) / 150.0) ** 2))
+        return sharp(p, zoom, scale) if scale == 8 else 1.0
+
+    cam = syn.SynthCamera(curve, start=420.0, noise=0.002, seed=3)
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
+    out = syn.run(s, cam)
+    assert isinstance(s, Default) and s.coarse_center is not None  # the fine stage ran first
+    assert isinstance(out.end, Done), out.end
+    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0
+    assert s.fine_scale == 8
+
+
 def test_a_clean_curve_lands_by_reading_not_blind() -> None:
     cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=2)
     out = _run(cam)

@@ -90,6 +90,20 @@ def test_a_faint_region_highest_at_an_end_stop_at_1x_is_looked_at_magnified() ->
     assert not old.success and old.failure == "no_peak", old
 
 
+# af.toml's "coffee cup rim", repeat 1: the cup's rim in a bright scene, from 82
+RIM = Case("coffee cup rim", str(SCENES / "coffee.toml"), (0.4, 0.1, 0.2, 0.15), 82, 4, None)
+
+
+def test_a_quiet_dim_look_lands_by_a_reading() -> None:
+    # From 82 the rim's 1x measure is flat (0.132-0.135 out to 226), so the search looks
+    # magnified from the near stop.  Its frames are quiet: the usual fine stage at 1/4 and a
+    # landing by a reading follow.  The low-light path (1/8, blind) landed 3.6 steps off.
+    r = run_case(RIM, 1, "default")
+    assert r.success and r.metrics["dim"] == 1.0 and r.metrics["blind"] == 0.0, r
+    old = run_case(RIM, 1, "default", options={"dim_quiet_fine": False})
+    assert old.failure is None and not old.success and old.metrics["blind"] == 1.0, old
+
+
 # af-depth.toml's "moto centre" (a motorbike at an angle: 10-90 % of its detail lies 214-263) and
 # af.toml's "chart centre" (one plane)
 MOTO_CENTRE = Case("moto centre", str(SCENES / "moto.toml"), (0.4, 0.4, 0.2, 0.2), 301, 1, None)

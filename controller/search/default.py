@@ -243,7 +243,6 @@ class Default(SearchMachine):
         # magnification, decode at full scale.
         self.fine_scale = fine_scale if fine_scale is not None else (4 if fine_zoom >= 5 else 1)
         self.fine_parts = fine_parts
-        self.fine_step = fine_parts * self.levels[1]
         self.fine_window = fine_window
         self.min_fine_samples = min_fine_samples
         self.cross_slack = cross_slack
@@ -282,7 +281,7 @@ class Default(SearchMachine):
         self._dim_blind = False  # the fine stage after the dim look lands blind
         self._dim_after_coarse = False
         self.dim_quiet_fine = dim_quiet_fine
-        self._std_fine = (self.fine_scale, self.min_fine_samples, self.fine_parts)
+        self._usual_fine = (self.fine_scale, self.min_fine_samples, self.fine_parts)
         self._dim_prior: tuple[str, str] | None = None  # the 1x verdict the dim look re-examines
         self.max_reading_error = max_reading_error
         self.state = S.COARSE
@@ -352,6 +351,11 @@ class Default(SearchMachine):
             self._tiles = self._coarse_n  # the coarse samples say where the region's parts lie
 
     # -- small helpers ---------------------------------------------------------------------
+
+    @property
+    def fine_step(self) -> float:
+        """One fine-scan step: ``fine_parts`` level-2 drives."""
+        return self.fine_parts * self.levels[1]
 
     def _adapt_frames(self) -> None:
         """Three frames until the noise of this view and scale is known, then 1-3 by noise."""
@@ -440,10 +444,12 @@ class Default(SearchMachine):
         self._dim_blind = True
         self._dim = []
         self._scale = self.dim_scale
-        self.fine_scale = self.dim_scale  # the fine stage too: 1/4 of 5x is too noisy
-        self.min_fine_samples = self.dim_fine_samples  # a broad curve: scan wider
-        self.fine_parts = self.dim_fine_parts
-        self.fine_step = self.fine_parts * self.levels[1]
+        # The fine stage too: 1/4 of 5x is too noisy, and a broad curve needs a wider scan.
+        self.fine_scale, self.min_fine_samples, self.fine_parts = (
+            self.dim_scale,
+            self.dim_fine_samples,
+            self.dim_fine_parts,
+        )
         parts = math.ceil(self.travel / self.levels[2]) + 1
         near = self.climb.stop_at.get("near") if trust_stops else None
         if near is not None:
@@ -470,8 +476,7 @@ class Default(SearchMachine):
             if self.dim_quiet_fine and self._dim_after_coarse and self.noise < self.dim_noise / 2:
                 # Quiet magnified frames: the 1x curve was lost to a small or faint region,
                 # not to low light.  The usual fine stage, and a landing by a reading.
-                self.fine_scale, self.min_fine_samples, self.fine_parts = self._std_fine
-                self.fine_step = self.fine_parts * self.levels[1]
+                self.fine_scale, self.min_fine_samples, self.fine_parts = self._usual_fine
                 self._dim_blind = False
             return self._fine_from(center)
         if self.pos - self._dim_from >= self.travel:

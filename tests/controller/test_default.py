@@ -25,6 +25,13 @@ def _run(cam: syn.SynthCamera, **options: object) -> syn.Outcome:
     return syn.run(s, cam)
 
 
+def _run_keeping(cam: syn.SynthCamera, **options: object) -> tuple[Default, syn.Outcome]:
+    """As :func:`_run`, and the strategy too, to look at its state after the run."""
+    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"], **options)
+    assert isinstance(s, Default)
+    return s, syn.run(s, cam)
+
+
 def _last_drive(commands: list[object]) -> Drive:
     return [c for c in commands if isinstance(c, Drive)][-1]
 
@@ -323,8 +330,7 @@ def test_dim_light_fallback_looks_again_magnified(seed: int) -> None:
     # sweeping far; the fine scan in level-2 steps averaging dim_frames frames per sample,
     # and a blind landing (a reading would be noise).  Seeds 0-9 land -1.4 to +2.2 off.
     cam = syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03, seed=seed)
-    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
-    out = syn.run(s, cam)
+    s, out = _run_keeping(cam)
     assert isinstance(out.end, Done), out.end
     assert abs(cam.position - 430.0) <= TOL
     assert out.end.metrics["blind"] == 1.0
@@ -334,19 +340,24 @@ def test_dim_light_fallback_looks_again_magnified(seed: int) -> None:
     assert _last_drive(out.commands).direction == s.scan_dir and cam.zoom == 1
 
 
-def test_a_noisy_failed_fine_scan_looks_again_magnified() -> None:
-    # The noisy 1x curve has a false hump the coarse climb brackets, so the 5x scan at 1/4
-    # finds nothing; with noisy 1x frames that is the cue to try the dim fallback once.
-    sharp = syn.lorentz(430.0)
+def _false_hump(height: float, focus: float = 430.0) -> syn.Curve:
+    """At 1x a false, broad hump at 300 that the coarse climb brackets; magnified, nothing
+    at 1/4 and the true peak at ``focus`` at 1/8."""
+    sharp = syn.lorentz(focus)
 
     def curve(p: float, zoom: int, scale: int) -> float:
         if zoom == 1:
-            return 1.0 + 3.0 * math.exp(-(((p - 300.0) / 150.0) ** 2))  # a false, broad hump
+            return 1.0 + height * math.exp(-(((p - 300.0) / 150.0) ** 2))
         return sharp(p, zoom, scale) if scale == 8 else 1.0
 
-    cam = syn.SynthCamera(curve, start=600.0, noise=0.02, seed=3)
-    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
-    out = syn.run(s, cam)
+    return curve
+
+
+def test_a_noisy_failed_fine_scan_looks_again_magnified() -> None:
+    # The noisy 1x curve has a false hump the coarse climb brackets, so the 5x scan at 1/4
+    # finds nothing; with noisy 1x frames that is the cue to try the dim fallback once.
+    cam = syn.SynthCamera(_false_hump(3.0), start=600.0, noise=0.02, seed=3)
+    s, out = _run_keeping(cam)
     assert isinstance(s, Default) and s.coarse_center is not None  # the fine stage ran first
     assert isinstance(out.end, Done), out.end
     assert out.end.metrics["dim"] == 1.0
@@ -375,8 +386,7 @@ def test_a_quiet_dim_look_hands_over_to_the_usual_fine_stage(seed: int) -> None:
     # are quiet, so the curve was lost to the region, not to low light: the fine stage
     # decodes at 1/4 and the landing takes a reading, as on a clean curve.
     cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=seed)
-    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
-    out = syn.run(s, cam)
+    s, out = _run_keeping(cam)
     assert isinstance(out.end, Done), out.end
     assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 0.0
     assert isinstance(s, Default) and s.fine_scale == 4
@@ -386,8 +396,7 @@ def test_a_quiet_dim_look_hands_over_to_the_usual_fine_stage(seed: int) -> None:
 
 def test_a_quiet_dim_look_stays_blind_when_asked() -> None:
     cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=0)
-    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"], dim_quiet_fine=False)
-    out = syn.run(s, cam)
+    s, out = _run_keeping(cam, dim_quiet_fine=False)
     assert isinstance(out.end, Done), out.end
     assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0
     assert isinstance(s, Default) and s.fine_scale == 8
@@ -396,17 +405,10 @@ def test_a_quiet_dim_look_stays_blind_when_asked() -> None:
 def test_a_dim_look_after_a_failed_fine_stage_stays_blind_even_when_quiet() -> None:
     # The 1x curve is shallow with a false hump; the 5x view at 1/4 shows nothing there, so
     # the fine stage fails and the dim look follows.  The usual fine stage has just failed
-    # on this region, so the look keeps its own (1/8, blind), quiet frames or not.
-    sharp = syn.lorentz(430.0)
-
-    def curve(p: float, zoom: int, scale: int) -> float:
-        if zoom == 1:
-            return 1.0 + 0.2 * math.exp(-(((p - 300.0) / 150.0) ** 2))
-        return sharp(p, zoom, scale) if scale == 8 else 1.0
-
-    cam = syn.SynthCamera(curve, start=420.0, noise=0.002, seed=3)
-    s = create_strategy("default", zoom_levels=cam.zoom_levels, capabilities=["zoom"])
-    out = syn.run(s, cam)
+    # on this region, so the look keeps its own (1/8, blind), quiet frames or not.  (A
+    # shallow hump: with quiet 1x frames only a shallow curve sends a failed fine stage there.)
+    cam = syn.SynthCamera(_false_hump(0.2), start=420.0, noise=0.002, seed=3)
+    s, out = _run_keeping(cam)
     assert isinstance(s, Default) and s.coarse_center is not None  # the fine stage ran first
     assert isinstance(out.end, Done), out.end
     assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0

@@ -78,6 +78,19 @@ def test_the_depth_cases_span_depth() -> None:
     assert len(truths) == 3 and all(abs(t5 - t1) > tol / 2 for _, t1, t5, tol in truths)
 
 
+def test_the_lowlight_cases_are_well_posed_regions_of_the_lowlight_scene() -> None:
+    """af-lowlight.toml: six regions of `lowlight`, each at one depth (truth at 1x and 5x
+    within half the tolerance), two of them af.toml's, each from two starts x five seeds."""
+    cases = load_cases(SHIPPED.with_name("af-lowlight.toml"))
+    assert len(cases) == 12 and {Path(c.scene).stem for c in cases} == {"lowlight"}
+    assert all(c.repeats == 5 and c.start is not None for c in cases)
+    regions = {c.roi for c in cases}
+    assert len(regions) == 6
+    assert {c.roi for c in load_cases(SHIPPED) if Path(c.scene).stem == "lowlight"} <= regions
+    truths = _truths("af-lowlight.toml")
+    assert len(truths) == 6 and all(abs(t5 - t1) <= tol / 2 for _, t1, t5, tol in truths)
+
+
 def test_the_backlash_cases_are_af_toml_on_other_lenses() -> None:
     """af-backlash.toml: af.toml's chart, tabletop and coffee cases (regions, starts,
     repeats), on the same scenes but for the lens's backlash: 0 and 12, against the 4 of

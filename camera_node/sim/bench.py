@@ -14,6 +14,7 @@ fraction ``moving_fraction`` of frames.
 from __future__ import annotations
 
 import os
+import platform
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ def bench_render(
     return {
         "scene": sim.spec.name,
         "size": [w, h],
+        "host": host(),
         "zoom": zoom,
         "layers": len(sim.renderer.model(view).layers),
         "view_setup_ms": round(setup_ms, 1),
@@ -113,6 +115,39 @@ def bench_render(
         "moving": moving.summary(),
         "stream": {"moving_fraction": moving_fraction, **stream.summary()},
     }
+
+
+REFERENCE_SHAPE = (704, 1024)  # a 960 x 640 view with its margin: the luminance grid
+
+
+def host() -> dict[str, Any]:
+    """What the figures were taken on: the CPU, and the CPU ms of a fixed reference workload
+    (an inverse rfft2 of a complex64 spectrum on the 1x luminance grid, median of 30), so
+    that figures taken on different hosts can be compared."""
+    rng = np.random.default_rng(0)
+    spec = np.fft.rfft2(rng.standard_normal(REFERENCE_SHAPE, dtype=np.float32)).astype(np.complex64)
+    times = []
+    for _ in range(31):
+        c0 = time.thread_time()
+        np.fft.irfft2(spec, s=REFERENCE_SHAPE)
+        times.append((time.thread_time() - c0) * 1000)
+    return {
+        "cpu": _cpu_model(),
+        "machine": platform.machine(),
+        "reference_ms": round(float(np.median(times[1:])), 3),
+    }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux's /proc/cpuinfo; None elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def _loadavg() -> float | None:

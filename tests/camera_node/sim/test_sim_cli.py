@@ -76,6 +76,7 @@ def test_bench_render_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert result["still"]["frames"] == 3
     for key in ("render", "encode", "total", "total_cpu"):
         assert result["moving"][key]["median_ms"] > 0
+    assert result["host"]["reference_ms"] > 0 and result["host"]["machine"]
     assert json.loads(capsys.readouterr().out) == result
 
 

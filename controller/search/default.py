@@ -443,6 +443,7 @@ class Default(SearchMachine):
         self._dim_mode = True
         self._dim_blind = True
         self._dim = []
+        self._shifts = 0  # a fresh fine stage follows: its own budget of shifts and turns
         self._scale = self.dim_scale
         # The fine stage too: 1/4 of 5x is too noisy, and a broad curve needs a wider scan.
         self.fine_scale, self.min_fine_samples, self.fine_parts = (

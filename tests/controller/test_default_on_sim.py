@@ -123,3 +123,18 @@ def test_a_region_that_spans_depth_is_reported_as_such() -> None:
     # The report leaves the search alone: without tiles it lands on the same position.
     quiet = run_case(MOTO_CENTRE, 0, "default", options={"fine_tiles": 0})
     assert not quiet.spans_depth and quiet.final_position == r.final_position, quiet
+
+
+# The cup rim in low light (the scene's seed + 6), from 400: af-lowlight.toml's region,
+# found on 20 seeds per start (docs/autofocus.md, "Low light with enough runs")
+DIM_RIM = Case("dim cup rim @400", str(SCENES / "lowlight.toml"), (0.4, 0.1, 0.2, 0.15), 400, 7, None)
+
+
+def test_the_dim_look_after_a_failed_fine_stage_has_its_own_shifts() -> None:
+    # The 1x climb puts the top near 500, but magnified at 1/4 the frames are too noisy to
+    # show it: the scan shifts along as far as it may (from 499 to 329) and fails, and the
+    # dim look follows.  Its own fine scan starts beside the peak and must shift once.
+    # Before session 12 it inherited the spent budget and the search failed no_peak after
+    # 22 s.
+    r = run_case(DIM_RIM, 6, "default")
+    assert r.success and r.metrics["dim"] == 1.0 and r.metrics["shifts"] >= 1.0, r

@@ -36,6 +36,14 @@ def _add_bench(subparsers: Any) -> None:
     af.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     af.add_argument("--quiet", action="store_true", help="print only the table")
     af.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run every case N times (repeat k uses seed + k) instead of its own repeats: "
+        "enough seeds to tell a success rate from luck",
+    )
+    af.add_argument(
         "--option",
         action="append",
         default=[],

@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from controller import measures
@@ -98,7 +99,8 @@ def run_all(
 
 
 def main(args: Any) -> int:
-    """Handler for ``bench af`` (argparse namespace: cases, strategy, json, measure, jobs, quiet)."""
+    """Handler for ``bench af`` (argparse namespace: cases, strategy, json, measure, jobs, quiet,
+    option, repeats)."""
     strategies = parse_strategies(args.strategy)
     if args.measure not in measures.NAMES:
         raise UsageError(
@@ -107,7 +109,12 @@ def main(args: Any) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     options = parse_options(getattr(args, "option", None) or [], strategies)
+    repeats = getattr(args, "repeats", None)
+    if repeats is not None and repeats < 1:
+        raise UsageError("--repeats must be at least 1")
     cases = load_cases(args.cases)
+    if repeats is not None:
+        cases = [replace(c, repeats=repeats) for c in cases]
     out_path = check_out(args.json)
 
     def progress(r: RunResult) -> None:

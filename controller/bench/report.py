@@ -95,6 +95,19 @@ def document(results: Mapping[str, Sequence[RunResult]]) -> dict[str, Any]:
     }
 
 
+MISSES_SHOWN = 6
+
+
+def case_misses(runs: Sequence[RunResult]) -> list[tuple[str, int, int]]:
+    """(case, successes, runs) of each case with a run that did not succeed, fewest
+    successes (as a share of its runs) first, then by name."""
+    by_case: dict[str, list[bool]] = {}
+    for r in runs:
+        by_case.setdefault(r.case, []).append(r.success)
+    out = [(case, sum(oks), len(oks)) for case, oks in by_case.items() if not all(oks)]
+    return sorted(out, key=lambda t: (t[1] / t[2], t[0]))
+
+
 def table(results: Mapping[str, Sequence[RunResult]]) -> str:
     """The summary as a fixed-width table, one row per strategy."""
     head = ("strategy", "runs", "success", "median s", "p90 s", "drives", "motor", "frames", "|err| steps")
@@ -143,6 +156,11 @@ def table(results: Mapping[str, Sequence[RunResult]]) -> str:
                 f"{name}: {s['spans_depth_runs']} runs reported that the region spans depth"
                 f" ({s['spans_depth_ill_posed']} of them ill-posed)"
             )
+        misses = case_misses(results[name])
+        if misses:
+            shown = ", ".join(f"{case} {ok} of {n}" for case, ok, n in misses[:MISSES_SHOWN])
+            more = f", and {len(misses) - MISSES_SHOWN} more" if len(misses) > MISSES_SHOWN else ""
+            lines.append(f"{name}: cases with misses, fewest successes first: {shown}{more}")
     if summaries:
         travel = next(iter(summaries.values()))["median_travel_seconds"]
         lines.append(f"driving straight from start to truth: {travel:.2f} s median, the floor for any search")

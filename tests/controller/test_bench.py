@@ -14,7 +14,7 @@ from camera_node.sim.scene import OpticsParams
 from camera_node.sim.truth import best_position_at
 from controller.bench.cases import load_cases
 from controller.bench.harness import RunResult, tolerance_steps, travel_seconds
-from controller.bench.report import summarize, table
+from controller.bench.report import case_misses, summarize, table
 from tetherfocus.cli import main
 from tetherfocus.errors import UsageError
 
@@ -286,6 +286,35 @@ def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert err.count("\n") == 1 and says in err
     assert main(["bench", "af", str(p), "--strategy", "sweep", "--option", "cross_slack=12.8"]) == 2
     assert "strategy 'sweep' does not take" in capsys.readouterr().err
+
+
+def test_bench_af_repeats_overrides_every_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--repeats N`` runs every case N times, repeat k with seed + k."""
+    p = _chart_case(tmp_path)
+    out_json = tmp_path / "out.json"
+    args = ["bench", "af", str(p), "--strategy", "default", "--json", str(out_json), "--quiet"]
+    assert main([*args, "--repeats", "2"]) == 0
+    runs = json.loads(out_json.read_text())["strategies"]["default"]["runs"]
+    assert [r["repeat"] for r in runs] == [0, 1]
+    # another seed: other jitter and noise, so another path
+    assert (runs[0]["seconds"], runs[0]["final_position"]) != (runs[1]["seconds"], runs[1]["final_position"])
+    capsys.readouterr()
+    assert main([*args, "--repeats", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--repeats must be at least 1" in err
+
+
+def test_the_table_names_the_cases_with_misses() -> None:
+    def run(case: str, ok: bool) -> RunResult:
+        return _run(case, ok, 1.0, 10, 1.0)
+
+    runs = [run("a", True), run("a", False), run("b", False), run("b", False), run("c", True)]
+    assert case_misses(runs) == [("b", 0, 2), ("a", 1, 2)]
+    assert "x: cases with misses, fewest successes first: b 0 of 2, a 1 of 2\n" in table({"x": runs})
+    many = table({"x": [run(f"case {i}", False) for i in range(8)]})
+    assert "case 0 0 of 1, case 1 0 of 1," in many and "case 5 0 of 1, and 2 more\n" in many
+    assert "case 6" not in many
+    assert "cases with misses" not in table({"x": [run("c", True)]})
 
 
 def test_bench_af_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

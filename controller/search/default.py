@@ -465,22 +465,11 @@ class Default(SearchMachine):
         best = pts[i_best][1]
         cut = best * (1.0 - max(self.climb.significance, 4.0 * self.noise))
         if 0 < i_best < len(pts) - 1 and pts[-1][1] < cut and any(m < cut for _, m in pts[:i_best]):
-            around = pts[max(0, i_best - 1) : i_best + 2]
-            fit = fits.fit_peak(
-                [p for p, _ in around], [m for _, m in around], models=("gaussian",), max_reject=0
-            )
-            center = pts[i_best][0]
-            if fit is not None and around[0][0] <= fit.center <= around[-1][0]:
-                center = fit.center
-            self._to("bracketed")
-            self._t_coarse = now - self.t_start
-            if self.dim_quiet_fine and self._dim_after_coarse and self.noise < self.dim_noise / 2:
-                # Quiet magnified frames: the 1x curve was lost to a small or faint region,
-                # not to low light.  The usual fine stage, and a landing by a reading.
-                self.fine_scale, self.min_fine_samples, self.fine_parts = self._usual_fine
-                self._dim_blind = False
-            return self._fine_from(center)
+            return self._dim_bracketed(i_best, now)
         if self.pos - self._dim_from >= self.travel:
+            j = self._dim_shoulder_peak(i_best, cut)
+            if j is not None:
+                return self._dim_bracketed(j, now)
             # No peak magnified either: one at an end is no_peak; a flat magnified curve
             # leaves the 1x verdict standing, if there was one.
             low = min(m for _, m in pts)
@@ -497,6 +486,53 @@ class Default(SearchMachine):
             return self._fail("flat", "the measure hardly changed over the travel, even magnified", now)
         self._to("sweep")
         return self._go([Drive("far", 3, 1)])
+
+    def _dim_bracketed(self, i: int, now: float) -> list[Command]:
+        """The sweep's sample ``i`` is its peak: the fine stage around it (a Gaussian through it
+        and its neighbours puts the centre, if its top lies between them)."""
+        pts = self._dim
+        around = pts[max(0, i - 1) : i + 2]
+        fit = fits.fit_peak(
+            [p for p, _ in around], [m for _, m in around], models=("gaussian",), max_reject=0
+        )
+        center = pts[i][0]
+        if fit is not None and around[0][0] <= fit.center <= around[-1][0]:
+            center = fit.center
+        self._to("bracketed")
+        self._t_coarse = now - self.t_start
+        if self.dim_quiet_fine and self._dim_after_coarse and self.noise < self.dim_noise / 2:
+            # Quiet magnified frames: the 1x curve was lost to a small or faint region,
+            # not to low light.  The usual fine stage, and a landing by a reading.
+            self.fine_scale, self.min_fine_samples, self.fine_parts = self._usual_fine
+            self._dim_blind = False
+        return self._fine_from(center)
+
+    def _dim_shoulder_peak(self, i_best: int, cut: float) -> int | None:
+        """At the end of a sweep with no bracket: when its best sample lies on a shoulder
+        falling from the near end stop (no sample nearer than it is significantly lower,
+        ``cut``), the highest sample beyond it that stands significantly above a dip between
+        it and the shoulder, if a sample after it lies significantly below it too.
+
+        Far out of focus, bright surroundings bleed into a small region, so magnified too its
+        measure can be highest near the stop where the sweep starts (`moto door` at 5x, 1/8:
+        0.0026 by the stop, falling to 0.0005 at 490-540, 0.0023-0.0025 either side of its
+        peak at 612, 0.0005 beyond).  Taken only once the sweep has crossed the whole travel,
+        so a higher peak farther on cannot be passed over."""
+        pts = self._dim
+        if any(m < cut for _, m in pts[:i_best]):
+            return None  # the best is no shoulder
+        thr = max(self.climb.significance, 4.0 * self.noise)
+        peaks: list[int] = []
+        low = math.inf  # the lowest sample since the shoulder's best
+        for i in range(i_best + 1, len(pts)):
+            if low < pts[i][1] * (1.0 - thr):
+                peaks.append(i)
+            low = min(low, pts[i][1])
+        if not peaks:
+            return None
+        j = max(peaks, key=lambda i: pts[i][1])
+        cut_j = pts[j][1] * (1.0 - thr)
+        return j if any(m < cut_j for _, m in pts[j + 1 :]) else None
 
     def _dim_possible(self) -> bool:
         """The dim fallback is on and not yet tried, and the 1x curve was noisy or shallow

@@ -570,3 +570,33 @@ def test_spans_depth_is_not_said_from_noisy_frames() -> None:
     assert s.spans_depth
     s._noise[(s.fine_zoom, s.fine_scale)] = [0.01]  # as a three-frame sample records it
     assert not s.spans_depth
+
+
+# The dim sweep's samples (ledger position, measure), the first at the near end stop, and
+# which one is its peak when its best lies on a shoulder falling from that stop (the
+# sweep has crossed the whole travel with no bracket round its best).
+_DOOR = [0.0026, 0.00263, 0.00252, 0.00243, 0.00234, 0.00217, 0.00162, 0.00053, 0.00047]
+SHOULDER = [
+    ("moto door: a peak beyond the bleed", [*_DOOR, 0.0023, 0.00252, 0.00049, 0.00032], 10),
+    ("the highest of two such peaks", [*_DOOR, 0.0012, 0.0004, 0.0023, 0.0003], 11),
+    ("falling all the way: focus at the stop", [0.0026, 0.0025, 0.0022, 0.0018, 0.0012, 0.0008], None),
+    ("a bump within the noise", [0.0026, 0.0024, 0.0020, 0.00204, 0.0019, 0.0018], None),
+    ("nothing lower after the peak", [*_DOOR, 0.0023, 0.00252], None),
+    (
+        "the best is no shoulder: a lower sample nearer",
+        [0.0010, 0.0026, 0.0020, 0.0005, 0.0024, 0.0004],
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "measures", "peak"), SHOULDER, ids=[c[0] for c in SHOULDER])
+def test_the_dim_sweep_finds_a_peak_beyond_the_bleed_by_the_near_stop(
+    label: str, measures: list[float], peak: int | None
+) -> None:
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"])
+    assert isinstance(s, Default)
+    s._dim = [(47.0 * i, m) for i, m in enumerate(measures)]
+    i_best = max(range(len(measures)), key=lambda i: measures[i])
+    cut = measures[i_best] * (1.0 - s.climb.significance)  # noise unknown: the significance
+    assert s._dim_shoulder_peak(i_best, cut) == peak

@@ -463,11 +463,12 @@ class Default(SearchMachine):
         pts = self._dim
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
         best = pts[i_best][1]
-        cut = best * (1.0 - max(self.climb.significance, 4.0 * self.noise))
+        thr = max(self.climb.significance, 4.0 * self.noise)  # a significant difference
+        cut = best * (1.0 - thr)
         if 0 < i_best < len(pts) - 1 and pts[-1][1] < cut and any(m < cut for _, m in pts[:i_best]):
             return self._dim_bracketed(i_best, now)
         if self.pos - self._dim_from >= self.travel:
-            j = self._dim_shoulder_peak(i_best, cut)
+            j = self._dim_shoulder_peak(i_best, thr)
             if j is not None:
                 return self._dim_bracketed(j, now)
             # No peak magnified either: one at an end is no_peak; a flat magnified curve
@@ -507,10 +508,10 @@ class Default(SearchMachine):
             self._dim_blind = False
         return self._fine_from(center)
 
-    def _dim_shoulder_peak(self, i_best: int, cut: float) -> int | None:
+    def _dim_shoulder_peak(self, i_best: int, thr: float) -> int | None:
         """At the end of a sweep with no bracket: when its best sample lies on a shoulder
-        falling from the near end stop (no sample nearer than it is significantly lower,
-        ``cut``), the highest sample beyond it that stands significantly above a dip between
+        falling from the near end stop (no sample nearer than it is significantly lower:
+        by the share ``thr``), the highest sample beyond it that stands significantly above a dip between
         it and the shoulder, if a sample after it lies significantly below it too.
 
         Far out of focus, bright surroundings bleed into a small region, so magnified too its
@@ -519,9 +520,9 @@ class Default(SearchMachine):
         peak at 612, 0.0005 beyond).  Taken only once the sweep has crossed the whole travel,
         so a higher peak farther on cannot be passed over."""
         pts = self._dim
+        cut = pts[i_best][1] * (1.0 - thr)
         if any(m < cut for _, m in pts[:i_best]):
             return None  # the best is no shoulder
-        thr = max(self.climb.significance, 4.0 * self.noise)
         peaks: list[int] = []
         low = math.inf  # the lowest sample since the shoulder's best
         for i in range(i_best + 1, len(pts)):

@@ -598,5 +598,5 @@ def test_the_dim_sweep_finds_a_peak_beyond_the_bleed_by_the_near_stop(
     assert isinstance(s, Default)
     s._dim = [(47.0 * i, m) for i, m in enumerate(measures)]
     i_best = max(range(len(measures)), key=lambda i: measures[i])
-    cut = measures[i_best] * (1.0 - s.climb.significance)  # noise unknown: the significance
-    assert s._dim_shoulder_peak(i_best, cut) == peak
+    # noise unknown: a significant difference is the significance
+    assert s._dim_shoulder_peak(i_best, s.climb.significance) == peak

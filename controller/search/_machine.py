@@ -5,10 +5,12 @@ A concrete search subclasses :class:`SearchMachine` and implements ``_begin`` an
 
 - accepts a frame only if no move is outstanding, the frame follows the last accepted
   move (``move_id``), the node says the motor has ``settled``, and the frame shows the
-  zoom and was measured at the scale (and scored in the tiles) the search asked for.
-  Everything else is counted as ignored;
+  zoom and was measured at the scale (and scored in the tiles) the search asked for;
+  tiles asked for only to estimate the noise may be missing.  Everything else is counted
+  as ignored;
 - averages ``frames_per_sample`` accepted frames into one sample and keeps an estimate of
-  the relative frame-to-frame noise;
+  the relative frame-to-frame noise, from the frames' tiles too when they carry them
+  (:mod:`.noise`);
 - sends queued moves one at a time: the next only after ``moved`` for the previous one;
 - keeps the nominal position relative to the start, in level-1 units (the node's
   ``position`` is absent until homed, and is dead reckoning too);
@@ -27,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from controller.search._types import Command, Direction, Done, Drive, Failed, Move, Observation, Zoom
+from controller.search.noise import relative_noise
 
 LEVEL_SIZES = (1.0, 6.4, 47.0)
 
@@ -117,7 +120,7 @@ class SearchMachine(abc.ABC):
 
     @property
     def wanted_tiles(self) -> int:
-        return self._tiles
+        return self._tiles or self._noise_tiles()
 
     def start(self, now: float) -> list[Command]:
         if self.started:
@@ -150,24 +153,23 @@ class SearchMachine(abc.ABC):
                 return self._fail("stalled", f"no settled frame for {self.stall_timeout_s:g} s")
             return []
         self._acc.append(obs.measure)
-        if self._tiles:
+        if obs.tiles:
             self._acc_tiles.append(obs.tiles)
         if len(self._acc) < self.frames_per_sample:
             return []
-        values = self._acc
-        self._acc = []
+        values, frame_tiles = self._acc, self._acc_tiles
+        self._acc, self._acc_tiles = [], []
         if self._tiles:
-            n = len(self._acc_tiles)
-            self.sample_tiles = tuple(sum(col) / n for col in zip(*self._acc_tiles, strict=True))
-            self._acc_tiles = []
+            n = len(frame_tiles)
+            self.sample_tiles = tuple(sum(col) / n for col in zip(*frame_tiles, strict=True))
         else:
             self.sample_tiles = ()
         self.frames_used += len(values)
         self._last_progress = now
         mean = sum(values) / len(values)
-        if len(values) >= 2 and mean > 0:
-            var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-            self._noise.setdefault((self.zoom, self._scale), []).append(math.sqrt(var) / mean)
+        noise = relative_noise(values, frame_tiles)
+        if noise is not None:
+            self._noise.setdefault((self.zoom, self._scale), []).append(noise)
         self.samples.append((self.pos, mean, obs.zoom))
         return self._on_sample(mean, now)
 
@@ -211,6 +213,11 @@ class SearchMachine(abc.ABC):
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         """One averaged sample at the current position; the commands that follow."""
 
+    def _noise_tiles(self) -> int:
+        """Tiles per side to ask for, when the search wants none, so that a sample of several
+        frames estimates its noise from them too (:mod:`.noise`); 0: none."""
+        return 0
+
     @property
     def noise(self) -> float:
         """Median relative frame-to-frame noise in the current view and scale (0 until known)."""
@@ -237,7 +244,11 @@ class SearchMachine(abc.ABC):
             obs.settled
             and obs.zoom == self.zoom
             and obs.scale == self._scale
-            and len(obs.tiles) == self._tiles * self._tiles
+            and (
+                len(obs.tiles) == self._tiles**2
+                # tiles asked for only to estimate the noise: a frame without them will do
+                or (not self._tiles and len(obs.tiles) == self._noise_tiles() ** 2)
+            )
         )
 
     def _go(self, moves: Sequence[Move], terminal: Done | Failed | None = None) -> list[Command]:

@@ -38,7 +38,11 @@ crosses the slack instead (see ``cross_slack`` below):
    sample) means the coarse top was false, e.g. a sidelobe of the disk passing over a
    periodic pattern far out of focus: back to ``COARSE`` at 1x, once, climbing on the way
    the scan rose (``resumed`` = 1 in the metrics).  So does a fitted peak that the 1x
-   samples deny (``check_coarse``): a scan at the noise floor can fit a small bump.
+   samples deny (``check_coarse``): a scan at the noise floor can fit a small bump.  They
+   deny it when the 1x curve rises away from it on one side, or (``check_across``, before
+   a resumed climb only) when the nearest sample on one side is significantly lower than
+   one farther out on the other: blur grows alike on both sides of focus.  (The curve of a
+   region that spans depth need not be symmetric, so that alone never fails a search.)
 3. ``APPROACH``: one drive to ``guard`` short of the fitted centre, on the near flank.
    After a far scan it is a near drive past the peak, lengthened by the prior
    ``backlash``; after a near scan it is a far drive, lengthened the same way.  The
@@ -82,7 +86,7 @@ far leg after a near scan lands) and is what ``cross_slack`` = 0 relies on; rig.
 
 ``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
 samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
-region at that depth (or the landing would be blind), a 1x scan scores the region in
+region at that depth, a 1x scan scores the region in
 tiles (:mod:`.depth`) and finds the median depth of its detail.  The magnified fine stage
 then runs once more, a fresh scan (``looked_again`` = 1): on the same view if the median
 lies within ``depth_agree`` steps (or the 1x noise's share) of the first fit, else on a
@@ -97,8 +101,11 @@ into focus together.  It changes nothing in the search; ``Done.metrics`` carries
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
-a fall, a peak) is relative to that noise.  Any failure restores the zoom, drives back to
-the start and reports the reason.
+a fall, a peak) is relative to that noise.  The frames of a sample are scored in tiles
+(the search's own, or up to ``noise_tiles`` x ``noise_tiles`` when it wants none), and the
+noise is the larger of the measures' own spread and the one their tiles show
+(:mod:`.noise`): three frames alone put it below a third of the truth one time in ten.
+Any failure restores the zoom, drives back to the start and reports the reason.
 """
 
 from __future__ import annotations
@@ -205,6 +212,7 @@ class Default(SearchMachine):
         max_reading_error: float = 1.0,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
+        check_across: bool = True,
         dim_at_stop: bool = True,
         dim_quiet_fine: bool = True,
         roi_size: tuple[float, float] | None = None,
@@ -223,6 +231,7 @@ class Default(SearchMachine):
         spans_steps: float = 15.0,
         spans_beyond: float = 0.15,
         spans_noise: float = 0.005,
+        noise_tiles: int = 4,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -305,6 +314,7 @@ class Default(SearchMachine):
         self.climb = self._new_climb()
         self.resume_rise = resume_rise
         self.check_coarse = check_coarse
+        self.check_across = check_across
         self.dim_at_stop = dim_at_stop  # a coarse no_peak looks magnified whatever the noise
         self._resumed = False
         self._fine: list[tuple[float, float]] = []
@@ -336,6 +346,9 @@ class Default(SearchMachine):
         self.spans_steps = spans_steps
         self.spans_beyond = spans_beyond
         self.spans_noise = spans_noise
+        if noise_tiles < 0:
+            raise ValueError("noise_tiles must be >= 0")
+        self.noise_tiles = noise_tiles
         self._fine_tiles: list[tuple[float, tuple[float, ...]]] = []
         self.fine_depth: depth.DepthEstimate | None = None
         self._depth_n = 0
@@ -351,6 +364,17 @@ class Default(SearchMachine):
             self._tiles = self._coarse_n  # the coarse samples say where the region's parts lie
 
     # -- small helpers ---------------------------------------------------------------------
+
+    def _noise_tiles(self) -> int:
+        """A sample of several frames also estimates its noise from up to ``noise_tiles``
+        tiles per side, each 4 pixels or more at the decode scale (none for a region smaller
+        than 2 x 2 such tiles): see :mod:`.noise`."""
+        if self.frames_per_sample < 2 or not self.noise_tiles:
+            return 0
+        w, h = self.roi_size or (1.0, 1.0)
+        px = min(w * LIVEVIEW_PX[0], h * LIVEVIEW_PX[1]) * (self.zoom or 1) / self._scale
+        n = min(self.noise_tiles, int(px // 4))
+        return n if n >= 2 else 0
 
     @property
     def fine_step(self) -> float:
@@ -576,17 +600,34 @@ class Default(SearchMachine):
         nearest (within 1.5 level-3 steps, well inside the 1x curve's main lobe) is
         significantly lower than one at least half a level-3 step farther out.  A fine
         scan that drifted at the noise floor far from a false coarse top fits such a
-        peak (tabletop's top strip from 110 reported Done 408 steps off).  Not after the dim
-        fallback, whose sweep re-bases the ledger on the near end stop."""
+        peak (tabletop's top strip from 110 reported Done 408 steps off).  Or, until the
+        climb has been resumed (``check_across``): the nearest sample on one side is
+        significantly lower than one half a level-3 step farther out on the other (the same
+        strip from 120, repeat 3, 388 steps off).  Not after the dim fallback, whose sweep
+        re-bases the ledger on the near end stop."""
         noise = self.noise_at(self.start_zoom, self.coarse_scale)
         rise = 1.0 + max(self.climb.significance, 4.0 * noise)
+        sides = []
         for side in (-1.0, 1.0):
             same = sorted((abs(p - center), m) for p, m in self.climb.samples if (p - center) * side > 0)
+            sides.append(same)
             if len(same) < 2 or same[0][0] > 1.5 * self.levels[2]:
                 continue
             d0, m0 = same[0]
             if any(d >= d0 + self.levels[2] / 2 and m > rise * m0 for d, m in same[1:]):
                 return True
+        if self.check_across and not self._resumed:
+            # Blur grows with |p - f| alike on both sides of focus, so the 1x curve falls away
+            # from a true peak both ways: the nearest sample on one side is not significantly
+            # lower than a sample half a level-3 step farther out on the other.  A region
+            # that spans depth can have a lopsided curve, so this only sends the search back
+            # to the climb, once: after that it decides nothing (5 af-stress runs failed).
+            for near_side, other in ((sides[0], sides[1]), (sides[1], sides[0])):
+                if not near_side or near_side[0][0] > 1.5 * self.levels[2]:
+                    continue
+                d0, m0 = near_side[0]
+                if any(d >= d0 + self.levels[2] / 2 and m > rise * m0 for d, m in other):
+                    return True
         return False
 
     def _resume_coarse(self) -> list[Command]:
@@ -906,10 +947,12 @@ class Default(SearchMachine):
         self.fine_depth = self._fine_depth()
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
-        if self._dim_blind or landing.reading_error(fit, guard, noise) > self.max_reading_error:
-            return self._land_blind(fit, now)
+        # Where to focus comes before how to land: a region whose detail may lie at another
+        # depth than its centre is looked at whole first, however the landing would go.
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
+        if self._dim_blind or landing.reading_error(fit, guard, noise) > self.max_reading_error:
+            return self._land_blind(fit, now)
         self._to("fitted")
         plan = landing.approach_legs(
             self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash, self.cross_slack

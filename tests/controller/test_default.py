@@ -600,3 +600,39 @@ def test_the_dim_sweep_finds_a_peak_beyond_the_bleed_by_the_near_stop(
     i_best = max(range(len(measures)), key=lambda i: measures[i])
     # noise unknown: a significant difference is the significance
     assert s._dim_shoulder_peak(i_best, s.climb.significance) == peak
+
+
+# The 1x samples (ledger position, measure) and a magnified peak: do they deny it?  Noise
+# unknown, so "significantly" means by the climb's significance (4 %).
+DENIES = [
+    # tabletop top strip @120, repeat 3 (session 13): 27 steps far of the peak the curve is
+    # lower than 73 steps near of it
+    (
+        "lower near the peak than farther on the other side",
+        [(0, 0.0124), (47, 0.0130), (147, 0.0106)],
+        120.0,
+        True,
+    ),
+    ("falls away both ways", [(0, 0.0100), (47, 0.0125), (147, 0.0130)], 120.0, False),
+    ("within the significance", [(0, 0.0124), (47, 0.0128), (147, 0.0125)], 120.0, False),
+    ("rises away on one side", [(47, 0.012), (94, 0.010), (200, 0.009)], 120.0, True),
+    ("the far sample is not half a jump farther", [(100, 0.0130), (147, 0.0106)], 120.0, False),
+    ("nothing within 1.5 jumps on the near side", [(0, 0.0124), (300, 0.0130)], 120.0, False),
+]
+
+
+@pytest.mark.parametrize(("label", "samples", "center", "denied"), DENIES, ids=[c[0] for c in DENIES])
+def test_the_1x_samples_deny_a_magnified_peak(
+    label: str, samples: list[tuple[float, float]], center: float, denied: bool
+) -> None:
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"])
+    assert isinstance(s, Default)
+    s.climb.samples = list(samples)
+    assert s._contradicts_coarse(center) is denied
+    if denied and label.startswith("lower near"):
+        off = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"], check_across=False)
+        assert isinstance(off, Default)
+        off.climb.samples = list(samples)
+        assert not off._contradicts_coarse(center)  # only the check across the peak sees it
+        s._resumed = True  # after a resumed climb the check across does not decide
+        assert not s._contradicts_coarse(center)

@@ -25,17 +25,22 @@ def test_a_false_coarse_top_on_the_chart_resumes_the_climb() -> None:
     # the climb brackets; the magnified scan then rises over its whole window.
     r = run_case(CHART, 1, "default")
     assert r.success and r.metrics["resumed"] == 1.0, r
+    # Without the resumed climb it failed no_peak; since the noise comes from tiles too
+    # (session 13) its scans shift on until it lands, 4.3 steps off.
     old = run_case(CHART, 1, "default", options={"resume_rise": 0.0})
-    assert not old.success and old.failure == "no_peak", old
+    assert not old.success, old
 
 
 def test_a_magnified_peak_the_1x_curve_denies_is_not_reported() -> None:
-    # The climb brackets a hump 540 steps from the wall; magnified there, the scan chases
-    # a drift of the noise floor and fits a 16 % bump.  The 1x samples deny it.
+    # The climb brackets a hump 400 steps from the wall (the 1x samples: 0.0124 at 120,
+    # 0.0130 at 167, 0.0106 at 267); magnified there, the scan fits a 10 % bump at 240.
+    # The 1x samples deny it across the peak: the nearest on the far side (27 steps off)
+    # is lower than one 73 steps off on the near side, and blur grows alike both ways.
     r = run_case(STRIP, 3, "default")
     assert r.success and r.metrics["resumed"] == 1.0, r
-    old = run_case(STRIP, 3, "default", options={"check_coarse": False})
-    assert old.failure is None and old.abs_error_steps > 100, old  # reported Done, far off
+    for off in ({"check_coarse": False}, {"check_across": False}):
+        old = run_case(STRIP, 3, "default", options=off)
+        assert old.failure is None and old.abs_error_steps > 100, (off, old)  # Done, far off
 
 
 # af-stress.toml's "coffee wide @644": a region of 0.8 x 0.8 whose centre is the cup's rim
@@ -72,8 +77,13 @@ def test_a_region_at_several_depths_brackets_its_coarse_peak() -> None:
     # cup's foot, and the 1x tiles within +-38 steps of it could not see the coins.
     r = run_case(BOTTOM, 0, "default")
     assert r.success, r
-    old = run_case(BOTTOM, 0, "default", options={"predict_wide": True, "cross_slack": 0.0})
+    before = {"predict_wide": True, "cross_slack": 0.0}
+    old = run_case(BOTTOM, 0, "default", options={**before, "check_across": False})
     assert old.failure is None and old.abs_error_steps > 100, old  # Done, on the cup
+    # Since session 13 the 1x samples also deny the cup's peak across it: with the old
+    # bracket the search then resumes the climb, and lands.
+    again = run_case(BOTTOM, 0, "default", options=before)
+    assert again.success and again.metrics["resumed"] == 1.0, again
 
 
 # af.toml's "moto door": a pale door panel, 0.1 x 0.1 of the view (12 x 8 pixels at 1/8)

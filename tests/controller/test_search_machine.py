@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy
@@ -219,10 +221,30 @@ def test_a_search_that_asks_for_tiles_takes_only_frames_scored_in_them() -> None
     out = [s.feed(o, 0.0) for o in tiled]
     assert out[-1] and s.frames_used == 3
     assert s.sample_tiles == pytest.approx((1.0 / n**2,) * n**2)  # the sample's tiles, averaged
-    # a region the magnified view covers asks for none
-    assert (
-        create_strategy(
-            "default", zoom_levels=(1, 5), capabilities=["zoom"], roi=(0.45, 0.45, 0.1, 0.1)
-        ).wanted_tiles
-        == 0
-    )
+
+
+def test_tiles_asked_for_the_noise_alone_may_be_missing() -> None:
+    # A region the magnified view covers needs no tiles of its own; while a sample averages
+    # several frames it asks for 2 x 2 (a 64-pixel-high region at 1/8) to estimate the noise.
+    s = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"], roi=(0.45, 0.45, 0.1, 0.1))
+    assert s.wanted_tiles == 2 and s.frames_per_sample == 3
+    s.start(0.0)
+    # The three frames' measures agree exactly, their tiles swing by 20 %: the tiles are
+    # believed (the measure's variance is the sum of the tiles').
+    swing = [(0.6, 0.4, 0.5, 0.5), (0.4, 0.6, 0.5, 0.5), (0.5, 0.5, 0.5, 0.5)]
+    for i, tiles in enumerate(swing):
+        out = s.feed(Observation(i, 0.0, 0, True, 1, 2.0, 8, None, tiles), 0.0)
+    assert out and s.frames_used == 3
+    assert s.noise == pytest.approx(math.sqrt(2 * 0.01) / 2.0, rel=1e-9)
+    assert s.sample_tiles == ()  # not the search's own tiles
+    # A frame without tiles is taken too (noise from the measures alone).
+    t = create_strategy("default", zoom_levels=(1, 5), capabilities=["zoom"], roi=(0.45, 0.45, 0.1, 0.1))
+    t.start(0.0)
+    for i in range(3):
+        out = t.feed(obs(0, 2.0 + 0.001 * i), 0.0)
+    assert out and t.frames_ignored == 0 and t.noise == pytest.approx(0.0005, rel=1e-3)
+    # One frame per sample (quiet frames): no tiles asked for.
+    assert t.frames_per_sample == 1 and t.wanted_tiles == 0
+    # Without the option, or for a region too small to split at 1/8: none.
+    assert create_strategy("default", roi=(0.45, 0.45, 0.1, 0.1), noise_tiles=0).wanted_tiles == 0
+    assert create_strategy("default", roi=(0.45, 0.45, 0.02, 0.02)).wanted_tiles == 0

@@ -247,6 +247,7 @@ class Default(SearchMachine):
         self.depth_spread = depth_spread
         self.fine_zoom = fine_zoom
         self.roi_center = roi_center
+        self._roi_center0 = roi_center  # the region's own centre (a refocus moves roi_center)
         self.coarse_scale = coarse_scale
         # 1/4 of a 5x view sees about the 1x view's detail, 1.25 times larger; without
         # magnification, decode at full scale.
@@ -469,6 +470,10 @@ class Default(SearchMachine):
         self._dim = []
         self._shifts = 0  # a fresh fine stage follows: its own budget of shifts and turns
         self._scale = self.dim_scale
+        # The whole region again: a refocused second look's part of it and its tiles were
+        # chosen by a 1x depth scan that low light had spoilt.
+        self.roi_center = self._roi_center0
+        self._fine_select = []
         # The fine stage too: 1/4 of 5x is too noisy, and a broad curve needs a wider scan.
         self.fine_scale, self.min_fine_samples, self.fine_parts = (
             self.dim_scale,

@@ -158,3 +158,18 @@ def test_the_dim_look_after_a_failed_fine_stage_has_its_own_shifts() -> None:
     # 22 s.
     r = run_case(DIM_RIM, 6, "default")
     assert r.success and r.metrics["dim"] == 1.0 and r.metrics["shifts"] >= 1.0, r
+
+
+# af-stress-b.toml's "lowlight 256px @169": a 256-pixel square in low light, repeat 0
+DIM_SQUARE = Case(
+    "lowlight 256px @169", str(SCENES / "lowlight.toml"), (0.3667, 0.3, 0.2667, 0.4), 169, 1, 975
+)
+
+
+def test_the_dim_look_after_a_refocused_look_sees_the_whole_region() -> None:
+    # The 1x depth scan sends the second magnified look to a part of the region (centre
+    # 0.39, 0.69) and measures only its tiles; in low light that look fails, and the dim
+    # look follows.  Before session 13 it kept the part and its tiles, and landed blind
+    # 14.9 steps off; now it magnifies the region's own centre and measures all of it.
+    r = run_case(DIM_SQUARE, 0, "default")
+    assert r.success and r.metrics["dim"] == 1.0 and r.metrics["refocused"] == 1.0, r

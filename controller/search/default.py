@@ -612,28 +612,28 @@ class Default(SearchMachine):
         re-bases the ledger on the near end stop."""
         noise = self.noise_at(self.start_zoom, self.coarse_scale)
         rise = 1.0 + max(self.climb.significance, 4.0 * noise)
-        sides = []
-        for side in (-1.0, 1.0):
-            same = sorted((abs(p - center), m) for p, m in self.climb.samples if (p - center) * side > 0)
-            sides.append(same)
-            if len(same) < 2 or same[0][0] > 1.5 * self.levels[2]:
-                continue
-            d0, m0 = same[0]
-            if any(d >= d0 + self.levels[2] / 2 and m > rise * m0 for d, m in same[1:]):
-                return True
-        if self.check_across and not self._resumed:
-            # Blur grows with |p - f| alike on both sides of focus, so the 1x curve falls away
-            # from a true peak both ways: the nearest sample on one side is not significantly
-            # lower than a sample half a level-3 step farther out on the other.  A region
-            # that spans depth can have a lopsided curve, so this only sends the search back
-            # to the climb, once: after that it decides nothing (5 af-stress runs failed).
-            for near_side, other in ((sides[0], sides[1]), (sides[1], sides[0])):
-                if not near_side or near_side[0][0] > 1.5 * self.levels[2]:
-                    continue
-                d0, m0 = near_side[0]
-                if any(d >= d0 + self.levels[2] / 2 and m > rise * m0 for d, m in other):
-                    return True
-        return False
+        jump = self.levels[2]
+
+        def rises(nearest: list[tuple[float, float]], others: list[tuple[float, float]]) -> bool:
+            """The first of ``nearest`` (distance, measure), if within 1.5 jumps, is
+            significantly lower than one of ``others`` at least half a jump farther out."""
+            if not nearest or nearest[0][0] > 1.5 * jump:
+                return False
+            d0, m0 = nearest[0]
+            return any(d >= d0 + jump / 2 and m > rise * m0 for d, m in others)
+
+        sides = [
+            sorted((abs(p - center), m) for p, m in self.climb.samples if (p - center) * side > 0)
+            for side in (-1.0, 1.0)
+        ]
+        if any(rises(same, same[1:]) for same in sides):
+            return True
+        # Blur grows with |p - f| alike on both sides of focus, so the 1x curve falls away
+        # from a true peak both ways.  A region that spans depth can have a lopsided curve,
+        # so this only sends the search back to the climb, once: after that it decides
+        # nothing (deciding then too failed 5 af-stress runs).
+        across = self.check_across and not self._resumed
+        return across and (rises(sides[0], sides[1]) or rises(sides[1], sides[0]))
 
     def _resume_coarse(self) -> list[Command]:
         """Back to 1x and the coarse climb, from here, the way the fine scan rose."""

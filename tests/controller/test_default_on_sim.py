@@ -173,3 +173,16 @@ def test_the_dim_look_after_a_refocused_look_sees_the_whole_region() -> None:
     # 14.9 steps off; now it magnifies the region's own centre and measures all of it.
     r = run_case(DIM_SQUARE, 0, "default")
     assert r.success and r.metrics["dim"] == 1.0 and r.metrics["refocused"] == 1.0, r
+
+
+# af-stress.toml's "lowlight wide @129": 0.8 x 0.8 of the frame in low light, repeat 1
+DIM_WIDE = Case("lowlight wide @129", str(SCENES / "lowlight.toml"), (0.1, 0.1, 0.8, 0.8), 129, 1, 234)
+
+
+def test_a_wide_region_gets_its_depth_look_even_when_the_landing_is_blind() -> None:
+    # Every landing blind (no reading is ever good enough): the search must still look at
+    # the whole region at 1x first.  Before session 13 a blind landing skipped that look
+    # and landed on the magnified view's centre, 37.7 steps from the region's median depth.
+    r = run_case(DIM_WIDE, 1, "default", options={"max_reading_error": 0.0})
+    assert r.success and r.metrics["blind"] == 1.0, r
+    assert r.metrics["depth_samples"] > 0 and r.metrics["refocused"] == 1.0, r

@@ -186,3 +186,14 @@ def test_a_wide_region_gets_its_depth_look_even_when_the_landing_is_blind() -> N
     r = run_case(DIM_WIDE, 1, "default", options={"max_reading_error": 0.0})
     assert r.success and r.metrics["blind"] == 1.0, r
     assert r.metrics["depth_samples"] > 0 and r.metrics["refocused"] == 1.0, r
+
+
+def test_the_noise_from_tiles_lets_the_climb_recognise_the_end_stop() -> None:
+    # af.toml x 20, repeat 11: three frames at the start agree to 0.4 % (the truth is
+    # 1.4 %).  Trusting that, the climb took the +-2 % scatter of single frames stuck at the
+    # near end stop for slope, drove near eight more times and failed no_peak.  The tiles
+    # of the same three frames show the noise.
+    r = run_case(DOOR, 11, "default")
+    assert r.success, r
+    old = run_case(DOOR, 11, "default", options={"noise_tiles": 0})
+    assert not old.success and old.failure == "no_peak", old

@@ -372,8 +372,7 @@ class Default(SearchMachine):
         than 2 x 2 such tiles): see :mod:`.noise`."""
         if self.frames_per_sample < 2 or not self.noise_tiles:
             return 0
-        w, h = self.roi_size or (1.0, 1.0)
-        px = min(w * LIVEVIEW_PX[0], h * LIVEVIEW_PX[1]) * (self.zoom or 1) / self._scale
+        px = _region_px(self.roi_size or (1.0, 1.0), self._scale, self.zoom or 1)
         n = min(self.noise_tiles, int(px // 4))
         return n if n >= 2 else 0
 
@@ -1134,5 +1133,10 @@ def _grid(roi_size: tuple[float, float], scale: int, most: int, zoom: int = 1) -
     """Tiles per side for a region of ``roi_size`` (fractions of the full view) seen
     magnified ``zoom`` times and decoded at ``scale``: at most ``most``, each about 8 pixels
     or more on a side, at least 2."""
-    px = min(roi_size[0] * LIVEVIEW_PX[0], roi_size[1] * LIVEVIEW_PX[1]) * zoom / scale
-    return max(2, min(most, int(px // 8)))
+    return max(2, min(most, int(_region_px(roi_size, scale, zoom) // 8)))
+
+
+def _region_px(roi_size: tuple[float, float], scale: int, zoom: int = 1) -> float:
+    """The shorter side, in decoded pixels, of a region of ``roi_size`` (fractions of the
+    full view) seen magnified ``zoom`` times and decoded at ``scale``."""
+    return min(roi_size[0] * LIVEVIEW_PX[0], roi_size[1] * LIVEVIEW_PX[1]) * zoom / scale

@@ -210,6 +210,8 @@ class Default(SearchMachine):
         dim_shallow: float = 1.25,
         max_creeps: int = 2,
         max_reading_error: float = 1.0,
+        reading_frames: int = 24,
+        reading_aim: float = 0.5,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
         check_across: bool = True,
@@ -294,6 +296,9 @@ class Default(SearchMachine):
         self._usual_fine = (self.fine_scale, self.min_fine_samples, self.fine_parts)
         self._dim_prior: tuple[str, str] | None = None  # the 1x verdict the dim look re-examines
         self.max_reading_error = max_reading_error
+        self.reading_frames = reading_frames
+        self.reading_aim = reading_aim
+        self._read_frames = 0  # frames a landing's readings average (0: as the samples do)
         self.state = S.COARSE
         self._scale = coarse_scale
         self._new_climb = functools.partial(
@@ -390,6 +395,8 @@ class Default(SearchMachine):
             self.frames_per_sample = 1 if n < 0.01 else 2 if n < 0.03 else 3
             if self._dim_mode and n >= self.dim_noise / 2:
                 self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
+        if self._read_frames and self.state in (S.APPROACH, S.CHECK):
+            self.frames_per_sample = self._read_frames
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self._fine_select and self.state is not S.DEPTH and self.sample_tiles:
@@ -955,7 +962,7 @@ class Default(SearchMachine):
         # depth than its centre is looked at whole first, however the landing would go.
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
-        if self._dim_blind or landing.reading_error(fit, guard, noise) > self.max_reading_error:
+        if self._dim_blind or not self._readable(landing.reading_error(fit, guard, noise)):
             return self._land_blind(fit, now)
         self._to("fitted")
         plan = landing.approach_legs(
@@ -976,6 +983,21 @@ class Default(SearchMachine):
         return depth.estimate_samples(
             self._fine_tiles, min_rise=self.fine_tile_rise, edge_reach=self.fine_edge_reach
         )
+
+    def _readable(self, error: float) -> bool:
+        """Whether to land by a reading: its error as the samples are averaged (``error``,
+        steps) is within ``max_reading_error``; or, averaging more frames for each reading,
+        the error falls (as the square root of the frames) to ``reading_aim`` within
+        ``reading_frames`` frames.  Those readings then average that many."""
+        if error <= self.max_reading_error:
+            return True
+        if not math.isfinite(error) or self.reading_aim <= 0:
+            return False
+        frames = math.ceil(self.frames_per_sample * (error / self.reading_aim) ** 2)
+        if frames > self.reading_frames:
+            return False
+        self._read_frames = frames
+        return True
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to
@@ -1054,6 +1076,7 @@ class Default(SearchMachine):
             landing_offset=d,
             checked=float(self._checked),
             blind=float(outcome == "blind"),
+            reading_frames=float(self._read_frames),
             dim=float(self._dim_mode),
             resumed=float(self._resumed),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),

@@ -415,6 +415,24 @@ def test_a_dim_look_after_a_failed_fine_stage_stays_blind_even_when_quiet() -> N
     assert s.fine_scale == 8
 
 
+def test_a_noisy_reading_averages_frames_instead_of_landing_blind() -> None:
+    # At 5 % noise one sample's reading would be off by more than ``max_reading_error``.
+    # Rather than land blind by the ledger, the search averages as many frames per reading
+    # as bring its error to ``reading_aim`` (here 17, at most ``reading_frames``).  This
+    # seed lands blind 2.9 steps off, by the averaged reading 1.5.
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=650.0, noise=0.05, seed=11)
+    out = _run(cam)
+    assert isinstance(out.end, Done) and out.end.metrics["blind"] == 0.0
+    n = out.end.metrics["reading_frames"]
+    assert 3 < n <= 24 and abs(cam.position - 420.0) <= TOL
+    blind_cam = syn.SynthCamera(syn.lorentz(420.0), start=650.0, noise=0.05, seed=11)
+    blind = _run(blind_cam, reading_aim=0.0)
+    assert isinstance(blind.end, Done) and blind.end.metrics["blind"] == 1.0
+    assert blind.end.metrics["reading_frames"] == 0.0 and abs(blind_cam.position - 420.0) > TOL
+    # Up to the fit both runs are the same; the reading then takes its n frames.
+    assert out.end.metrics["frames"] >= blind.end.metrics["frames"] + n
+
+
 def test_a_clean_curve_lands_by_reading_not_blind() -> None:
     cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=2)
     out = _run(cam)

@@ -183,7 +183,7 @@ def test_a_wide_region_gets_its_depth_look_even_when_the_landing_is_blind() -> N
     # Every landing blind (no reading is ever good enough): the search must still look at
     # the whole region at 1x first.  Before session 13 a blind landing skipped that look
     # and landed on the magnified view's centre, 37.7 steps from the region's median depth.
-    r = run_case(DIM_WIDE, 1, "default", options={"max_reading_error": 0.0})
+    r = run_case(DIM_WIDE, 1, "default", options={"max_reading_error": 0.0, "reading_aim": 0.0})
     assert r.success and r.metrics["blind"] == 1.0, r
     assert r.metrics["depth_samples"] > 0 and r.metrics["refocused"] == 1.0, r
 
@@ -197,3 +197,20 @@ def test_the_noise_from_tiles_lets_the_climb_recognise_the_end_stop() -> None:
     assert r.success, r
     old = run_case(DOOR, 11, "default", options={"noise_tiles": 0})
     assert not old.success and old.failure == "no_peak", old
+
+
+# af-stress.toml's "lowlight top strip @630", repeat 1: a strip across the top in low light
+DIM_STRIP = Case(
+    "lowlight top strip @630", str(SCENES / "lowlight.toml"), (0.05, 0.02, 0.9, 0.15), 630, 1, 630
+)
+
+
+def test_a_noisy_landing_averages_its_reading_instead_of_landing_blind() -> None:
+    # One sample's reading would be off by more than a step (max_reading_error), so before
+    # session 14 the search landed blind by the ledger: 5.87 steps off, the far drives' 2 %
+    # and the fit's error adding up.  Averaging 23 frames makes the reading good to half a
+    # step (reading_aim), and the image, not the ledger, says where the centre is.
+    r = run_case(DIM_STRIP, 1, "default")
+    assert r.success and r.metrics["blind"] == 0.0 and r.metrics["reading_frames"] > 3, r
+    old = run_case(DIM_STRIP, 1, "default", options={"reading_aim": 0.0})
+    assert old.metrics["blind"] == 1.0 and not old.success, old

@@ -15,7 +15,8 @@ crosses the slack instead (see ``cross_slack`` below):
    samples), ``DIM`` looks again, once: magnify, decode at ``dim_scale``, drive to the
    near end stop and sweep far in level-3 drives until a peak is passed.  The fine stage
    then also decodes at ``dim_scale``, scans in ``dim_fine_parts`` level-2 steps for at
-   least ``dim_fine_samples`` samples of ``dim_frames`` frames each, and lands blind (see
+   least ``dim_fine_samples`` samples of ``dim_frames`` frames each, and lands by a
+   reading only if ``dim_reading_frames`` frames can make one good enough, else blind (see
    4).  Unless the magnified frames are quiet (noise under ``dim_noise``/2) and the look
    came from the coarse stage (``dim_quiet_fine``): the 1x curve was lost to a small or
    faint region, not to low light, and the usual fine stage and landing follow.  After
@@ -57,10 +58,13 @@ crosses the slack instead (see ``cross_slack`` below):
    measure still rises (past the top the reading cannot tell the flanks apart).
    Otherwise the search reports Done as the last drive goes out, with the measure the
    fit expects there (``checked`` = 0 in the metrics): no frame after it is scored.
-   When a reading would be noise (in the dim fallback, or when the sample noise over the
-   fitted log-slope at the guard point exceeds ``max_reading_error`` steps), the search
-   lands blind instead: by the ledger onto the fitted centre, the last drive far, with
-   the prior backlash added on each reversal (``blind`` = 1 in the metrics).
+   A reading's error is the sample noise over the fitted log-slope at the guard point.
+   Above ``max_reading_error`` steps, each reading averages as many frames as bring it to
+   ``reading_aim`` (``reading_frames`` in the metrics), if that is at most
+   ``reading_frames`` (``dim_reading_frames`` after the dim look).  When even that would
+   be noise, the search lands blind instead: by the ledger onto the fitted centre, the
+   last drive far, with the prior backlash added on each reversal (``blind`` = 1 in the
+   metrics).
 
 ``cross_slack`` (12.8 by default since session 9; 0 restores the prior-only search of
 session 8 and before): the lens's slack may be anything up to it, not ``backlash``, so no
@@ -212,6 +216,7 @@ class Default(SearchMachine):
         max_reading_error: float = 1.0,
         reading_frames: int = 24,
         reading_aim: float = 0.5,
+        dim_reading_frames: int = 60,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
         check_across: bool = True,
@@ -290,7 +295,7 @@ class Default(SearchMachine):
         self._dim: list[tuple[float, float]] = []
         self._dim_from = 0.0
         self._dim_mode = False
-        self._dim_blind = False  # the fine stage after the dim look lands blind
+        self._dim_blind = False  # the fine stage after the dim look: blind but for dim_reading_frames
         self._dim_after_coarse = False
         self.dim_quiet_fine = dim_quiet_fine
         self._usual_fine = (self.fine_scale, self.min_fine_samples, self.fine_parts)
@@ -298,6 +303,7 @@ class Default(SearchMachine):
         self.max_reading_error = max_reading_error
         self.reading_frames = reading_frames
         self.reading_aim = reading_aim
+        self.dim_reading_frames = dim_reading_frames
         self._read_frames = 0  # frames a landing's readings average (0: as the samples do)
         self.state = S.COARSE
         self._scale = coarse_scale
@@ -962,7 +968,9 @@ class Default(SearchMachine):
         # depth than its centre is looked at whole first, however the landing would go.
         if self._needs_depth(fit.center):
             return self._depth_from(fit.center)
-        if self._dim_blind or not self._readable(landing.reading_error(fit, guard, noise)):
+        # After the dim look, only ``dim_reading_frames`` may make a reading (0: always blind).
+        cap = self.dim_reading_frames if self._dim_blind else self.reading_frames
+        if (self._dim_blind and not cap) or not self._readable(landing.reading_error(fit, guard, noise), cap):
             return self._land_blind(fit, now)
         self._to("fitted")
         plan = landing.approach_legs(
@@ -984,17 +992,17 @@ class Default(SearchMachine):
             self._fine_tiles, min_rise=self.fine_tile_rise, edge_reach=self.fine_edge_reach
         )
 
-    def _readable(self, error: float) -> bool:
+    def _readable(self, error: float, cap: int) -> bool:
         """Whether to land by a reading: its error as the samples are averaged (``error``,
         steps) is within ``max_reading_error``; or, averaging more frames for each reading,
-        the error falls (as the square root of the frames) to ``reading_aim`` within
-        ``reading_frames`` frames.  Those readings then average that many."""
+        the error falls (as the square root of the frames) to ``reading_aim`` within ``cap``
+        frames.  Those readings then average that many."""
         if error <= self.max_reading_error:
             return True
         if not math.isfinite(error) or self.reading_aim <= 0:
             return False
         frames = math.ceil(self.frames_per_sample * (error / self.reading_aim) ** 2)
-        if frames > self.reading_frames:
+        if frames > cap:
             return False
         self._read_frames = frames
         return True

@@ -327,10 +327,26 @@ def test_dim_light_fails_flat_without_the_fallback() -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_dim_light_fallback_looks_again_magnified(seed: int) -> None:
     # On by default (dim_scale=8): magnified, decoded at 1/8, from the near end stop,
-    # sweeping far; the fine scan in level-2 steps averaging dim_frames frames per sample,
-    # and a blind landing (a reading would be noise).  Seeds 0-9 land -1.4 to +2.2 off.
+    # sweeping far; the fine scan in level-2 steps averaging dim_frames frames per sample.
+    # Since session 14 it lands by a reading when one can be made good to half a step
+    # within dim_reading_frames frames (here all six seeds: -0.7 to +2.6 steps off), and
+    # blind otherwise (below).
     cam = syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03, seed=seed)
     s, out = _run_keeping(cam)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 430.0) <= TOL and cam.zoom == 1
+    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 0.0
+    # The fine scan ran near, back from the sweep; the reading's last drive is far.
+    assert isinstance(s, Default) and s.scan_dir == "near"
+    assert _last_drive(out.commands).direction == "far"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dim_light_fallback_lands_blind_without_averaged_readings(seed: int) -> None:
+    # dim_reading_frames=0: always a blind landing, as before session 14 (seeds 0-5 land
+    # -0.4 to +2.6 off).
+    cam = syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03, seed=seed)
+    s, out = _run_keeping(cam, dim_reading_frames=0)
     assert isinstance(out.end, Done), out.end
     assert abs(cam.position - 430.0) <= TOL
     assert out.end.metrics["blind"] == 1.0
@@ -394,25 +410,31 @@ def test_a_quiet_dim_look_hands_over_to_the_usual_fine_stage(seed: int) -> None:
     assert _last_drive(out.commands).direction == "far" and cam.zoom == 1
 
 
-def test_a_quiet_dim_look_stays_blind_when_asked() -> None:
-    cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=0)
-    s, out = _run_keeping(cam, dim_quiet_fine=False)
-    assert isinstance(out.end, Done), out.end
-    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0
-    assert isinstance(s, Default) and s.fine_scale == 8
+def test_a_quiet_dim_look_stays_in_the_dim_regime_when_asked() -> None:
+    # dim_quiet_fine=False: the 1/8 scan of low light; its landing reads the image (its
+    # quiet frames make a good reading), or goes blind with dim_reading_frames=0 too.
+    for blind, opts in ((0.0, {}), (1.0, {"dim_reading_frames": 0})):
+        cam = syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=0)
+        s, out = _run_keeping(cam, dim_quiet_fine=False, **opts)
+        assert isinstance(out.end, Done), out.end
+        assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == blind
+        assert isinstance(s, Default) and s.fine_scale == 8
+        assert abs(cam.position - 600.0) <= TOL
 
 
-def test_a_dim_look_after_a_failed_fine_stage_stays_blind_even_when_quiet() -> None:
+def test_a_dim_look_after_a_failed_fine_stage_keeps_its_own_scan_even_when_quiet() -> None:
     # The 1x curve is shallow with a false hump; the 5x view at 1/4 shows nothing there, so
     # the fine stage fails and the dim look follows.  The usual fine stage has just failed
-    # on this region, so the look keeps its own (1/8, blind), quiet frames or not.  (A
+    # on this region, so the look keeps its own 1/8 scan, quiet frames or not.  (A
     # shallow hump: with quiet 1x frames only a shallow curve sends a failed fine stage there.)
+    # Its quiet frames read well, so it lands by a reading (1.6 steps off; blind, with
+    # dim_reading_frames=0 as before session 14, 2.0).
     cam = syn.SynthCamera(_false_hump(0.2), start=420.0, noise=0.002, seed=3)
     s, out = _run_keeping(cam)
     assert isinstance(s, Default) and s.coarse_center is not None  # the fine stage ran first
     assert isinstance(out.end, Done), out.end
-    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 1.0
-    assert s.fine_scale == 8
+    assert out.end.metrics["dim"] == 1.0 and out.end.metrics["blind"] == 0.0
+    assert s.fine_scale == 8 and abs(cam.position - 430.0) <= TOL
 
 
 def test_a_noisy_reading_averages_frames_instead_of_landing_blind() -> None:

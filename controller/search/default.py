@@ -970,8 +970,10 @@ class Default(SearchMachine):
             return self._depth_from(fit.center)
         # After the dim look, only ``dim_reading_frames`` may make a reading (0: always blind).
         cap = self.dim_reading_frames if self._dim_blind else self.reading_frames
-        if (self._dim_blind and not cap) or not self._readable(landing.reading_error(fit, guard, noise), cap):
+        frames = self._frames_to_read(landing.reading_error(fit, guard, noise), cap)
+        if frames is None or (self._dim_blind and not cap):
             return self._land_blind(fit, now)
+        self._read_frames = frames
         self._to("fitted")
         plan = landing.approach_legs(
             self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash, self.cross_slack
@@ -992,20 +994,17 @@ class Default(SearchMachine):
             self._fine_tiles, min_rise=self.fine_tile_rise, edge_reach=self.fine_edge_reach
         )
 
-    def _readable(self, error: float, cap: int) -> bool:
-        """Whether to land by a reading: its error as the samples are averaged (``error``,
-        steps) is within ``max_reading_error``; or, averaging more frames for each reading,
-        the error falls (as the square root of the frames) to ``reading_aim`` within ``cap``
-        frames.  Those readings then average that many."""
+    def _frames_to_read(self, error: float, cap: int) -> int | None:
+        """How many frames each reading of the landing averages, for a reading ``error``
+        steps off as the samples are averaged: 0 (as the samples) when that is within
+        ``max_reading_error``; else as many as bring it to ``reading_aim`` (the error falls
+        as the square root of the frames), if at most ``cap``; else None: land blind."""
         if error <= self.max_reading_error:
-            return True
+            return 0
         if not math.isfinite(error) or self.reading_aim <= 0:
-            return False
+            return None
         frames = math.ceil(self.frames_per_sample * (error / self.reading_aim) ** 2)
-        if frames > cap:
-            return False
-        self._read_frames = frames
-        return True
+        return frames if frames <= cap else None
 
     def _land_blind(self, fit: fits.Fit, now: float) -> list[Command]:
         """The curve is too shallow for its noise to read a position from one frame: drive to

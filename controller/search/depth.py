@@ -59,6 +59,11 @@ class DepthEstimate:
         return self.high - self.low
 
 
+# Positions are ledger sums of nominal steps: the same place reached by two paths can
+# differ by float rounding (0 and 4e-14), and must count as one position.
+POSITION_DECIMALS = 6
+
+
 def tile_peaks(
     positions: Sequence[float],
     tiles: Sequence[Sequence[float]],
@@ -74,7 +79,7 @@ def tile_peaks(
     ``min_weight`` times the best of the richest tile.  Its peak is the vertex of a
     parabola fitted to the log-energy of up to ``fit_points`` samples around its best one,
     kept within one sample spacing of that sample.  Samples at equal positions (a scan that
-    came back) are averaged first.
+    came back; equal to ``POSITION_DECIMALS`` decimals) are averaged first.
 
     A tile best at an end sample peaks beyond the scan (-inf, +inf), unless ``edge_reach``
     > 0 and the parabola through the three end samples turns over no more than
@@ -85,7 +90,7 @@ def tile_peaks(
         raise ValueError("one tile vector per position")
     if len({len(t) for t in tiles}) > 1:
         raise ValueError("every sample needs the same number of tiles")
-    xs_all = np.asarray(positions, dtype=np.float64)
+    xs_all = np.round(np.asarray(positions, dtype=np.float64), POSITION_DECIMALS)
     e_all = np.asarray(tiles, dtype=np.float64).reshape(xs_all.size, -1)
     xs, inverse = np.unique(xs_all, return_inverse=True)
     if xs.size < 3:
@@ -235,7 +240,7 @@ def estimate_samples(
     """:func:`estimate` of :func:`tile_peaks` over ``samples`` (position, every tile's
     energy) as a search keeps them; None with fewer than 3 distinct positions, samples of
     unequal tile counts, or no tile that counts."""
-    if len({p for p, _ in samples}) < 3 or len({len(t) for _, t in samples}) != 1:
+    if len({round(p, POSITION_DECIMALS) for p, _ in samples}) < 3 or len({len(t) for _, t in samples}) != 1:
         return None
     peaks = tile_peaks(
         [p for p, _ in samples],

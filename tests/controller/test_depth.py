@@ -104,6 +104,20 @@ def test_a_scan_that_came_back_over_itself_is_averaged() -> None:
     assert peak.position == pytest.approx(400.0, abs=0.3)
 
 
+def test_positions_equal_but_for_float_rounding_are_one_position() -> None:
+    # A ledger that comes back to where it was by other steps lands on 4.3e-14, not 0
+    # (af-stress's `tabletop top strip @120`, repeat 3).  Before session 14 those were two
+    # positions 4e-14 apart, and a parabola through them warned of its rank and peaked
+    # anywhere.
+    back = 4.263256414560601e-14
+    tiles = [[0.00363127], [0.00364841], [0.00337272], [0.0025]]
+    peaks = depth.tile_peaks([0.0, back, 47.0, 94.0], tiles, edge_reach=1.0)
+    same = depth.tile_peaks([0.0, 0.0, 47.0, 94.0], tiles, edge_reach=1.0)
+    assert peaks == same
+    samples = [(0.0, (1.0, 2.0)), (back, (1.5, 2.5)), (47.0, (1.0, 1.0))]
+    assert depth.estimate_samples(samples) is None  # two positions cannot place a peak
+
+
 @pytest.mark.parametrize(
     ("xs", "tiles", "match"),
     [

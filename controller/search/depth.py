@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,11 @@ class DepthEstimate:
 POSITION_DECIMALS = 6
 
 
+def _positions(positions: Sequence[float]) -> NDArray[np.float64]:
+    """``positions`` to ``POSITION_DECIMALS`` decimals: equal when they are one place."""
+    return np.asarray(positions, dtype=np.float64).round(POSITION_DECIMALS)
+
+
 def tile_peaks(
     positions: Sequence[float],
     tiles: Sequence[Sequence[float]],
@@ -90,7 +96,7 @@ def tile_peaks(
         raise ValueError("one tile vector per position")
     if len({len(t) for t in tiles}) > 1:
         raise ValueError("every sample needs the same number of tiles")
-    xs_all = np.round(np.asarray(positions, dtype=np.float64), POSITION_DECIMALS)
+    xs_all = _positions(positions)
     e_all = np.asarray(tiles, dtype=np.float64).reshape(xs_all.size, -1)
     xs, inverse = np.unique(xs_all, return_inverse=True)
     if xs.size < 3:
@@ -240,7 +246,7 @@ def estimate_samples(
     """:func:`estimate` of :func:`tile_peaks` over ``samples`` (position, every tile's
     energy) as a search keeps them; None with fewer than 3 distinct positions, samples of
     unequal tile counts, or no tile that counts."""
-    if len({round(p, POSITION_DECIMALS) for p, _ in samples}) < 3 or len({len(t) for _, t in samples}) != 1:
+    if np.unique(_positions([p for p, _ in samples])).size < 3 or len({len(t) for _, t in samples}) != 1:
         return None
     peaks = tile_peaks(
         [p for p, _ in samples],

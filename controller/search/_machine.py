@@ -34,16 +34,21 @@ from controller.search.noise import relative_noise
 LEVEL_SIZES = (1.0, 6.4, 47.0)
 
 
-def plan_drives(delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1) -> list[Drive]:
+def plan_drives(
+    delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1, coarsest: int = 3
+) -> list[Drive]:
     """Drives (coarsest first, all one direction) that move ``delta`` nominal units.
 
     Coarser levels round down (unless the remainder is within half a finest step of a whole
-    coarser step) so no drive reverses; the ``finest`` level rounds to nearest.
+    coarser step) so no drive reverses; the ``finest`` level rounds to nearest.  Levels
+    above ``coarsest`` are not used (a level-3 drive's jitter alone is a few steps).
     """
     direction: Direction = "far" if delta > 0 else "near"
     rest = abs(delta)
     out: list[Drive] = []
     for level in (3, 2, 1):
+        if level > coarsest:
+            continue
         if level < finest:
             break
         size = sizes[level - 1]

@@ -64,7 +64,8 @@ crosses the slack instead (see ``cross_slack`` below):
    ``reading_frames`` (``dim_reading_frames`` after the dim look).  When even that would
    be noise, the search lands blind instead: by the ledger onto the fitted centre, the
    last drive far, with the prior backlash added on each reversal (``blind`` = 1 in the
-   metrics).
+   metrics), in drives no coarser than ``blind_level`` (2: a level-3 drive's jitter,
+   2.4 steps, would land uncorrected).
 
 ``cross_slack`` (12.8 by default since session 9; 0 restores the prior-only search of
 session 8 and before): the lens's slack may be anything up to it, not ``backlash``, so no
@@ -217,6 +218,7 @@ class Default(SearchMachine):
         reading_frames: int = 24,
         reading_aim: float = 0.5,
         dim_reading_frames: int = 60,
+        blind_level: int = 2,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
         check_across: bool = True,
@@ -304,6 +306,9 @@ class Default(SearchMachine):
         self.reading_frames = reading_frames
         self.reading_aim = reading_aim
         self.dim_reading_frames = dim_reading_frames
+        if blind_level not in (1, 2, 3):
+            raise ValueError(f"blind_level must be 1, 2 or 3, not {blind_level}")
+        self.blind_level = blind_level
         self._read_frames = 0  # frames a landing's readings average (0: as the samples do)
         self.state = S.COARSE
         self._scale = coarse_scale
@@ -1010,7 +1015,13 @@ class Default(SearchMachine):
         """The curve is too shallow for its noise to read a position from one frame: drive to
         the fitted centre by the ledger (:func:`.landing.blind_drives`)."""
         moves = landing.blind_drives(
-            self.scan_dir, self.pos, fit.center, self.levels, self.backlash, self.cross_slack
+            self.scan_dir,
+            self.pos,
+            fit.center,
+            self.levels,
+            self.backlash,
+            self.cross_slack,
+            coarsest=self.blind_level,
         )
         return self._land(moves, fit.peak, now, outcome="blind")
 

@@ -86,6 +86,21 @@ def test_plan_drives(delta: float, finest: int, drives: list[Drive]) -> None:
     assert plan_drives(delta, finest=finest) == drives
 
 
+@pytest.mark.parametrize(
+    ("delta", "finest", "coarsest", "drives"),
+    [
+        (60.0, 1, 2, [Drive("far", 2, 9), Drive("far", 1, 2)]),  # 57.6 + 2: no level 3
+        (-100.0, 2, 2, [Drive("near", 2, 16)]),  # 102.4, to the nearest level-2 step
+        (94.0, 1, 3, [Drive("far", 3, 2)]),
+        (9.0, 1, 1, [Drive("far", 1, 9)]),
+    ],
+)
+def test_plan_drives_up_to_a_coarsest_level(
+    delta: float, finest: int, coarsest: int, drives: list[Drive]
+) -> None:
+    assert plan_drives(delta, finest=finest, coarsest=coarsest) == drives
+
+
 # -- gating: a golden table fed one call at a time --------------------------------------------
 # (call, argument, expected commands).  The first sample averages three frames (noise still
 # unknown); the coarse stage of ``default`` then probes far with one level-3 drive (its frames

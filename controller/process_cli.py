@@ -60,6 +60,14 @@ def register(sub: Any) -> None:
         metavar="STEPS",
         help="the lens's slack in level-1 steps, when known (default: any slack up to 12.8 is crossed)",
     )
+    f.add_argument(
+        "--asymmetry",
+        type=float,
+        default=None,
+        metavar="A",
+        help="how much further the lens's far drives travel than its near ones, when known "
+        "(0.04: 4 %% further; default: taken as equal)",
+    )
     f.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     f.add_argument("--quiet", action="store_true", help="print only the final line")
     f.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
@@ -106,16 +114,20 @@ def _focus(args: argparse.Namespace) -> int:
     if args.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
     check_seconds(args.timeout, "--timeout")
-    from controller.rig import check_backlash
+    from controller.rig import check_asymmetry, check_backlash
 
     backlash = getattr(args, "backlash", None)
+    asymmetry = getattr(args, "asymmetry", None)
+    for flag, value in (("--backlash", backlash), ("--asymmetry", asymmetry)):
+        if value is not None and args.strategy != "default":
+            raise UsageError(f"{flag} is for the default strategy, not {args.strategy!r}")
     if backlash is not None:
-        if args.strategy != "default":
-            raise UsageError(f"--backlash is for the default strategy, not {args.strategy!r}")
         backlash = check_backlash(backlash, "--backlash")
+    if asymmetry is not None:
+        asymmetry = check_asymmetry(asymmetry, "--asymmetry")
     _logging(False)
     return asyncio.run(
-        _focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys, backlash)
+        _focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys, backlash, asymmetry)
     )
 
 
@@ -127,6 +139,7 @@ async def _focus_once(
     quiet: bool,
     keys: str | None = None,
     backlash: float | None = None,
+    asymmetry: float | None = None,
 ) -> int:
     import signal
 
@@ -154,7 +167,9 @@ async def _focus_once(
             probe.close()
         name = str(info.get("name", "camera"))
         link = CameraLink(
-            CameraSpec(name, node, None, (roi[0], roi[1], roi[2], roi[3]), backlash=backlash),
+            CameraSpec(
+                name, node, None, (roi[0], roi[1], roi[2], roi[3]), backlash=backlash, asymmetry=asymmetry
+            ),
             ctx,
             timeout=timeout,
             security=security,

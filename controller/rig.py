@@ -31,8 +31,9 @@ from tetherfocus.errors import UsageError
 
 DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial", "backlash"}
+_CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial", "backlash", "asymmetry"}
 MAX_BACKLASH = 200.0  # level-1 units: a quarter of a Canon lens's travel
+MAX_ASYMMETRY = 0.2  # far over near travel, less 1 (design notes: 4 % on an EF-S 17-55)
 _TOP_KEYS = {"name", "camera"}
 
 
@@ -44,16 +45,23 @@ class CameraSpec:
     roi: tuple[float, float, float, float] = DEFAULT_ROI
     serial: str | None = None
     backlash: float | None = None  # the lens's slack in level-1 units, when known
+    asymmetry: float | None = None  # how much further far drives travel than near, when known
 
     def search_options(self, strategy: str) -> dict[str, float]:
         """Constructor options of ``strategy`` that this camera's lens sets.
 
         A lens whose slack is known is landed by it (``cross_slack`` 0: no round trip past
         the reading point, whose direction asymmetry costs precision); otherwise ``default``
-        crosses any slack up to its ``cross_slack``."""
-        if strategy != "default" or self.backlash is None:
-            return {}
-        return {"backlash": self.backlash, "cross_slack": 0.0}
+        crosses any slack up to its ``cross_slack``.  A lens whose direction asymmetry is
+        known has its far and near drives counted by their own travel."""
+        out: dict[str, float] = {}
+        if strategy != "default":
+            return out
+        if self.backlash is not None:
+            out.update(backlash=self.backlash, cross_slack=0.0)
+        if self.asymmetry is not None:
+            out["asymmetry"] = self.asymmetry
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,18 @@ def check_backlash(value: object, where: str) -> float:
     return float(value)
 
 
+def check_asymmetry(value: object, where: str) -> float:
+    """A lens's direction asymmetry: far travel over near travel, less 1 (0.04: far drives
+    go 4 % further), within +-:data:`MAX_ASYMMETRY`.  Raises UsageError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(
+            f"{where} must be a number, e.g. 0.04 when far drives travel 4 % further than near ones"
+        )
+    if not -MAX_ASYMMETRY <= value <= MAX_ASYMMETRY:
+        raise UsageError(f"{where} must lie within [-{MAX_ASYMMETRY:g}, {MAX_ASYMMETRY:g}], not {value:g}")
+    return float(value)
+
+
 def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
     """Build a Rig from parsed TOML.  Raises UsageError."""
     for key in data:
@@ -163,7 +183,10 @@ def parse_rig(data: dict[str, Any], source: str = "rig") -> Rig:
         backlash = cam.get("backlash")
         if backlash is not None:
             backlash = check_backlash(backlash, f"{where}: backlash")
-        out.append(CameraSpec(name, rep, pub, roi, serial, backlash))
+        asymmetry = cam.get("asymmetry")
+        if asymmetry is not None:
+            asymmetry = check_asymmetry(asymmetry, f"{where}: asymmetry")
+        out.append(CameraSpec(name, rep, pub, roi, serial, backlash, asymmetry))
     rig_name = data.get("name", "rig")
     if not isinstance(rig_name, str):
         raise UsageError(f"{source}: name must be a string")
@@ -199,5 +222,7 @@ def dump_rig(rig: Rig) -> str:
             lines.append(f'serial = "{c.serial}"')
         if c.backlash is not None:
             lines.append(f"backlash = {c.backlash!r}")
+        if c.asymmetry is not None:
+            lines.append(f"asymmetry = {c.asymmetry!r}")
         lines.append("")
     return "\n".join(lines)

@@ -34,6 +34,38 @@ from controller.search.noise import relative_noise
 LEVEL_SIZES = (1.0, 6.4, 47.0)
 
 
+class Levels(tuple[float, float, float]):
+    """The nominal travel of a level-1, 2 and 3 drive, and the lens's direction asymmetry.
+
+    Canon lenses travel further one way than the other (an EF-S 17-55 took 709 level-1
+    steps end to end one way and 739 the other).  With ``asymmetry`` a, a far drive travels
+    (1 + a/2) times its nominal size and a near drive (1 - a/2); a is negative when near
+    travel is the longer.  Indexing gives the nominal sizes; :func:`sizes_toward` the
+    sizes one way.  Unknown (0 here) unless a camera's rig entry gives it.
+    """
+
+    asymmetry: float
+
+    def __new__(cls, sizes: Sequence[float] = LEVEL_SIZES, asymmetry: float = 0.0) -> Levels:
+        if len(sizes) != 3 or min(sizes) <= 0:
+            raise ValueError("level_sizes must be three positive sizes (level 1, 2, 3)")
+        if not -0.5 < asymmetry < 0.5:
+            raise ValueError(f"asymmetry must lie in (-0.5, 0.5), not {asymmetry}")
+        out = super().__new__(cls, (float(sizes[0]), float(sizes[1]), float(sizes[2])))
+        out.asymmetry = float(asymmetry)
+        return out
+
+
+def sizes_toward(sizes: Sequence[float], direction: Direction) -> Sequence[float]:
+    """The travel of each level's drive ``direction``: ``sizes`` itself unless it is a
+    :class:`Levels` with an asymmetry."""
+    a = getattr(sizes, "asymmetry", 0.0)
+    if not a:
+        return sizes
+    k = 1.0 + a / 2 if direction == "far" else 1.0 - a / 2
+    return tuple(v * k for v in sizes)
+
+
 def plan_drives(
     delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1, coarsest: int = 3
 ) -> list[Drive]:
@@ -44,6 +76,7 @@ def plan_drives(
     above ``coarsest`` are not used (a level-3 drive's jitter alone is a few steps).
     """
     direction: Direction = "far" if delta > 0 else "near"
+    sizes = sizes_toward(sizes, direction)
     rest = abs(delta)
     out: list[Drive] = []
     for level in (3, 2, 1):
@@ -62,8 +95,11 @@ def plan_drives(
 
 
 def span(drives: Iterable[Drive], sizes: Sequence[float] = LEVEL_SIZES) -> float:
-    """Signed nominal travel of ``drives`` (far positive)."""
-    return sum((1.0 if d.direction == "far" else -1.0) * d.count * sizes[d.level - 1] for d in drives)
+    """Signed travel of ``drives`` (far positive): nominal, or by :class:`Levels`' asymmetry."""
+    return sum(
+        (1.0 if d.direction == "far" else -1.0) * d.count * sizes_toward(sizes, d.direction)[d.level - 1]
+        for d in drives
+    )
 
 
 class SearchMachine(abc.ABC):
@@ -80,12 +116,11 @@ class SearchMachine(abc.ABC):
         level_sizes: Sequence[float] = LEVEL_SIZES,
         frames_per_sample: int = 1,
         stall_timeout_s: float = 15.0,
+        asymmetry: float = 0.0,
     ) -> None:
-        if len(level_sizes) != 3 or min(level_sizes) <= 0:
-            raise ValueError("level_sizes must be three positive sizes (level 1, 2, 3)")
         if frames_per_sample < 1:
             raise ValueError("frames_per_sample must be >= 1")
-        self.levels = tuple(float(v) for v in level_sizes)
+        self.levels = Levels(level_sizes, asymmetry)
         self.frames_per_sample = frames_per_sample
         self.stall_timeout_s = stall_timeout_s
         self.pos = 0.0  # nominal, relative to the start (a search may correct it)
@@ -276,7 +311,7 @@ class SearchMachine(abc.ABC):
         m = self._queue.popleft()
         if isinstance(m, Drive):
             sign = 1.0 if m.direction == "far" else -1.0
-            self.pos += sign * m.count * self.levels[m.level - 1]
+            self.pos += sign * m.count * sizes_toward(self.levels, m.direction)[m.level - 1]
             self.commanded += sign * m.count * self.levels[m.level - 1]
             self.last_dir = m.direction
             self.drives += 1

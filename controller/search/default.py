@@ -89,6 +89,12 @@ The prior ``backlash`` still shapes the first plan (how far short of the guard p
 far leg after a near scan lands) and is what ``cross_slack`` = 0 relies on; rig.toml's
 ``backlash`` sets it per camera.
 
+``asymmetry`` (0 unless rig.toml's ``asymmetry`` gives it): how much further the lens's far
+drives travel than its near ones.  The ledger then counts each way by its own travel
+(:class:`._machine.Levels`), so a landing after a near scan (samples in near steps, last
+drives far) does not land that fraction of its last drives' length off.  No run can
+measure it cheaply: 4 % is half a step over the 13-19 steps between two readings.
+
 ``DEPTH``, for a region the magnified view shows less than ``depth_cover`` of: the coarse
 samples are also scored in tiles; after the magnified fit, unless those tiles put the whole
 region at that depth, a 1x scan scores the region in
@@ -219,6 +225,7 @@ class Default(SearchMachine):
         reading_aim: float = 0.5,
         dim_reading_frames: int = 60,
         blind_level: int = 2,
+        asymmetry: float = 0.0,
         resume_rise: float = 1.5,
         check_coarse: bool = True,
         check_across: bool = True,
@@ -242,7 +249,7 @@ class Default(SearchMachine):
         spans_noise: float = 0.005,
         noise_tiles: int = 4,
     ) -> None:
-        super().__init__(level_sizes=level_sizes, frames_per_sample=3)
+        super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
         if fine_zoom is None:
             fine_zoom = 5 if 5 in zooms else (zooms[-1] if zooms else 1)

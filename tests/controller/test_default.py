@@ -676,3 +676,20 @@ def test_the_1x_samples_deny_a_magnified_peak(
         assert not off._contradicts_coarse(center)  # only the check across the peak sees it
         s._resumed = True  # after a resumed climb the check across does not decide
         assert not s._contradicts_coarse(center)
+
+
+@pytest.mark.parametrize("told", [0.0, 0.04])
+def test_a_search_told_the_lens_asymmetry_keeps_its_ledger_true(told: float) -> None:
+    # A lens whose far drives travel 4 % further than its near ones, with no jitter, skips
+    # or slack, so that the ledger's only error is the asymmetry.  Told it, the search's
+    # ledger (where it believes the motor is, relative to the start) matches the motor's
+    # true travel to float rounding; not told, it is off by 2 % of every drive, each way.
+    cam = syn.SynthCamera(syn.lorentz(430.0), start=120.0, jitter=0.0, skip=0.0, backlash=0.0, asymmetry=0.04)
+    s, out = _run_keeping(cam, asymmetry=told)
+    assert isinstance(out.end, Done)
+    off = abs(s.pos - (cam.position - 120.0))
+    if told:
+        assert off < 1e-6
+        assert abs(cam.position - 430.0) < TOL
+    else:
+        assert off > 1.0

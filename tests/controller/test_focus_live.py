@@ -44,7 +44,8 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc]:
 def test_focus_shows_progress_and_ends_with_one_line(moto: NodeProc) -> None:
     # A region on the tank: 10-90 % of its detail comes into focus 214-263 steps from the
     # near stop, so the search lands where its contrast peaks and says the region spans depth.
-    r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.2,0.2", "--backlash", "4")  # the sim lens's own
+    # the sim lens's own slack and direction asymmetry
+    r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.2,0.2", "--backlash", "4", "--asymmetry", "0.04")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert sum(" sample " in ln for ln in lines) >= 5  # progress as it goes
@@ -65,6 +66,8 @@ def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
         (("--backlash", "-2"), "--backlash must lie within"),
         (("--backlash", "6", "--strategy", "sweep"), "--backlash is for the default strategy"),
         (("--backlash", "lots"), "--backlash"),
+        (("--asymmetry", "0.3"), "--asymmetry must lie within [-0.2, 0.2]"),
+        (("--asymmetry", "0.04", "--strategy", "sweep"), "--asymmetry is for the default strategy"),
         (("--timeout", "-1"), "--timeout -1: give the seconds to wait"),
         (("--timeout", "0"), "--timeout 0: give the seconds to wait"),
         (("--roi", "0.5,0.5,0.001,0.2"), "at least 0.01 of the view wide and high"),

@@ -27,7 +27,9 @@ def test_minimal_rig() -> None:
 def test_full_rig_round_trips_through_dump(tmp_path: Path) -> None:
     rig = Rig(
         (
-            CameraSpec("a", "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", (0.1, 0.2, 0.3, 0.4), "0123", 7.5),
+            CameraSpec(
+                "a", "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", (0.1, 0.2, 0.3, 0.4), "0123", 7.5, -0.03
+            ),
             CameraSpec("b-2", "tcp://[::1]:3"),
         ),
         "studio",
@@ -45,6 +47,23 @@ def test_a_lens_backlash_reaches_the_default_search_only() -> None:
     assert a.backlash == 12.0 and b.backlash is None
     assert a.search_options("default") == {"backlash": 12.0, "cross_slack": 0.0}  # told: trusted
     assert a.search_options("sweep") == {} and b.search_options("default") == {}
+
+
+def test_a_lens_direction_asymmetry_reaches_the_default_search_only() -> None:
+    rig = parse_rig(
+        {
+            "camera": [
+                {"name": "a", "rep": "tcp://h:1", "asymmetry": 0.04},
+                {"name": "b", "rep": "tcp://h:2", "asymmetry": -0.02, "backlash": 4},
+                {"name": "c", "rep": "tcp://h:3"},
+            ]
+        }
+    )
+    a, b, c = rig.cameras
+    assert a.asymmetry == 0.04 and c.asymmetry is None
+    assert a.search_options("default") == {"asymmetry": 0.04}  # the slack still crossed
+    assert b.search_options("default") == {"backlash": 4.0, "cross_slack": 0.0, "asymmetry": -0.02}
+    assert a.search_options("sweep") == {} and c.search_options("default") == {}
 
 
 @pytest.mark.parametrize(
@@ -69,6 +88,11 @@ def test_a_lens_backlash_reaches_the_default_search_only() -> None:
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": "4"}]}, "backlash must be a number"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": True}]}, "backlash must be a number"),
         ({"camera": [{"name": "a", "rep": "tcp://h:1", "backlash": -1}]}, "backlash must lie within"),
+        ({"camera": [{"name": "a", "rep": "tcp://h:1", "asymmetry": "4%"}]}, "asymmetry must be a number"),
+        (
+            {"camera": [{"name": "a", "rep": "tcp://h:1", "asymmetry": 4}]},
+            "asymmetry must lie within [-0.2, 0.2]",
+        ),
     ],
 )
 def test_mistakes_get_one_line(data: dict[str, object], message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import sys
 import time
 from typing import Any
@@ -73,6 +74,29 @@ def register(sub: Any) -> None:
     f.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
     f.set_defaults(func=_focus)
 
+    c = sub.add_parser(
+        "calibrate",
+        help="measure a lens's direction asymmetry (for rig.toml): focus, then round trips through focus",
+    )
+    c.add_argument("--node", required=True, help="the node's command endpoint, e.g. tcp://127.0.0.1:5556")
+    c.add_argument(
+        "--roi",
+        default="0.4,0.4,0.2,0.2",
+        help="x,y,w,h fractions of the live view: a detailed subject near mid-travel (default %(default)s)",
+    )
+    c.add_argument("--trials", type=int, default=4, help="round trips through focus (default %(default)s)")
+    c.add_argument(
+        "--distance",
+        type=float,
+        default=300.0,
+        metavar="STEPS",
+        help="level-1 steps each round trip travels beyond the scan, half each way (default %(default)s)",
+    )
+    c.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
+    c.add_argument("--quiet", action="store_true", help="print only the final line")
+    c.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
+    c.set_defaults(func=_calibrate)
+
 
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
@@ -131,6 +155,30 @@ def _focus(args: argparse.Namespace) -> int:
     )
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from controller.rig import check_endpoint
+
+    check_endpoint(args.node, "--node")
+    roi = parse_roi(args.roi)
+    check_seconds(args.timeout, "--timeout")
+    if not 2 <= args.trials <= 50:
+        raise UsageError(f"--trials {args.trials}: give 2 to 50 round trips")
+    if not 12.8 <= args.distance <= 800:
+        raise UsageError(f"--distance {args.distance:g}: give 12.8 to 800 level-1 steps")
+    _logging(False)
+    return asyncio.run(
+        _focus_once(
+            args.node,
+            roi,
+            "default",
+            args.timeout,
+            args.quiet,
+            args.keys,
+            calibrate=(args.trials, args.distance),
+        )
+    )
+
+
 async def _focus_once(
     node: str,
     roi: list[float],
@@ -140,7 +188,10 @@ async def _focus_once(
     keys: str | None = None,
     backlash: float | None = None,
     asymmetry: float | None = None,
+    calibrate: tuple[int, float] | None = None,
 ) -> int:
+    """Autofocus once; with ``calibrate`` (trials, distance), then measure the lens's
+    direction asymmetry from there (:mod:`controller.search.calibrate`)."""
     import signal
 
     import zmq.asyncio
@@ -220,11 +271,27 @@ async def _focus_once(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, run.cancel)
             r = await run.run()
+            if calibrate is not None and r["ok"]:
+                from controller.search.calibrate import Calibrate
+
+                trials, distance = calibrate
+                cal = Calibrate(
+                    zoom_levels=link.zoom_levels if "zoom" in link.capabilities else (1,),
+                    roi_center=(roi[0] + roi[2] / 2, roi[1] + roi[3] / 2),
+                    trials=trials,
+                    distance=distance,
+                )
+                run = AutofocusRun(link, cal, "calibrate", roi, emit, frame_timeout=timeout)
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, run.cancel)
+                r = await run.run()
         finally:
             await link.stop()
     finally:
         ctx.term()
     common = f"{r['drives']} drives, {r['frames']} frames, {r['seconds']:.1f} s"
+    if calibrate is not None:
+        return _calibration_line(name, r, common)
     if r["ok"]:
         print(
             f"{name}: focused at {r['position']:+.1f} steps from the start,"
@@ -233,6 +300,25 @@ async def _focus_once(
         return 0
     print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
     return 1
+
+
+def _calibration_line(name: str, r: dict[str, Any], common: str) -> int:
+    """The calibration's one line: the asymmetry for rig.toml, or why there is none."""
+    if r.get("strategy") != "calibrate":
+        print(f"{name}: calibration not started: autofocus failed ({r['reason']}): {r.get('detail', '')}")
+        return 1
+    a = r.get("asymmetry")
+    if not r["ok"] or not isinstance(a, int | float):
+        print(f"{name}: calibration failed ({r.get('reason')}): {r.get('detail', '')}; {common}")
+        return 1
+    se = r.get("asymmetry_se")
+    pm = f" +- {se:.3f}" if isinstance(se, int | float) and math.isfinite(se) else ""
+    way = "far" if a >= 0 else "near"
+    print(
+        f"{name}: asymmetry {a:+.3f}{pm} ({way} drives travel {abs(a) * 100:.1f} % further); {common};"
+        f" put asymmetry = {a:.3f} in the camera's rig.toml entry"
+    )
+    return 0
 
 
 def _slack_note(result: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ is bounded by ``frame_timeout``.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -278,6 +279,12 @@ class AutofocusRun:
                 depth_spread=None if spread is None or spread < 0 else round(spread, 1),
                 slack=None if slack is None else round(slack, 1),
             )
+            if "asymmetry" in end.metrics:  # a calibration's result (controller.search.calibrate)
+                se = end.metrics.get("asymmetry_se", math.nan)
+                result.update(
+                    asymmetry=round(end.metrics["asymmetry"], 4),
+                    asymmetry_se=round(se, 4) if math.isfinite(se) else None,
+                )
             self._phase("done")
         else:
             assert isinstance(end, Failed)

@@ -54,6 +54,49 @@ def test_focus_shows_progress_and_ends_with_one_line(moto: NodeProc) -> None:
     assert "the region spans depth" in last, last
 
 
+def test_calibrate_measures_the_sim_lens_asymmetry(moto: NodeProc) -> None:
+    # `tetherfocus calibrate`: autofocus, then round trips through focus on the node's
+    # real libgphoto2 path.  The simulated lens's far drives travel 4 % further than its
+    # near ones.  Two short trips (the suite's budget) measure it to a couple of per cent;
+    # the default four of 300 steps took 59 s and read +0.039 on `chart`.
+    r = subprocess.run(
+        tetherfocus_argv(
+            "calibrate", "--node", moto.rep, "--roi", "0.4,0.4,0.2,0.2", "--trials", "2", "--distance", "150"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **ENV},
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("cam1: asymmetry +") and "put asymmetry = " in last, last
+    measured = float(last.split("put asymmetry = ")[1].split()[0])
+    assert 0.0 < measured < 0.08, last
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--trials", "1"), "--trials 1: give 2 to 50 round trips"),
+        (("--distance", "5"), "--distance 5: give 12.8 to 800 level-1 steps"),
+        (("--roi", "0.5,0.5,0.001,0.2"), "at least 0.01 of the view wide and high"),
+    ],
+)
+def test_a_bad_calibrate_flag_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+    r = subprocess.run(
+        tetherfocus_argv("calibrate", "--node", "tcp://127.0.0.1:9", *args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ENV},
+        cwd=ROOT,
+    )
+    assert r.returncode == 2
+    assert r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
+
+
 def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
     r = focus("--node", moto.rep, "--roi", "0.4,0.4,0.9,0.2")
     assert r.returncode == 2

@@ -1,0 +1,230 @@
+"""``calibrate``: measure a lens's direction asymmetry, from the image.
+
+Canon lenses travel further one way than the other (an EF-S 17-55 took 709 level-1 steps
+end to end one way and 739 the other), and there is no read-back to count it.  A search
+that knows the asymmetry counts each way by its own travel (rig.toml's ``asymmetry``,
+:class:`._machine.Levels`); this machine measures it, starting at focus (run ``default``
+first; the region must have a focus peak).
+
+It magnifies like ``default``'s fine stage (5x, decoded at 1/4), then makes ``trials``
+round trips.  Each goes near by half of ``distance`` past the scan's low end, far by all of
+it past the high end (the scan spans the last fitted centre ± its half ``window``), comes
+back near by half, scans near through the peak in pairs of level-2 drives (``samples``
+samples of ``frames`` frames), and fits the peak.  So the motor stays within half the
+distance and the window of focus: 176 steps either way by default.  Only level-2
+drives move: their jitter per step travelled is a third of level 3's.
+
+Why the fitted centre moves: a far drive of nominal size f travels (1 + a/2) f and a near
+drive of n travels (1 - a/2) n, so for every nominal step travelled either way the ledger
+falls a/2 behind the motor.  Each round trip reverses twice, and the slack each reversal
+takes is given back by the other, so the slack cancels; the asymmetry does not.  The
+peak, fixed on the lens, appears in the ledger a/2 steps lower for every step travelled:
+``a = -2 (c_last - c_first) / (T_last - T_first)``, with T the steps travelled when the
+motor passes each centre (:func:`estimate`).  The jitter of the drives adds up as a random
+walk (level 2: 5 % of 6.4 steps a drive), so the error falls as one over the square root of
+the travel: four trials of 300 steps give about 0.005 (half a per cent).
+
+Done is reported at the last fitted centre (approached far, by the prior slack) with
+``asymmetry`` and ``asymmetry_se`` in the metrics; Failed (``flat``, ``poor_fit``) when a
+scan finds no peak, after driving back to the start.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.search import fits
+from controller.search._machine import LEVEL_SIZES, SearchMachine
+from controller.search._types import Command, Direction, Drive, Move, Zoom
+
+MAX_ASYMMETRY = 0.2  # rig.toml's bound
+
+
+class S(enum.Enum):
+    LOOK = "look"  # the first frame: which zoom the camera shows
+    TRIP = "trip"  # a round trip's far and near legs, then the scan's first sample
+    SCAN = "scan"
+    DONE = "done"
+    FAILED = "failed"
+
+
+TRANSITIONS: dict[tuple[S, str], S] = {
+    (S.LOOK, "looked"): S.TRIP,
+    (S.TRIP, "sampled"): S.SCAN,
+    (S.SCAN, "step"): S.SCAN,
+    (S.SCAN, "fitted"): S.TRIP,
+    (S.SCAN, "measured"): S.DONE,
+    (S.SCAN, "flat"): S.FAILED,
+    (S.SCAN, "poor_fit"): S.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A direction asymmetry and its standard error (``se`` is nan with one increment)."""
+
+    asymmetry: float
+    se: float
+    travel: float  # nominal steps travelled between the first and the last centre
+
+
+def estimate(centres: Sequence[tuple[float, float]]) -> Estimate:
+    """The asymmetry from ``(travel, centre)`` pairs: the steps travelled when the motor
+    passed each fitted centre, and that centre on the ledger (see the module docstring).
+
+    The estimate is the end-to-end one; its standard error comes from the scatter of the
+    increments, each weighted by its travel (a random walk's variance grows with it).
+    Raises ValueError with fewer than two pairs or no travel between them.
+    """
+    if len(centres) < 2:
+        raise ValueError("the asymmetry needs at least two fitted centres")
+    t0, c0 = centres[0]
+    t1, c1 = centres[-1]
+    travel = t1 - t0
+    if not travel > 0:
+        raise ValueError("the asymmetry needs travel between the centres")
+    a = -2.0 * (c1 - c0) / travel
+    incs = [
+        (tb - ta, -2.0 * (cb - ca) / (tb - ta))
+        for (ta, ca), (tb, cb) in itertools.pairwise(centres)
+        if tb > ta
+    ]
+    if len(incs) < 2:
+        return Estimate(a, math.nan, travel)
+    w = sum(dt for dt, _ in incs)
+    var = sum(dt * (ai - a) ** 2 for dt, ai in incs) / ((len(incs) - 1) * w)
+    return Estimate(a, math.sqrt(var), travel)
+
+
+_END_STOP = "(an end stop on the way?): focus on a subject nearer mid-travel, or give a shorter distance"
+MAX_COUNT = 50  # drives in one focus.drive command (protocol/commands.py)
+
+
+def _parts(direction: Direction, count: int) -> list[Drive]:
+    """``count`` level-2 drives ``direction``, in commands of at most :data:`MAX_COUNT`."""
+    return [Drive(direction, 2, min(MAX_COUNT, count - i)) for i in range(0, count, MAX_COUNT)]
+
+
+class Calibrate(SearchMachine):
+    """See the module docstring.  ``zoom_levels`` and ``roi_center`` as for ``default``."""
+
+    name = "calibrate"
+    transitions = TRANSITIONS
+
+    def __init__(
+        self,
+        *,
+        zoom_levels: Sequence[int] = (1,),
+        roi_center: tuple[float, float] = (0.5, 0.5),
+        level_sizes: Sequence[float] = LEVEL_SIZES,
+        trials: int = 4,
+        distance: float = 300.0,
+        samples: int = 5,
+        frames: int = 3,
+        backlash: float = 4.0,
+        min_contrast: float = 0.03,
+    ) -> None:
+        super().__init__(level_sizes=level_sizes, frames_per_sample=frames)
+        if trials < 2:
+            raise ValueError(f"trials must be at least 2, not {trials}")
+        if samples < 4:
+            raise ValueError(f"samples must be at least 4 (a fit of 3 cannot be judged), not {samples}")
+        step = self.levels[1]
+        if not distance >= 2 * step:
+            raise ValueError(f"distance must be at least two level-2 steps ({2 * step:g}), not {distance}")
+        zooms = sorted(z for z in zoom_levels if z > 1)
+        self.zoom_to = 5 if 5 in zooms else (zooms[-1] if zooms else 1)
+        self.roi_center = roi_center
+        self.trials = trials
+        self.distance = distance
+        self.scan_samples = samples
+        self.backlash = backlash
+        self.min_contrast = min_contrast
+        self.pair = 2 * step  # one scan step: two level-2 drives
+        self.window = self.pair * (samples - 1) / 2  # the scan's half span
+        self.state = S.LOOK
+        self.travel = 0.0  # nominal steps driven, either way
+        self.center = 0.0  # where the peak is thought to be (the start: focus)
+        self.centres: list[tuple[float, float]] = []  # (travel at the centre, centre)
+        self._scan: list[tuple[float, float]] = []  # (position, measure)
+        self._travel_at_start = 0.0  # travel when the scan's first sample was taken
+        self._scan_start = 0.0
+        self._last_peak = 0.0
+
+    def _go_counted(self, moves: list[Move]) -> list[Command]:
+        self.travel += sum(m.count * self.levels[m.level - 1] for m in moves if isinstance(m, Drive))
+        return self._go(moves)
+
+    def _trip(self) -> list[Move]:
+        """Near by half of ``distance`` past the scan's low end, far by all of it past the
+        high end, near by half back to the high end: the motor stays within half the distance
+        and the window of the centre, either way."""
+        step = self.levels[1]
+        half = max(1, round(self.distance / 2 / step))
+        low = self.center - self.window - half * step  # the low turning point
+        n_near = max(1, round((self.pos - low) / step))
+        n_far = max(1, round((self.center + self.window + half * step - (self.pos - n_near * step)) / step))
+        self._scan = []
+        return [*_parts("near", n_near), *_parts("far", n_far), *_parts("near", half)]
+
+    def _on_sample(self, measure: float, now: float) -> list[Command]:
+        if self.state is S.LOOK:
+            self._to("looked")
+            zoom: list[Move] = [Zoom(self.zoom_to, self.roi_center)] if self.zoom_to != self.zoom else []
+            self._scale = 4 if self.zoom_to >= 5 else 1
+            return self._go_counted([*zoom, *self._trip()])
+        if self.state is S.TRIP:
+            self._to("sampled")
+            self._travel_at_start, self._scan_start = self.travel, self.pos
+        self._scan.append((self.pos, measure))
+        if len(self._scan) < self.scan_samples:
+            self._to("step")
+            return self._go_counted([Drive("near", 2, 2)])
+        return self._fit(now)
+
+    def _fit(self, now: float) -> list[Command]:
+        xs = [p for p, _ in self._scan]
+        ys = [m for _, m in self._scan]
+        if max(ys) < (1.0 + self.min_contrast) * min(ys):
+            self._to("flat")
+            return self._fail(
+                "flat", "the measure hardly changes across the scan: focus the region first", now
+            )
+        fit = fits.fit_peak(xs, ys, noise=max(self.noise, 1e-4))
+        if fit is None or not min(xs) <= fit.center <= max(xs):
+            self._to("poor_fit")
+            if self.centres:  # it was there on the trip before
+                return self._fail("poor_fit", f"the peak left the scan between trips {_END_STOP}", now)
+            return self._fail("poor_fit", "no peak inside the scan: focus the region first", now)
+        if self.centres:
+            # No lens is 20 % asymmetric: a larger shift is an end stop met on the way.
+            t_prev, c_prev = self.centres[-1]
+            if abs(fit.center - c_prev) > MAX_ASYMMETRY / 2 * (self.travel - t_prev):
+                self._to("poor_fit")
+                return self._fail("poor_fit", f"the peak moved too far between trips {_END_STOP}", now)
+        self.center = fit.center
+        self._last_peak = fit.peak
+        # The motor passed the centre this far into the scan (it scans near, from its start).
+        self.centres.append((self._travel_at_start + (self._scan_start - fit.center), fit.center))
+        if len(self.centres) < self.trials:
+            self._to("fitted")
+            return self._go_counted(self._trip())
+        self._to("measured")
+        est = estimate(self.centres)
+        # Onto the last centre from below, far, the prior slack added (a calibration, not a
+        # focus result: run focus again for a precise landing).
+        back = [Drive("far", 2, max(1, round((self.center - self.pos + self.backlash) / self.levels[1])))]
+        return self._finish(
+            self._last_peak,
+            "calibrated",
+            now,
+            moves=back,
+            asymmetry=est.asymmetry,
+            asymmetry_se=est.se,
+            calibration_travel=est.travel,
+            trials=float(len(self.centres)),
+        )

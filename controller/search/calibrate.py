@@ -100,7 +100,10 @@ def estimate(centres: Sequence[tuple[float, float]]) -> Estimate:
     return Estimate(a, math.sqrt(var), travel)
 
 
-_END_STOP = "(an end stop on the way?): focus on a subject nearer mid-travel, or give a shorter distance"
+_END_STOP = (
+    "(an end stop on the way, or too little detail to fit the peak?): choose a detailed, well-lit"
+    " subject focused nearer mid-travel, or give a shorter distance"
+)
 MAX_COUNT = 50  # drives in one focus.drive command (protocol/commands.py)
 
 

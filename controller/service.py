@@ -28,7 +28,8 @@ from controller.links import CameraLink
 from controller.rig import SLACK_RUNS, Rig, slack_summary
 from controller.rigops import RigOps
 from controller.runner import AutofocusRun
-from controller.search import create_strategy
+from controller.search import Strategy, create_strategy
+from controller.search.calibrate import Calibrate
 from controller.state import StateStore
 from protocol import CONTROLLER_COMMANDS, AfEventHeader, ErrorCode, Event, ProtocolError, encode
 from protocol.events import topic
@@ -69,6 +70,7 @@ class Controller:
         self.runs: dict[str, AutofocusRun] = {}
         self.last_results: dict[str, dict[str, Any]] = {}
         self.slacks: dict[str, list[float]] = {}  # per camera: the slack its last runs measured
+        self.asymmetries: dict[str, dict[str, Any]] = {}  # per camera: its last calibration
         self._run_tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._run_ids = 0
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="measure")
@@ -116,6 +118,7 @@ class Controller:
             "af": run.state if run is not None else "idle",
             "last_result": self.last_results.get(link.name),
             "slack": slack_summary(self.slacks.get(link.name, [])),
+            "asymmetry": self.asymmetries.get(link.name),
             "node": link.spec.rep,
             "serial": (link.info or {}).get("serial", link.spec.serial),
             "model": (link.info or {}).get("model"),
@@ -134,8 +137,8 @@ class Controller:
         self.rigops.roi_changed(link)
         return {"camera": link.name, "roi": link.roi}
 
-    async def cmd_autofocus(self, args: dict[str, Any]) -> dict[str, Any]:
-        """{camera, roi?, strategy?} -> {run_id, camera, strategy, roi}; busy while one runs."""
+    def _ready_for_run(self, args: dict[str, Any]) -> CameraLink:
+        """The camera of ``args``, free and online, its region updated from ``args``."""
         link = self._link(args["camera"])
         if link.name in self.runs:
             raise ProtocolError(
@@ -145,6 +148,11 @@ class Controller:
             raise ProtocolError(ErrorCode.NOT_READY, f"camera {link.name!r} is offline")
         if "roi" in args:
             link.roi = list(args["roi"])
+        return link
+
+    async def cmd_autofocus(self, args: dict[str, Any]) -> dict[str, Any]:
+        """{camera, roi?, strategy?} -> {run_id, camera, strategy, roi}; busy while one runs."""
+        link = self._ready_for_run(args)
         name = args["strategy"]
         strategy = create_strategy(
             name,
@@ -153,6 +161,22 @@ class Controller:
             roi=link.roi,
             **link.spec.search_options(name),
         )
+        return self._start_run(link, name, strategy)
+
+    async def cmd_calibrate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """{camera, roi?, trials?, distance?} -> {run_id, camera, strategy, roi}: the lens's
+        direction asymmetry, measured from focus (controller/search/calibrate.py)."""
+        link = self._ready_for_run(args)
+        x, y, w, h = link.roi
+        strategy = Calibrate(
+            zoom_levels=link.zoom_levels if "zoom" in link.capabilities else (1,),
+            roi_center=(x + w / 2, y + h / 2),
+            trials=int(args["trials"]),
+            distance=float(args["distance"]),
+        )
+        return self._start_run(link, "calibrate", strategy)
+
+    def _start_run(self, link: CameraLink, name: str, strategy: Strategy) -> dict[str, Any]:
         self._run_ids += 1
         run_id = self._run_ids
         run = AutofocusRun(
@@ -182,6 +206,8 @@ class Controller:
         self.last_results[camera] = result
         if isinstance(result.get("slack"), int | float):
             self.slacks[camera] = [*self.slacks.get(camera, []), float(result["slack"])][-SLACK_RUNS:]
+        if isinstance(result.get("asymmetry"), int | float):
+            self.asymmetries[camera] = {"value": result["asymmetry"], "se": result.get("asymmetry_se")}
         return result
 
     async def cmd_cancel(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +238,7 @@ class Controller:
         return {
             "status": self.cmd_status,
             "autofocus": self.cmd_autofocus,
+            "calibrate": self.cmd_calibrate,
             "cancel": self.cmd_cancel,
             "roi.set": self.cmd_roi_set,
             "node.call": self.cmd_node_call,

@@ -210,7 +210,9 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
     CommandSpec(
         "status",
         "Every camera of the rig and its autofocus state.",
-        result=(("cameras", "list[map]: name, online, state, roi, last_result, fps, node"),),
+        result=(
+            ("cameras", "list[map]: name, online, state, roi, last_result, fps, node, slack, asymmetry"),
+        ),
     ),
     CommandSpec(
         "autofocus",
@@ -221,6 +223,32 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
             Arg("strategy", "str", "'default' or 'sweep'", default="default", choices=("default", "sweep")),
         ),
         result=(("run_id", "int"), ("camera", "str"), ("strategy", "str"), ("roi", "[x, y, w, h]")),
+        errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
+    ),
+    CommandSpec(
+        "calibrate",
+        "Measure a camera's lens direction asymmetry (for rig.toml's asymmetry) by round trips"
+        " through focus from where the lens is, which must be at focus (autofocus first); progress"
+        " and the result come as af.<camera> events.",
+        args=(
+            Arg("camera", "str", "camera name from the rig", required=True),
+            Arg("roi", "roi", "[x, y, w, h] fractions; default the camera's current roi"),
+            Arg("trials", "int", "round trips through focus", default=4, minimum=2, maximum=50),
+            Arg(
+                "distance",
+                "float",
+                "level-1 steps each round trip travels beyond its scan, half each way",
+                default=300.0,
+                minimum=12.8,
+                maximum=800.0,
+            ),
+        ),
+        result=(
+            ("run_id", "int"),
+            ("camera", "str"),
+            ("strategy", "str: calibrate"),
+            ("roi", "[x, y, w, h]"),
+        ),
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
     ),
     CommandSpec(

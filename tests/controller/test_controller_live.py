@@ -156,6 +156,38 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
             assert slack == (None if measured is None else {"steps": measured, "runs": 1}), (r, slack)
 
 
+def _result(sub: Subscriber, run_id: int, timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ev = sub.recv(5.0)
+        if ev is not None and ev.header["kind"] == "result" and ev.header["run_id"] == run_id:
+            result: dict[str, object] = ev.header["result"]
+            return result
+    raise AssertionError(f"no result of run {run_id} in {timeout} s")
+
+
+def test_calibrate_measures_the_lens_asymmetry(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
+    # Focus, then `calibrate` from there: two short round trips through focus on cam2's
+    # simulated lens, whose far drives travel 4 % further than its near ones.
+    nodes, ctl = rig_procs
+    with Client(ctl.rep, timeout=10) as client, Subscriber(ctl.pub, ["af.cam2"]) as sub:
+        wait_online(client, {n.name for n in nodes})
+        time.sleep(0.3)
+        focus = _result(sub, client.call("autofocus", {"camera": "cam2"})["run_id"], 60)
+        assert focus["ok"], focus
+        started = client.call("calibrate", {"camera": "cam2", "trials": 2, "distance": 150})
+        assert started["strategy"] == "calibrate" and started["camera"] == "cam2"
+        with pytest.raises(RemoteError) as busy:  # one run per camera, whatever it is
+            client.call("autofocus", {"camera": "cam2"})
+        assert busy.value.code is ErrorCode.BUSY
+        r = _result(sub, started["run_id"], 120)
+        assert r["ok"] and r["strategy"] == "calibrate", r
+        assert isinstance(r["asymmetry"], float) and 0.0 < r["asymmetry"] < 0.08, r
+        cams = {c["name"]: c for c in client.call("status")["cameras"]}
+        assert cams["cam2"]["asymmetry"] == {"value": r["asymmetry"], "se": r["asymmetry_se"]}
+        assert cams["cam1"]["asymmetry"] is None
+
+
 def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:
     nodes, ctl = rig_procs
     with Client(ctl.rep, timeout=10) as client:
@@ -173,6 +205,9 @@ def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerPr
         for cmd, args, code in [
             ("autofocus", {"camera": "nope"}, ErrorCode.NOT_FOUND),
             ("autofocus", {"camera": "cam1", "strategy": "magic"}, ErrorCode.BAD_ARGS),
+            ("calibrate", {"camera": "nope"}, ErrorCode.NOT_FOUND),
+            ("calibrate", {"camera": "cam1", "trials": 1}, ErrorCode.BAD_ARGS),
+            ("calibrate", {"camera": "cam1", "distance": 5}, ErrorCode.BAD_ARGS),
             ("roi.set", {"camera": "cam1", "roi": [0.9, 0.9, 0.5, 0.5]}, ErrorCode.BAD_ARGS),
             ("cancel", {}, ErrorCode.BAD_ARGS),
             ("node.call", {"camera": "cam1", "cmd": "focus.drive", "args": {"level": 9}}, ErrorCode.BAD_ARGS),

@@ -52,6 +52,44 @@ def _add_bench(subparsers: Any) -> None:
     )
     af.set_defaults(func=_bench_af)
     _add_bench_pipeline(kinds)
+    _add_bench_calibrate(kinds)
+
+
+def _add_bench_calibrate(kinds: Any) -> None:
+    from controller.process_cli import DISTANCE, TRIALS
+
+    c = kinds.add_parser(
+        "calibrate",
+        help="how well `tetherfocus calibrate` measures a lens's asymmetry, on the simulated camera",
+        description="Focus every case of CASES.toml from its start, then calibrate from there, in "
+        "virtual time; compare the measured asymmetry with the simulated lens's own.",
+    )
+    c.add_argument(
+        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
+    )
+    c.add_argument(
+        "--trials",
+        type=int,
+        default=TRIALS,
+        help="round trips through focus, by turns beyond either side (default %(default)s)",
+    )
+    c.add_argument(
+        "--distance",
+        type=float,
+        default=DISTANCE,
+        help="steps per round trip beyond the scan (default %(default)s)",
+    )
+    c.add_argument("--repeats", type=int, default=None, metavar="N", help="every case N times instead")
+    c.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
+    c.add_argument("--json", metavar="OUT.json", help="write every run and the summary here")
+    c.add_argument("--quiet", action="store_true", help="print only the table")
+    c.set_defaults(func=_bench_calibrate)
+
+
+def _bench_calibrate(args: argparse.Namespace) -> int:
+    from controller.bench.calib import main
+
+    return main(args)
 
 
 def _add_bench_pipeline(kinds: Any) -> None:

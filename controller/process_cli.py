@@ -14,6 +14,7 @@ from protocol import ProtocolError, check_roi
 from tetherfocus.errors import UsageError, check_seconds
 
 STRATEGIES = ("default", "sweep")
+TRIALS, DISTANCE = 7, 100.0  # calibrate's round trips (controller/search/calibrate.py)
 
 
 def parse_roi(text: str) -> list[float]:
@@ -84,13 +85,18 @@ def register(sub: Any) -> None:
         default="0.4,0.4,0.2,0.2",
         help="x,y,w,h fractions of the live view: a detailed subject near mid-travel (default %(default)s)",
     )
-    c.add_argument("--trials", type=int, default=4, help="round trips through focus (default %(default)s)")
+    c.add_argument(
+        "--trials",
+        type=int,
+        default=TRIALS,
+        help="round trips through focus, by turns beyond either side (default %(default)s)",
+    )
     c.add_argument(
         "--distance",
         type=float,
-        default=300.0,
+        default=DISTANCE,
         metavar="STEPS",
-        help="level-1 steps each round trip travels beyond the scan, half each way (default %(default)s)",
+        help="level-1 steps each round trip goes beyond the scan of focus (default %(default)s)",
     )
     c.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     c.add_argument("--quiet", action="store_true", help="print only the final line")

@@ -233,12 +233,19 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         args=(
             Arg("camera", "str", "camera name from the rig", required=True),
             Arg("roi", "roi", "[x, y, w, h] fractions; default the camera's current roi"),
-            Arg("trials", "int", "round trips through focus", default=4, minimum=2, maximum=50),
+            Arg(
+                "trials",
+                "int",
+                "round trips through focus, by turns beyond either side",
+                default=7,
+                minimum=2,
+                maximum=50,
+            ),
             Arg(
                 "distance",
                 "float",
-                "level-1 steps each round trip travels beyond its scan, half each way",
-                default=300.0,
+                "level-1 steps each round trip goes beyond its scan of focus",
+                default=100.0,
                 minimum=12.8,
                 maximum=800.0,
             ),

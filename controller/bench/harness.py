@@ -20,6 +20,7 @@ Truth (where focus really is) is read from the simulator only after the run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,9 @@ from camera_node.sim.truth import best_position_at
 from controller import measures
 from controller.bench.cases import Case
 from controller.observe import score_region
-from controller.search import Command, Done, Drive, Failed, Observation, Zoom, create_strategy
+from controller.search import Command, Done, Drive, Failed, Observation, Strategy, Zoom, create_strategy
 from controller.search._machine import plan_drives
+from controller.search.calibrate import Calibrate
 
 COMMAND_LATENCY_S = 0.005
 TIME_LIMIT_S = 180.0
@@ -126,6 +128,93 @@ def tolerance_steps(optics: OpticsParams) -> float:
     return 2.0 * pitch_um * optics.f_number / optics.defocus_um_per_step
 
 
+class _Session:
+    """One simulated camera behind the node's backend and motion model, in virtual time,
+    on which searches run one after another (:meth:`carry_out`)."""
+
+    def __init__(self, case: Case, repeat: int, measure: str, trace: list[str] | None) -> None:
+        self.case = case
+        self.clock = VirtualClock()
+        base_seed = resolve_scene(case.scene).seed if case.seed is None else case.seed
+        self.sim, gp = open_sim(case.scene, clock=self.clock, seed=base_seed + repeat)
+        if case.start is not None:
+            self.sim.set_true_position(case.start)
+        self.start = self.sim.true_position()
+        self.backend = GPhoto2Backend(gp, self.clock, sensor_size=self.sim.spec.optics.capture)
+        self.info = self.backend.open()
+        self.backend.liveview_start()  # raises the mirror: the first frame waits for it
+        self.m = measures.get(measure)
+        self.tracker = MoveTracker()
+        self.zoom, self.center = 1, (0.5, 0.5)
+        self.trace = trace
+        self.drives = self.motor_moves = self.zooms = self.frames = 0
+        self.seq = 0
+
+    def carry_out(self, strategy: Strategy, time_limit_s: float) -> tuple[Done | Failed, float]:
+        """Run ``strategy`` to its end; the end and the virtual seconds it took."""
+        clock, sim, backend, tracker, case = self.clock, self.sim, self.backend, self.tracker, self.case
+        trace = self.trace
+        t0 = clock.now()
+        todo: list[Command] = strategy.start(t0)
+        end: Done | Failed | None = None
+        while end is None:
+            while todo and end is None:
+                cmd = todo.pop(0)
+                if trace is not None:
+                    trace.append(f"{clock.now() - t0:7.3f} true={sim.true_position():7.2f} {cmd}")
+                if isinstance(cmd, Drive):
+                    clock.sleep(COMMAND_LATENCY_S)
+                    move_id = tracker.accept(clock.now(), parts=cmd.count)
+                    for _ in range(cmd.count):
+                        backend.focus_drive(cmd.direction, cmd.level)
+                        tracker.drive_issued(cmd.direction, cmd.level, clock.now())
+                    self.drives += 1
+                    self.motor_moves += cmd.count
+                    todo.extend(strategy.moved(move_id, clock.now()))
+                elif isinstance(cmd, Zoom):
+                    clock.sleep(COMMAND_LATENCY_S)
+                    move_id = tracker.accept(clock.now(), parts=1)
+                    c = cmd.center or (0.5, 0.5)
+                    backend.zoom_set(cmd.level, c)
+                    tracker.zoom_issued(clock.now())
+                    self.zoom, self.center = cmd.level, c
+                    self.zooms += 1
+                    todo.extend(strategy.moved(move_id, clock.now()))
+                else:
+                    end = cmd
+            if end is not None:
+                break
+            if clock.now() - t0 > time_limit_s:
+                end = Failed("timeout", f"no result in {time_limit_s:g} s of virtual time")
+                break
+            if not tracker.settled(clock.now()):
+                clock.sleep(tracker.settle_at - clock.now() - 1e-4)
+            jpeg, _w, _h = backend.preview()
+            self.seq += 1
+            t = clock.now()
+            if not tracker.settled(t):
+                continue
+            scale, n = strategy.wanted_scale, strategy.wanted_tiles
+            value, tiles = score_region(
+                jpeg, case.roi, zoom=self.zoom, center=self.center, scale=scale, measure=self.m.name, tiles=n
+            )
+            self.frames += 1
+            obs = Observation(
+                self.seq, t, tracker.move_id, True, self.zoom, value, scale, tracker.position, tiles
+            )
+            todo = strategy.feed(obs, t)
+            if trace is not None:
+                phase = getattr(strategy, "state", None)
+                where = f"{t - t0:7.3f} true={sim.true_position():7.2f}"
+                trace.append(f"{where} frame z{self.zoom} s{scale} {value:.5g} {phase}")
+        return end, clock.now() - t0
+
+    def settle(self) -> float:
+        """Let the last drives finish; the true position then."""
+        self.clock.sleep(max(0.0, self.sim.motor.busy_until() - self.clock.now()) + 0.01)
+        return self.sim.true_position()
+
+
 def run_case(
     case: Case,
     repeat: int,
@@ -137,86 +226,20 @@ def run_case(
     trace: list[str] | None = None,
 ) -> RunResult:
     """Run ``strategy_name`` once on ``case`` with seed (case or scene seed) + ``repeat``."""
-    clock = VirtualClock()
-    base_seed = resolve_scene(case.scene).seed if case.seed is None else case.seed
-    sim, gp = open_sim(case.scene, clock=clock, seed=base_seed + repeat)
-    if case.start is not None:
-        sim.set_true_position(case.start)
-    start = sim.true_position()
-    optics = sim.spec.optics
-    backend = GPhoto2Backend(gp, clock, sensor_size=optics.capture)
-    info = backend.open()
-    backend.liveview_start()  # raises the mirror: the first frame waits for it
-    m = measures.get(measure)
-    tracker = MoveTracker()
-    zoom, center = 1, (0.5, 0.5)
+    run = _Session(case, repeat, measure, trace)
+    sim = run.sim
     strategy = create_strategy(
         strategy_name,
-        zoom_levels=info.zoom_levels,
-        capabilities=info.capabilities,
+        zoom_levels=run.info.zoom_levels,
+        capabilities=run.info.capabilities,
         roi=case.roi,
         **(options or {}),
     )
-    t0 = clock.now()
-    drives = motor_moves = zooms = frames = 0
-    seq = 0
-    todo: list[Command] = strategy.start(t0)
-    end: Done | Failed | None = None
-    while end is None:
-        while todo and end is None:
-            cmd = todo.pop(0)
-            if trace is not None:
-                trace.append(f"{clock.now() - t0:7.3f} true={sim.true_position():7.2f} {cmd}")
-            if isinstance(cmd, Drive):
-                clock.sleep(COMMAND_LATENCY_S)
-                move_id = tracker.accept(clock.now(), parts=cmd.count)
-                for _ in range(cmd.count):
-                    backend.focus_drive(cmd.direction, cmd.level)
-                    tracker.drive_issued(cmd.direction, cmd.level, clock.now())
-                drives += 1
-                motor_moves += cmd.count
-                todo.extend(strategy.moved(move_id, clock.now()))
-            elif isinstance(cmd, Zoom):
-                clock.sleep(COMMAND_LATENCY_S)
-                move_id = tracker.accept(clock.now(), parts=1)
-                c = cmd.center or (0.5, 0.5)
-                backend.zoom_set(cmd.level, c)
-                tracker.zoom_issued(clock.now())
-                zoom, center = cmd.level, c
-                zooms += 1
-                todo.extend(strategy.moved(move_id, clock.now()))
-            else:
-                end = cmd
-        if end is not None:
-            break
-        if clock.now() - t0 > time_limit_s:
-            end = Failed("timeout", f"no result in {time_limit_s:g} s of virtual time")
-            break
-        if not tracker.settled(clock.now()):
-            clock.sleep(tracker.settle_at - clock.now() - 1e-4)
-        jpeg, _w, _h = backend.preview()
-        seq += 1
-        t = clock.now()
-        if not tracker.settled(t):
-            continue
-        scale, n = strategy.wanted_scale, strategy.wanted_tiles
-        value, tiles = score_region(
-            jpeg, case.roi, zoom=zoom, center=center, scale=scale, measure=m.name, tiles=n
-        )
-        frames += 1
-        obs = Observation(seq, t, tracker.move_id, True, zoom, value, scale, tracker.position, tiles)
-        todo = strategy.feed(obs, t)
-        if trace is not None:
-            phase = getattr(strategy, "state", None)
-            trace.append(
-                f"{t - t0:7.3f} true={sim.true_position():7.2f} frame z{zoom} s{scale} {value:.5g} {phase}"
-            )
-    seconds = clock.now() - t0
-    clock.sleep(max(0.0, sim.motor.busy_until() - clock.now()) + 0.01)
-    final = sim.true_position()
+    end, seconds = run.carry_out(strategy, time_limit_s)
+    final = run.settle()
     truth = sim.best_position(case.roi)
     truth_5x = _truth_5x(case, sim)
-    tol = tolerance_steps(optics)
+    tol = tolerance_steps(sim.spec.optics)
     err = abs(final - truth)
     ok = isinstance(end, Done) and err <= tol
     return RunResult(
@@ -228,16 +251,83 @@ def run_case(
         truth=truth,
         abs_error_steps=err,
         tolerance_steps=tol,
-        drives=drives,
-        motor_moves=motor_moves,
-        zooms=zooms,
-        frames=frames,
+        drives=run.drives,
+        motor_moves=run.motor_moves,
+        zooms=run.zooms,
+        frames=run.frames,
         seconds=seconds,
         failure=end.reason if isinstance(end, Failed) else None,
         detail=end.detail if isinstance(end, Failed) else end.reason,
-        start=start,
+        start=run.start,
         metrics=dict(end.metrics),
         truth_5x=truth_5x,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationResult:
+    """``default`` from the case's start, then ``calibrate`` from where it landed."""
+
+    case: str
+    repeat: int
+    truth: float  # the simulated lens's asymmetry
+    asymmetry: float | None  # measured; None when either run failed
+    se: float | None
+    seconds: float  # virtual: the calibration alone
+    focus_seconds: float
+    failure: str | None  # "focus: <reason>" or the calibration's reason
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        def r4(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else round(v, 4)
+
+        return {
+            "case": self.case,
+            "repeat": self.repeat,
+            "truth": r4(self.truth),
+            "asymmetry": r4(self.asymmetry),
+            "se": r4(self.se),
+            "error": None if self.asymmetry is None else r4(self.asymmetry - self.truth),
+            "seconds": round(self.seconds, 3),
+            "focus_seconds": round(self.focus_seconds, 3),
+            "failure": self.failure,
+            "detail": self.detail,
+        }
+
+
+def run_calibration(
+    case: Case, repeat: int, *, trials: int = 4, distance: float = 300.0, measure: str = measures.DEFAULT
+) -> CalibrationResult:
+    """``tetherfocus calibrate`` on ``case``, in virtual time: focus, then the calibration."""
+    run = _Session(case, repeat, measure, None)
+    truth = run.sim.spec.motor.asymmetry
+    focus = create_strategy(
+        "default", zoom_levels=run.info.zoom_levels, capabilities=run.info.capabilities, roi=case.roi
+    )
+    end, focus_s = run.carry_out(focus, TIME_LIMIT_S)
+    if isinstance(end, Failed):
+        return CalibrationResult(
+            case.name, repeat, truth, None, None, 0.0, focus_s, f"focus: {end.reason}", end.detail
+        )
+    x, y, w, h = case.roi
+    zooms = run.info.zoom_levels if "zoom" in run.info.capabilities else (1,)
+    cal = Calibrate(zoom_levels=zooms, roi_center=(x + w / 2, y + h / 2), trials=trials, distance=distance)
+    end, seconds = run.carry_out(cal, TIME_LIMIT_S + 60.0 * trials)
+    if isinstance(end, Failed):
+        return CalibrationResult(
+            case.name, repeat, truth, None, None, seconds, focus_s, end.reason, end.detail
+        )
+    return CalibrationResult(
+        case.name,
+        repeat,
+        truth,
+        end.metrics["asymmetry"],
+        end.metrics.get("asymmetry_se"),
+        seconds,
+        focus_s,
+        None,
+        end.reason,
     )
 
 

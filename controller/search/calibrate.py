@@ -7,22 +7,30 @@ that knows the asymmetry counts each way by its own travel (rig.toml's ``asymmet
 first; the region must have a focus peak).
 
 It magnifies like ``default``'s fine stage (5x, decoded at 1/4), then makes ``trials``
-round trips.  Each goes near by half of ``distance`` past the scan's low end, far by all of
-it past the high end (the scan spans the last fitted centre ± its half ``window``), comes
-back near by half, scans near through the peak in pairs of level-2 drives (``samples``
-samples of ``frames`` frames), and fits the peak.  So the motor stays within half the
-distance and the window of focus: 176 steps either way by default.  Only level-2
-drives move: their jitter per step travelled is a third of level 3's.
+round trips, by turns beyond focus's far side and its near side.  A far trip goes far to
+``distance`` beyond the high end of the scan (the last fitted centre ± its half
+``window``) and back near to it; a near trip goes near to ``distance`` below the low end
+and back far to the high end.  Each ends moving near at the high end, scans near through
+the peak in pairs of level-2 drives (``samples`` samples of ``frames`` frames) and fits it.
+So the motor stays within ``distance`` and the window of focus (126 steps by default).
+Only level-2 drives move: their jitter per step travelled is a third of level 3's.
 
 Why the fitted centre moves: a far drive of nominal size f travels (1 + a/2) f and a near
 drive of n travels (1 - a/2) n, so for every nominal step travelled either way the ledger
-falls a/2 behind the motor.  Each round trip reverses twice, and the slack each reversal
-takes is given back by the other, so the slack cancels; the asymmetry does not.  The
-peak, fixed on the lens, appears in the ledger a/2 steps lower for every step travelled:
-``a = -2 (c_last - c_first) / (T_last - T_first)``, with T the steps travelled when the
-motor passes each centre (:func:`estimate`).  The jitter of the drives adds up as a random
-walk (level 2: 5 % of 6.4 steps a drive), so the error falls as one over the square root of
-the travel: four trials of 300 steps give about 0.005 (half a per cent).
+falls a/2 behind the motor.  Each round trip's reversals take the slack and give it back,
+so the slack cancels; the asymmetry does not.  The peak, fixed on the lens, appears in the
+ledger a/2 steps lower for every step travelled: ``a = -2 (c_last - c_first) / (T_last -
+T_first)``, with T the steps travelled when the motor passes each centre
+(:func:`estimate`).  The jitter of the drives adds up as a random walk (level 2: 5 % of
+6.4 steps a drive), so the error falls as one over the square root of the travel: seven
+trips of 100 steps, about 0.006 on the simulated lens.
+
+An end stop met on one side shortens that side's legs silently (Canon) and shifts the
+centre the other way.  Trips to the two sides then disagree (:func:`estimate_increments`,
+by more than ``side_tolerance``), and the run fails rather than report it; so it does
+when the peak leaves the scan or jumps further than a 20 % asymmetry could move it.
+(Round trips that went both ways at once would meet a stop on every trip alike, and
+report a wrong value with confidence.)
 
 Done is reported at the last fitted centre (approached far, by the prior slack) with
 ``asymmetry`` and ``asymmetry_se`` in the metrics; Failed (``flat``, ``poor_fit``) when a
@@ -100,6 +108,17 @@ def estimate(centres: Sequence[tuple[float, float]]) -> Estimate:
     return Estimate(a, math.sqrt(var), travel)
 
 
+def estimate_increments(centres: Sequence[tuple[float, float]], parity: int) -> float | None:
+    """The asymmetry from the increments that end at centres ``parity``, ``parity`` + 2, ...
+    after the first (0: after the trips to the far side, 1: to the near side; trip k goes
+    far for even k); None when there is none."""
+    pairs = [(centres[k - 1], centres[k]) for k in range(1, len(centres)) if (k % 2) == parity]
+    travel = sum(b[0] - a[0] for a, b in pairs)
+    if not pairs or not travel > 0:
+        return None
+    return -2.0 * sum(b[1] - a[1] for a, b in pairs) / travel
+
+
 _END_STOP = (
     "(an end stop on the way, or too little detail to fit the peak?): choose a detailed, well-lit"
     " subject focused nearer mid-travel, or give a shorter distance"
@@ -124,12 +143,13 @@ class Calibrate(SearchMachine):
         zoom_levels: Sequence[int] = (1,),
         roi_center: tuple[float, float] = (0.5, 0.5),
         level_sizes: Sequence[float] = LEVEL_SIZES,
-        trials: int = 4,
-        distance: float = 300.0,
+        trials: int = 7,
+        distance: float = 100.0,
         samples: int = 5,
         frames: int = 3,
         backlash: float = 4.0,
         min_contrast: float = 0.03,
+        side_tolerance: float = 0.035,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=frames)
         if trials < 2:
@@ -147,6 +167,7 @@ class Calibrate(SearchMachine):
         self.scan_samples = samples
         self.backlash = backlash
         self.min_contrast = min_contrast
+        self.side_tolerance = side_tolerance
         self.pair = 2 * step  # one scan step: two level-2 drives
         self.window = self.pair * (samples - 1) / 2  # the scan's half span
         self.state = S.LOOK
@@ -158,21 +179,39 @@ class Calibrate(SearchMachine):
         self._scan_start = 0.0
         self._last_peak = 0.0
 
-    def _go_counted(self, moves: list[Move]) -> list[Command]:
+    def _go_counted(self, moves: Sequence[Move]) -> list[Command]:
         self.travel += sum(m.count * self.levels[m.level - 1] for m in moves if isinstance(m, Drive))
         return self._go(moves)
 
-    def _trip(self) -> list[Move]:
-        """Near by half of ``distance`` past the scan's low end, far by all of it past the
-        high end, near by half back to the high end: the motor stays within half the distance
-        and the window of the centre, either way."""
+    def _trip(self) -> list[Drive]:
+        """One round trip to ``distance`` beyond the scan's far end or its near end, by turns,
+        ending at the scan's far end moving near.  The scan is centred where the peak is
+        expected after the trip: the last centre, moved by the asymmetry measured so far
+        over the trip's travel (a fit of a peak off the scan's centre leans towards it)."""
         step = self.levels[1]
-        half = max(1, round(self.distance / 2 / step))
-        low = self.center - self.window - half * step  # the low turning point
-        n_near = max(1, round((self.pos - low) / step))
-        n_far = max(1, round((self.center + self.window + half * step - (self.pos - n_near * step)) / step))
+        d = max(1, round(self.distance / step))
+        a = estimate(self.centres).asymmetry if len(self.centres) >= 2 else 0.0
+        center = self.center
+        for _ in range(2):  # the travel depends on where the scan lies, a little
+            moves = self._legs(center, d)
+            travel = sum(m.count * step for m in moves) + self.window
+            center = self.center - a / 2 * travel
         self._scan = []
-        return [*_parts("near", n_near), *_parts("far", n_far), *_parts("near", half)]
+        return self._legs(center, d)
+
+    def _legs(self, center: float, d: int) -> list[Drive]:
+        step = self.levels[1]
+        high = center + self.window  # where the scan starts
+        if self._side() == "far":
+            n_far = max(1, round((high - self.pos) / step) + d)
+            return [*_parts("far", n_far), *_parts("near", d)]
+        n_near = max(1, round((self.pos - (center - self.window)) / step) + d)
+        n_far = max(1, round((high - (self.pos - n_near * step)) / step))
+        return [*_parts("near", n_near), *_parts("far", n_far)]
+
+    def _side(self) -> Direction:
+        """The side of focus the next trip goes to: far first, then by turns."""
+        return "far" if len(self.centres) % 2 == 0 else "near"
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self.state is S.LOOK:
@@ -202,7 +241,9 @@ class Calibrate(SearchMachine):
             self._to("poor_fit")
             if self.centres:  # it was there on the trip before
                 return self._fail("poor_fit", f"the peak left the scan between trips {_END_STOP}", now)
-            return self._fail("poor_fit", "no peak inside the scan: focus the region first", now)
+            return self._fail(
+                "poor_fit", f"no peak inside the first scan: was the region in focus? {_END_STOP}", now
+            )
         if self.centres:
             # No lens is 20 % asymmetric: a larger shift is an end stop met on the way.
             t_prev, c_prev = self.centres[-1]
@@ -216,8 +257,23 @@ class Calibrate(SearchMachine):
         if len(self.centres) < self.trials:
             self._to("fitted")
             return self._go_counted(self._trip())
-        self._to("measured")
         est = estimate(self.centres)
+        # Trips to either side must agree: an end stop met on one side shortens that side's
+        # legs and shifts its trips' centres the other way.
+        per_side = [
+            estimate_increments(self.centres, side) for side in (0, 1)
+        ]  # increments after far trips, after near trips
+        if None not in per_side:
+            a_far, a_near = per_side
+            assert a_far is not None and a_near is not None
+            if abs(a_far - a_near) > self.side_tolerance:
+                self._to("poor_fit")
+                detail = (
+                    f"trips beyond focus's far side read {a_far:+.3f} and its near side {a_near:+.3f}"
+                    f" {_END_STOP}"
+                )
+                return self._fail("poor_fit", detail, now)
+        self._to("measured")
         # Onto the last centre from below, far, the prior slack added (a calibration, not a
         # focus result: run focus again for a precise landing).
         back = [Drive("far", 2, max(1, round((self.center - self.pos + self.backlash) / self.levels[1])))]

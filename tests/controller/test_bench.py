@@ -366,3 +366,27 @@ def test_runs_are_deterministic(tmp_path: Path) -> None:
     case = Case("c", str(SCENES / "chart.toml"), (0.4, 0.4, 0.2, 0.2), 360.0, 1, None)
     a, b = run_case(case, 0, "default"), run_case(case, 0, "default")
     assert a == b
+
+
+def test_bench_calibrate_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench calibrate`` (a few seconds here; BENCHMARKS.md has the full run): focus, then
+    calibrate, on the simulated lens (4 % asymmetry), and the JSON document."""
+    p = _chart_case(tmp_path)
+    out_json = tmp_path / "cal.json"
+    args = ["bench", "calibrate", str(p), "--trials", "3", "--distance", "50", "--json", str(out_json)]
+    assert main([*args, "--quiet"]) == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["trials"] == 3 and doc["distance"] == 50.0
+    (run,) = doc["runs"]
+    assert run["truth"] == 0.04 and run["failure"] is None, run
+    assert abs(run["error"]) < 0.04 and run["error"] == pytest.approx(run["asymmetry"] - 0.04, abs=1e-4)
+    assert doc["summary"]["runs"] == 1 and doc["summary"]["measured"] == 1
+    assert "chart" in capsys.readouterr().out  # the table
+    for bad, says in [
+        (["--trials", "1"], "--trials 1: give 2 to 50 round trips"),
+        (["--distance", "5"], "--distance 5: give 12.8 to 800 level-1 steps"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+    ]:
+        assert main(["bench", "calibrate", str(p), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err

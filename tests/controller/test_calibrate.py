@@ -12,7 +12,7 @@ import math
 import pytest
 
 from controller.search import Done, Drive, Failed
-from controller.search.calibrate import Calibrate, estimate
+from controller.search.calibrate import Calibrate, estimate, estimate_increments
 from tests.controller import af_synthetic as syn
 
 
@@ -43,6 +43,15 @@ def test_the_estimate_needs_two_centres_apart(centres: list[tuple[float, float]]
         estimate(centres)
 
 
+def test_the_estimate_of_either_side() -> None:
+    # Trip k goes beyond the far side for even k: the increments into centres 2, 4 are the
+    # far trips', into 1, 3 the near trips'.  Here the near trips drift twice as far.
+    centres = [(0.0, 0.0), (100.0, -4.0), (200.0, -6.0), (300.0, -10.0), (400.0, -12.0)]
+    assert estimate_increments(centres, 0) == pytest.approx(0.04)
+    assert estimate_increments(centres, 1) == pytest.approx(0.08)
+    assert estimate_increments(centres[:2], 0) is None
+
+
 def _calibrate(cam: syn.SynthCamera) -> syn.Outcome:
     return syn.run(Calibrate(zoom_levels=cam.zoom_levels), cam, time_limit=300.0)
 
@@ -50,14 +59,15 @@ def _calibrate(cam: syn.SynthCamera) -> syn.Outcome:
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("asymmetry", [0.04, 0.0, -0.03])
 def test_it_measures_the_lens(asymmetry: float, seed: int) -> None:
-    # Four round trips of 300 steps from focus on a lens with 5 % jitter per drive and a
-    # slack of 4: the jitter's random walk leaves about half a per cent of error.
+    # Seven round trips of 100 steps beyond focus, by turns either side, on a lens with 5 %
+    # jitter per drive and a slack of 4: the jitter's random walk leaves about half a per
+    # cent of error.
     cam = syn.SynthCamera(syn.lorentz(430.0), start=430.0, seed=seed, asymmetry=asymmetry)
     out = _calibrate(cam)
     assert isinstance(out.end, Done) and out.end.reason == "calibrated", out.end
     m = out.end.metrics
     assert m["asymmetry"] == pytest.approx(asymmetry, abs=0.015), m
-    assert m["trials"] == 4.0 and m["calibration_travel"] > 1500
+    assert m["trials"] == 7.0 and m["calibration_travel"] > 1500
     assert all(d.level == 2 for d in out.commands if isinstance(d, Drive))  # level 3 jitters more
     assert abs(cam.position - 430.0) < 10  # left near focus
 
@@ -74,6 +84,18 @@ def test_an_end_stop_on_the_way_is_caught() -> None:
     # ledger goes wrong by tens of steps, and the peak seems to jump.  That is reported,
     # not taken for an asymmetry of 10 %.
     cam = syn.SynthCamera(syn.lorentz(740.0), start=740.0, seed=1)
+    out = _calibrate(cam)
+    assert isinstance(out.end, Failed) and out.end.reason == "poor_fit", out.end
+    assert "end stop" in out.end.detail
+
+
+@pytest.mark.parametrize("focus", [95.0, 118.0, 700.0])
+def test_an_end_stop_on_one_side_is_caught(focus: float) -> None:
+    # Focus 95-118 steps from the near end stop: the near trips (126 steps beyond focus)
+    # clip there, the far ones do not, and their readings disagree; so beyond the far
+    # side from 700.  Round trips that went both ways at once clipped alike on every trip
+    # and reported a wrong asymmetry with a small error bar.
+    cam = syn.SynthCamera(syn.lorentz(focus), start=focus, seed=2)
     out = _calibrate(cam)
     assert isinstance(out.end, Failed) and out.end.reason == "poor_fit", out.end
     assert "end stop" in out.end.detail

@@ -4,5 +4,7 @@
 - :mod:`.harness`: one run: simulated camera + gphoto2 backend + the node's move tracker
   (so headers are exactly what a node would publish) + decode + measure + strategy;
 - :mod:`.report`: summaries, the printed table and the JSON document;
-- :mod:`.af`: ``tetherfocus bench af``.
+- :mod:`.af`: ``tetherfocus bench af``;
+- :mod:`.calib`: ``tetherfocus bench calibrate``, the asymmetry calibration measured against
+  the simulated lens (the harness runs ``default`` then ``calibrate`` on one camera).
 """

@@ -56,7 +56,7 @@ def _add_bench(subparsers: Any) -> None:
 
 
 def _add_bench_calibrate(kinds: Any) -> None:
-    from controller.process_cli import DISTANCE, TRIALS
+    from controller.process_cli import add_calibration_args
 
     c = kinds.add_parser(
         "calibrate",
@@ -67,18 +67,7 @@ def _add_bench_calibrate(kinds: Any) -> None:
     c.add_argument(
         "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
     )
-    c.add_argument(
-        "--trials",
-        type=int,
-        default=TRIALS,
-        help="round trips through focus, by turns beyond either side (default %(default)s)",
-    )
-    c.add_argument(
-        "--distance",
-        type=float,
-        default=DISTANCE,
-        help="steps per round trip beyond the scan (default %(default)s)",
-    )
+    add_calibration_args(c)
     c.add_argument("--repeats", type=int, default=None, metavar="N", help="every case N times instead")
     c.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     c.add_argument("--json", metavar="OUT.json", help="write every run and the summary here")

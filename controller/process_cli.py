@@ -17,6 +17,31 @@ STRATEGIES = ("default", "sweep")
 TRIALS, DISTANCE = 7, 100.0  # calibrate's round trips (controller/search/calibrate.py)
 
 
+def add_calibration_args(p: Any) -> None:
+    """``--trials`` and ``--distance`` of ``calibrate`` and ``bench calibrate``."""
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=TRIALS,
+        help="round trips through focus, by turns beyond either side (default %(default)s)",
+    )
+    p.add_argument(
+        "--distance",
+        type=float,
+        default=DISTANCE,
+        metavar="STEPS",
+        help="level-1 steps each round trip goes beyond the scan of focus (default %(default)s)",
+    )
+
+
+def check_calibration_args(args: argparse.Namespace) -> None:
+    """The bounds of ``--trials`` and ``--distance`` (the controller command's).  Raises UsageError."""
+    if not 2 <= args.trials <= 50:
+        raise UsageError(f"--trials {args.trials}: give 2 to 50 round trips")
+    if not 12.8 <= args.distance <= 800:
+        raise UsageError(f"--distance {args.distance:g}: give 12.8 to 800 level-1 steps")
+
+
 def parse_roi(text: str) -> list[float]:
     """``"0.4,0.4,0.2,0.2"`` -> [0.4, 0.4, 0.2, 0.2].  Raises UsageError."""
     try:
@@ -85,19 +110,7 @@ def register(sub: Any) -> None:
         default="0.4,0.4,0.2,0.2",
         help="x,y,w,h fractions of the live view: a detailed subject near mid-travel (default %(default)s)",
     )
-    c.add_argument(
-        "--trials",
-        type=int,
-        default=TRIALS,
-        help="round trips through focus, by turns beyond either side (default %(default)s)",
-    )
-    c.add_argument(
-        "--distance",
-        type=float,
-        default=DISTANCE,
-        metavar="STEPS",
-        help="level-1 steps each round trip goes beyond the scan of focus (default %(default)s)",
-    )
+    add_calibration_args(c)
     c.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node or a frame")
     c.add_argument("--quiet", action="store_true", help="print only the final line")
     c.add_argument("--keys", default=None, help="CURVE keys directory, when the node runs with --keys")
@@ -167,10 +180,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     check_endpoint(args.node, "--node")
     roi = parse_roi(args.roi)
     check_seconds(args.timeout, "--timeout")
-    if not 2 <= args.trials <= 50:
-        raise UsageError(f"--trials {args.trials}: give 2 to 50 round trips")
-    if not 12.8 <= args.distance <= 800:
-        raise UsageError(f"--distance {args.distance:g}: give 12.8 to 800 level-1 steps")
+    check_calibration_args(args)
     _logging(False)
     return asyncio.run(
         _focus_once(

@@ -1,4 +1,4 @@
-"""``tetherfocus bench calibrate CASES.toml [--trials 4] [--distance 300] --json OUT.json``.
+"""``tetherfocus bench calibrate CASES.toml [--trials 7] [--distance 100] --json OUT.json``.
 
 How well ``tetherfocus calibrate`` measures a lens's direction asymmetry: every case (and
 repeat) focuses from its start with ``default``, then calibrates from there, on the
@@ -23,6 +23,7 @@ from typing import Any
 
 from controller.bench.cases import Case, load_cases
 from controller.bench.harness import CalibrationResult, run_calibration
+from controller.process_cli import check_calibration_args
 from tetherfocus.errors import UsageError
 from tetherfocus.outputs import check_out, write_text
 
@@ -84,10 +85,7 @@ def table(runs: Sequence[CalibrationResult]) -> str:
 
 def main(args: Any) -> int:
     """Handler for ``bench calibrate`` (cases, trials, distance, repeats, jobs, json, quiet)."""
-    if not 2 <= args.trials <= 50:
-        raise UsageError(f"--trials {args.trials}: give 2 to 50 round trips")
-    if not 12.8 <= args.distance <= 800:
-        raise UsageError(f"--distance {args.distance:g}: give 12.8 to 800 level-1 steps")
+    check_calibration_args(args)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.repeats is not None and args.repeats < 1:

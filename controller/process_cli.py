@@ -14,11 +14,12 @@ from protocol import ProtocolError, check_roi
 from tetherfocus.errors import UsageError, check_seconds
 
 STRATEGIES = ("default", "sweep")
-TRIALS, DISTANCE = 7, 100.0  # calibrate's round trips (controller/search/calibrate.py)
 
 
 def add_calibration_args(p: Any) -> None:
     """``--trials`` and ``--distance`` of ``calibrate`` and ``bench calibrate``."""
+    from controller.search.calibrate import DISTANCE, TRIALS
+
     p.add_argument(
         "--trials",
         type=int,
@@ -288,12 +289,13 @@ async def _focus_once(
                 loop.add_signal_handler(sig, run.cancel)
             r = await run.run()
             if calibrate is not None and r["ok"]:
-                from controller.search.calibrate import Calibrate
+                from controller.search import create_calibration
 
                 trials, distance = calibrate
-                cal = Calibrate(
-                    zoom_levels=link.zoom_levels if "zoom" in link.capabilities else (1,),
-                    roi_center=(roi[0] + roi[2] / 2, roi[1] + roi[3] / 2),
+                cal = create_calibration(
+                    zoom_levels=link.zoom_levels,
+                    capabilities=link.capabilities,
+                    roi=roi,
                     trials=trials,
                     distance=distance,
                 )

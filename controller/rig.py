@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.search import MAX_ASYMMETRY
 from protocol import ProtocolError, check_roi
 from tetherfocus.endpoints import endpoint_problem
 from tetherfocus.errors import UsageError
@@ -33,7 +34,6 @@ DEFAULT_ROI: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.2)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CAMERA_KEYS = {"name", "rep", "pub", "roi", "serial", "backlash", "asymmetry"}
 MAX_BACKLASH = 200.0  # level-1 units: a quarter of a Canon lens's travel
-MAX_ASYMMETRY = 0.2  # far over near travel, less 1 (design notes: 4 % on an EF-S 17-55)
 _TOP_KEYS = {"name", "camera"}
 
 

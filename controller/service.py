@@ -28,8 +28,7 @@ from controller.links import CameraLink
 from controller.rig import SLACK_RUNS, Rig, slack_summary
 from controller.rigops import RigOps
 from controller.runner import AutofocusRun
-from controller.search import Strategy, create_strategy
-from controller.search.calibrate import Calibrate
+from controller.search import Strategy, create_calibration, create_strategy
 from controller.state import StateStore
 from protocol import CONTROLLER_COMMANDS, AfEventHeader, ErrorCode, Event, ProtocolError, encode
 from protocol.events import topic
@@ -167,10 +166,10 @@ class Controller:
         """{camera, roi?, trials?, distance?} -> {run_id, camera, strategy, roi}: the lens's
         direction asymmetry, measured from focus (controller/search/calibrate.py)."""
         link = self._ready_for_run(args)
-        x, y, w, h = link.roi
-        strategy = Calibrate(
-            zoom_levels=link.zoom_levels if "zoom" in link.capabilities else (1,),
-            roi_center=(x + w / 2, y + h / 2),
+        strategy = create_calibration(
+            zoom_levels=link.zoom_levels,
+            capabilities=link.capabilities,
+            roi=link.roi,
             trials=int(args["trials"]),
             distance=float(args["distance"]),
         )

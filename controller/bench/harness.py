@@ -33,9 +33,19 @@ from camera_node.sim.truth import best_position_at
 from controller import measures
 from controller.bench.cases import Case
 from controller.observe import score_region
-from controller.search import Command, Done, Drive, Failed, Observation, Strategy, Zoom, create_strategy
+from controller.search import (
+    Command,
+    Done,
+    Drive,
+    Failed,
+    Observation,
+    Strategy,
+    Zoom,
+    create_calibration,
+    create_strategy,
+)
 from controller.search._machine import plan_drives
-from controller.search.calibrate import Calibrate
+from controller.search.calibrate import DISTANCE, TRIALS
 
 COMMAND_LATENCY_S = 0.005
 TIME_LIMIT_S = 180.0
@@ -297,7 +307,12 @@ class CalibrationResult:
 
 
 def run_calibration(
-    case: Case, repeat: int, *, trials: int = 4, distance: float = 300.0, measure: str = measures.DEFAULT
+    case: Case,
+    repeat: int,
+    *,
+    trials: int = TRIALS,
+    distance: float = DISTANCE,
+    measure: str = measures.DEFAULT,
 ) -> CalibrationResult:
     """``tetherfocus calibrate`` on ``case``, in virtual time: focus, then the calibration."""
     run = _Session(case, repeat, measure, None)
@@ -310,9 +325,13 @@ def run_calibration(
         return CalibrationResult(
             case.name, repeat, truth, None, None, 0.0, focus_s, f"focus: {end.reason}", end.detail
         )
-    x, y, w, h = case.roi
-    zooms = run.info.zoom_levels if "zoom" in run.info.capabilities else (1,)
-    cal = Calibrate(zoom_levels=zooms, roi_center=(x + w / 2, y + h / 2), trials=trials, distance=distance)
+    cal = create_calibration(
+        zoom_levels=run.info.zoom_levels,
+        capabilities=run.info.capabilities,
+        roi=case.roi,
+        trials=trials,
+        distance=distance,
+    )
     end, seconds = run.carry_out(cal, TIME_LIMIT_S + 60.0 * trials)
     if isinstance(end, Failed):
         return CalibrationResult(

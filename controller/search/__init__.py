@@ -7,7 +7,8 @@ argument, so the same object runs inside the controller process, the one-shot ``
 command and the in-process benchmark.  See :class:`Strategy` for the calling contract.
 
 Strategies: ``default`` (:mod:`.default`) and ``sweep`` (:mod:`.sweep`, the published
-baseline).  Make one with :func:`create_strategy`.
+baseline).  Make one with :func:`create_strategy`.  The lens calibration (:mod:`.calibrate`)
+runs the same way; make it with :func:`create_calibration`.
 
 Errors: :func:`create_strategy` raises ``ValueError`` for an unknown name or option.
 """
@@ -19,6 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from controller.search._machine import MAX_ASYMMETRY
 from controller.search._types import (
     Command,
     Direction,
@@ -30,6 +32,7 @@ from controller.search._types import (
     Strategy,
     Zoom,
 )
+from controller.search.calibrate import Calibrate
 from controller.search.default import Default
 from controller.search.sweep import Sweep
 
@@ -37,8 +40,10 @@ STRATEGIES: dict[str, type[Default] | type[Sweep]] = {"default": Default, "sweep
 NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
 __all__ = [
+    "MAX_ASYMMETRY",
     "NAMES",
     "STRATEGIES",
+    "Calibrate",
     "Command",
     "Default",
     "Direction",
@@ -50,6 +55,7 @@ __all__ = [
     "Strategy",
     "Sweep",
     "Zoom",
+    "create_calibration",
     "create_strategy",
 ]
 
@@ -73,16 +79,39 @@ def create_strategy(
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(NAMES)}") from None
     _check_options(cls, options)
-    caps = set(capabilities)
     if cls is Default:
-        levels = tuple(zoom_levels) if ("zoom" in caps or not caps) else (1,)
-        center = (0.5, 0.5) if roi is None else (roi[0] + roi[2] / 2, roi[1] + roi[3] / 2)
+        levels, center = _view(zoom_levels, capabilities, roi)
         size = None if roi is None else (float(roi[2]), float(roi[3]))
         return Default(zoom_levels=levels, roi_center=center, roi_size=size, **options)
     return Sweep(**options)
 
 
-def _check_options(cls: type[Default] | type[Sweep], options: dict[str, Any]) -> None:
+def create_calibration(
+    *,
+    zoom_levels: Sequence[int] = (1,),
+    capabilities: Iterable[str] = (),
+    roi: Sequence[float] | None = None,
+    **options: Any,
+) -> Calibrate:
+    """A fresh asymmetry calibration (:mod:`.calibrate`) for a camera, as :func:`create_strategy`
+    makes a search: magnified only if the node offers "zoom", centred on ``roi``."""
+    _check_options(Calibrate, options)
+    levels, center = _view(zoom_levels, capabilities, roi)
+    return Calibrate(zoom_levels=levels, roi_center=center, **options)
+
+
+def _view(
+    zoom_levels: Sequence[int], capabilities: Iterable[str], roi: Sequence[float] | None
+) -> tuple[tuple[int, ...], tuple[float, float]]:
+    """The zoom levels a search may use (none above 1 without the "zoom" capability; an empty
+    list means unknown, all of them) and the centre of ``roi`` (the view's without one)."""
+    caps = set(capabilities)
+    levels = tuple(zoom_levels) if ("zoom" in caps or not caps) else (1,)
+    center = (0.5, 0.5) if roi is None else (roi[0] + roi[2] / 2, roi[1] + roi[3] / 2)
+    return levels, center
+
+
+def _check_options(cls: type[Default] | type[Sweep] | type[Calibrate], options: dict[str, Any]) -> None:
     """Each option's value of the type of the constructor's default for it (an int will do
     for a float), and a number finite.  Raises ValueError naming the option.  (The
     constructors take what they are given; a wrong type failed in the middle of a search.)"""

@@ -34,6 +34,9 @@ from controller.search.noise import relative_noise
 LEVEL_SIZES = (1.0, 6.4, 47.0)
 
 
+MAX_ASYMMETRY = 0.2  # no lens is 20 % asymmetric (design notes: 4 % on an EF-S 17-55)
+
+
 class Levels(tuple[float, float, float]):
     """The nominal travel of a level-1, 2 and 3 drive, and the lens's direction asymmetry.
 
@@ -49,8 +52,10 @@ class Levels(tuple[float, float, float]):
     def __new__(cls, sizes: Sequence[float] = LEVEL_SIZES, asymmetry: float = 0.0) -> Levels:
         if len(sizes) != 3 or min(sizes) <= 0:
             raise ValueError("level_sizes must be three positive sizes (level 1, 2, 3)")
-        if not -0.5 < asymmetry < 0.5:
-            raise ValueError(f"asymmetry must lie in (-0.5, 0.5), not {asymmetry}")
+        if not -MAX_ASYMMETRY <= asymmetry <= MAX_ASYMMETRY:
+            raise ValueError(
+                f"asymmetry must lie in [-{MAX_ASYMMETRY:g}, {MAX_ASYMMETRY:g}], not {asymmetry}"
+            )
         out = super().__new__(cls, (float(sizes[0]), float(sizes[1]), float(sizes[2])))
         out.asymmetry = float(asymmetry)
         return out

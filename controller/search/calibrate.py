@@ -46,10 +46,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controller.search import fits
-from controller.search._machine import LEVEL_SIZES, SearchMachine
+from controller.search._machine import LEVEL_SIZES, MAX_ASYMMETRY, SearchMachine
 from controller.search._types import Command, Direction, Drive, Move, Zoom
 
-MAX_ASYMMETRY = 0.2  # rig.toml's bound
+TRIALS, DISTANCE = 7, 100.0  # the defaults: the CLI's and the controller command's too
 
 
 class S(enum.Enum):
@@ -143,8 +143,8 @@ class Calibrate(SearchMachine):
         zoom_levels: Sequence[int] = (1,),
         roi_center: tuple[float, float] = (0.5, 0.5),
         level_sizes: Sequence[float] = LEVEL_SIZES,
-        trials: int = 7,
-        distance: float = 100.0,
+        trials: int = TRIALS,
+        distance: float = DISTANCE,
         samples: int = 5,
         frames: int = 3,
         backlash: float = 4.0,

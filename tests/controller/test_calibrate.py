@@ -12,7 +12,8 @@ import math
 import pytest
 
 from controller.search import Done, Drive, Failed
-from controller.search.calibrate import Calibrate, estimate, estimate_increments
+from controller.search.calibrate import DISTANCE, TRIALS, Calibrate, estimate, estimate_increments
+from protocol import CONTROLLER_COMMANDS
 from tests.controller import af_synthetic as syn
 
 
@@ -108,3 +109,9 @@ def test_an_end_stop_on_one_side_is_caught(focus: float) -> None:
 def test_bad_options(options: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Calibrate(**options)  # type: ignore[arg-type]
+
+
+def test_the_controller_command_has_the_same_defaults() -> None:
+    # protocol/ holds no controller code, so its defaults are written out: they must agree.
+    args = {a.name: a.default for a in CONTROLLER_COMMANDS["calibrate"].args}
+    assert (args["trials"], args["distance"]) == (TRIALS, DISTANCE)

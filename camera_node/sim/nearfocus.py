@@ -37,8 +37,8 @@ FINE_TOP_PX = 4.0
 RATIO = 1.25
 REACH_SPACINGS = 3.0
 MAX_REACH_PX = 128.0
-BINS_PER_PX = 64  # blur quantum of the weight table: 1/64 px
 FADE_SHARE_INV = 3.0  # the fade into the layered value spans the last third of reach
+INNER_MARGIN_PX = 1.0 / 64  # the inner zone (fade exactly 1) ends this far inside the fade
 
 
 def ladder(reach_px: float) -> NDArray[np.float64]:
@@ -47,16 +47,6 @@ def ladder(reach_px: float) -> NDArray[np.float64]:
     n_geo = max(0, math.ceil(math.log(max(reach_px, FINE_TOP_PX) / FINE_TOP_PX) / math.log(RATIO)))
     geo = FINE_TOP_PX * RATIO ** np.arange(1, n_geo + 1)
     return np.concatenate((fine, geo))
-
-
-def weights_table(rungs: NDArray[np.float64], reach_px: float) -> tuple[NDArray[np.intp], F32, F32]:
-    """For blur diameters d = (q + 0.5) / BINS_PER_PX below ``reach_px``: the rung at or below
-    d, and the weights of that rung and the next (linear between them, times the fade)."""
-    d = (np.arange(math.ceil(reach_px * BINS_PER_PX)) + 0.5) / BINS_PER_PX
-    lo = np.clip(np.searchsorted(rungs, d, side="right") - 1, 0, rungs.size - 2)
-    frac = (d - rungs[lo]) / (rungs[lo + 1] - rungs[lo])
-    fade = np.clip((reach_px - d) * (FADE_SHARE_INV / reach_px), 0.0, 1.0)
-    return lo.astype(np.intp), ((1.0 - frac) * fade).astype(np.float32), (frac * fade).astype(np.float32)
 
 
 def _float32_ceil(keys: tuple[float, ...]) -> F32:
@@ -80,7 +70,13 @@ class NearFocus:
         ``spacing_px``: blur between neighbouring layers at the view's nominal rate."""
         self.reach_px = min(MAX_REACH_PX, max(FINE_TOP_PX, REACH_SPACINGS * spacing_px))
         self.rungs = ladder(self.reach_px)
-        self.lo, self.w0, self.w1 = weights_table(self.rungs, self.reach_px)
+        # Between rungs r and r + 1 a pixel of blur d takes lo + (hi - lo) * frac with
+        # frac = d * inv_gap[r] - offset[r] (float32 scalars, the same for every pixel).
+        gaps = np.diff(self.rungs)
+        self._inv_gap = [np.float32(1.0 / g) for g in gaps]
+        self._offset = [np.float32(r / g) for r, g in zip(self.rungs[:-1], gaps, strict=True)]
+        self._bounds = self.rungs[1:-1].astype(np.float32)  # where the pair of rungs changes
+        self.inner_px = max(0.0, self.reach_px * (1.0 - 1.0 / FADE_SHARE_INV) - INNER_MARGIN_PX)
         h, w = out_shape
         f = focus[margin : margin + h, margin : margin + w].ravel()
         self.order = np.argsort(f, kind="stable").astype(np.intp)
@@ -97,23 +93,20 @@ class NearFocus:
             img = luma if h_d is None else np.fft.irfft2(spec * h_d, s=luma.shape)
             stack[i] = img[margin : margin + h, margin : margin + w].ravel()[self.order]
         self.stack: F32 = stack
-        # First blur bin of each rung as the lower rung (lo is non-decreasing in the bin).
-        self.rung_bins = np.searchsorted(self.lo, np.arange(k - 1)).astype(np.intp)
-        # Blur bins whose fade is exactly 1 (no layered share), less one bin of rounding margin.
-        faded = np.flatnonzero(self.w0 + self.w1 < np.float32(1.0) - np.float32(1e-6))
-        self.inner_bins = max(0, (int(faded[0]) if faded.size else self.lo.size) - 1)
 
     def apply(self, out: F32, position: float, rate: float) -> int:
         """Replace, in ``out`` (the layered luminance, view-sized, contiguous), the pixels
         within reach of focus at ``position`` (``rate``: px of blur per motor unit).  Returns
         how many.
 
-        Within the inner part of the reach (fade 1) the layered value is not read: its share
-        there is 1 - w0 - w1, which is float rounding (below 1e-6 of a level per level).
+        A pixel of blur d between rungs r and r + 1 takes their values linearly in d (exactly:
+        no table of blur bins).  In the fade, the last third of the reach, that value is
+        mixed with the layered one by the factor ``clip((reach - d) * FADE_SHARE_INV / reach,
+        0, 1)``; inside the fade the factor is 1 and the layered value is not read.
         """
         if not rate > 0:
             return 0
-        r, r1 = self.reach_px / rate, self.inner_bins / (rate * BINS_PER_PX)  # motor units
+        r, r1 = self.reach_px / rate, self.inner_px / rate  # motor units
         keys = _float32_ceil((position - r, position - r1, position + r1, position + r))
         a, a1, b1, b = (int(j) for j in np.searchsorted(self.f_sorted, keys))
         if b <= a:
@@ -121,42 +114,50 @@ class NearFocus:
         p32 = np.float32(position)
         d = np.subtract(self.f_sorted[a:b], p32)
         np.abs(d, out=d)
-        d *= np.float32(rate * BINS_PER_PX)
-        np.minimum(d, np.float32(self.lo.size - 1), out=d)  # as min(int(d), size - 1)
-        q = d.astype(np.intp)
-        w0, w1 = np.take(self.w0, q), np.take(self.w1, q)  # take: faster than w0[q]
-        # Each run of pixels on one pair of rungs reads a contiguous slice of both planes.
+        d *= np.float32(rate)  # each pixel's own blur, px
         g = np.empty(b - a, np.float32)
-        s1 = np.empty(b - a, np.float32)
+        frac = np.empty(b - a, np.float32)
         split = int(np.searchsorted(self.f_sorted[a:b], p32))  # f < position before it
-        for j0, j1, rung in self._rung_runs(q, split):
-            np.multiply(self.stack[rung, a + j0 : a + j1], w0[j0:j1], out=g[j0:j1])
-            np.multiply(self.stack[rung + 1, a + j0 : a + j1], w1[j0:j1], out=s1[j0:j1])
-        g += s1
+        # Each run of pixels on one pair of rungs reads a contiguous slice of both planes.
+        for j0, j1, rung in self._rung_runs(d, split):
+            lo, hi = self.stack[rung, a + j0 : a + j1], self.stack[rung + 1, a + j0 : a + j1]
+            t, v = frac[j0:j1], g[j0:j1]
+            np.multiply(d[j0:j1], self._inv_gap[rung], out=t)
+            t -= self._offset[rung]
+            np.subtract(hi, lo, out=v)
+            v *= t
+            v += lo
         pix = self.order[a:b]
         flat = out.reshape(-1)
-        for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):  # the fade zones: the layered value's share
+        reach = np.float32(self.reach_px)
+        for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):  # the fade zones: layered + fade * (g - layered)
             if j1 > j0:
-                share = np.float32(1.0) - w0[j0:j1] - w1[j0:j1]
-                g[j0:j1] += np.take(flat, pix[j0:j1]) * share
+                fade = np.subtract(reach, d[j0:j1], out=frac[j0:j1])
+                fade *= np.float32(FADE_SHARE_INV / self.reach_px)
+                np.clip(fade, 0.0, 1.0, out=fade)
+                layered = np.take(flat, pix[j0:j1])
+                v = g[j0:j1]
+                v -= layered
+                v *= fade
+                v += layered
         flat[pix] = g
         return b - a
 
-    def _rung_runs(self, q: NDArray[np.intp], split: int) -> list[tuple[int, int, int]]:
-        """(start, stop, lower rung) of the runs of ``q`` (blur bins of pixels in f order) on
-        one lower rung: ``q`` falls up to ``split`` (f below focus) and rises after it."""
+    def _rung_runs(self, d: F32, split: int) -> list[tuple[int, int, int]]:
+        """(start, stop, lower rung) of the runs of pixels on one pair of rungs: rung r holds
+        the blurs rungs[r] <= d < rungs[r + 1] (the top pair also anything beyond).  ``d``
+        (blurs of pixels in f order) falls up to ``split`` (f below focus) and rises after."""
         runs: list[tuple[int, int, int]] = []
-        below, above = q[:split], q[split:]
-        # Below focus: the pixels of rung r are those with rung_bins[r] <= q < rung_bins[r + 1],
-        # a run that ends where q drops below rung_bins[r].
-        ends = (split - np.searchsorted(below[::-1], self.rung_bins)).tolist()
-        for r in range(len(ends) - 1, -1, -1):
-            start = ends[r + 1] if r + 1 < len(ends) else 0
-            if ends[r] > start:
-                runs.append((start, ends[r], r))
-        starts = (split + np.searchsorted(above, self.rung_bins)).tolist()
-        for r, start in enumerate(starts):
-            stop = starts[r + 1] if r + 1 < len(starts) else q.size
-            if stop > start:
-                runs.append((start, stop, r))
+        # Below focus: the pixels blurred less than a bound are the last ones.
+        under = (split - np.searchsorted(d[:split][::-1], self._bounds)).tolist()
+        edges = [0, *reversed(under), split]  # from the top rung down to rung 0
+        top = len(under)
+        for i in range(len(edges) - 1):
+            if edges[i + 1] > edges[i]:
+                runs.append((edges[i], edges[i + 1], top - i))
+        # Above focus: the pixels blurred at least as much as a bound come after it.
+        edges = [split, *(split + np.searchsorted(d[split:], self._bounds)).tolist(), d.size]
+        for i in range(len(edges) - 1):
+            if edges[i + 1] > edges[i]:
+                runs.append((edges[i], edges[i + 1], i))
         return runs

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camera_node.sim.nearfocus import BINS_PER_PX, FADE_SHARE_INV, NearFocus, ladder, weights_table
+from camera_node.sim.nearfocus import FADE_SHARE_INV, NearFocus, ladder
 from camera_node.sim.optics import live_view
 from camera_node.sim.render import _ViewModel
 from tests.camera_node.sim.sim_helpers import open_test_sim, tilted_texture
@@ -83,7 +83,7 @@ def test_pixels_beyond_reach_keep_the_layered_value(tilted: Path) -> None:
     within = np.abs(focus - 300.0) * rate < near.reach_px * (1 - 1 / FADE_SHARE_INV) * 0.99
     assert 0 < n < focus.size
     assert np.array_equal(out[beyond], layered[beyond])
-    # In focus, a pixel is the sharp image (to the table's 1/64 px quantum of blur).
+    # In focus (within 0.02 px of blur), a pixel is the sharp image.
     sharp = sim.renderer.sharp_luma(vm.view)
     at_focus = np.abs(focus - 300.0) * rate < 0.02
     assert at_focus.any() and within.any()
@@ -91,20 +91,29 @@ def test_pixels_beyond_reach_keep_the_layered_value(tilted: Path) -> None:
 
 
 def _apply_per_pixel(near: NearFocus, out: np.ndarray, position: float, rate: float) -> None:
-    """NearFocus.apply as a gather per pixel from the (rung, pixel) stack: the plain formula."""
+    """NearFocus.apply as a gather per pixel from the (rung, pixel) stack: the plain formula,
+    each pixel's pair of rungs found on its own."""
     r = near.reach_px / rate
-    r1 = near.inner_bins / (rate * BINS_PER_PX)
+    r1 = near.inner_px / rate
     f = near.f_sorted.astype(np.float64)
     a, a1, b1, b = (int(np.sum(f < k)) for k in (position - r, position - r1, position + r1, position + r))
-    d = np.abs(near.f_sorted[a:b] - np.float32(position)) * np.float32(rate * BINS_PER_PX)
-    q = np.minimum(d.astype(np.intp), near.lo.size - 1)
+    d = np.abs(near.f_sorted[a:b] - np.float32(position)) * np.float32(rate)
+    rung = np.clip(np.searchsorted(near.rungs, d, side="right") - 1, 0, near.rungs.size - 2)
+    gap = np.diff(near.rungs)
+    inv_gap = np.array([np.float32(1.0 / x) for x in gap], np.float32)[rung]
+    offset = np.array([np.float32(r / x) for r, x in zip(near.rungs[:-1], gap, strict=True)], np.float32)[
+        rung
+    ]
     j = np.arange(a, b)
-    g = near.stack[near.lo[q], j] * near.w0[q] + near.stack[near.lo[q] + 1, j] * near.w1[q]
+    lo, hi = near.stack[rung, j], near.stack[rung + 1, j]
+    g = (hi - lo) * (d * inv_gap - offset) + lo
     flat = out.reshape(-1)
     pix = near.order[a:b]
+    reach = np.float32(near.reach_px)
     for j0, j1 in ((0, a1 - a), (b1 - a, b - a)):
-        share = np.float32(1.0) - near.w0[q[j0:j1]] - near.w1[q[j0:j1]]
-        g[j0:j1] += flat[pix[j0:j1]] * share
+        fade = np.clip((reach - d[j0:j1]) * np.float32(FADE_SHARE_INV / near.reach_px), 0.0, 1.0)
+        layered = flat[pix[j0:j1]]
+        g[j0:j1] = (g[j0:j1] - layered) * fade + layered
     flat[pix] = g
 
 
@@ -125,14 +134,34 @@ def test_runs_of_rungs_give_the_per_pixel_formula_bit_for_bit(tilted: Path) -> N
             assert np.array_equal(fast.view(np.uint32), plain.view(np.uint32))
 
 
-def test_ladder_and_weights() -> None:
+def test_ladder() -> None:
     rungs = ladder(12.0)
     assert np.allclose(rungs[:9], np.arange(0, 4.01, 0.5))
     assert np.allclose(rungs[9:], 4 * 1.25 ** np.arange(1, 6))  # 5 .. 12.2: the last reaches 12
-    lo, w0, w1 = weights_table(rungs, 12.0)
-    d = (np.arange(lo.size) + 0.5) / 64
-    assert np.all(rungs[lo] <= d) and np.all(d < rungs[lo + 1])
-    fade = np.clip((12.0 - d) * (3.0 / 12.0), 0, 1)
-    assert np.allclose(w0 + w1, fade, atol=1e-6)
-    # Linear between rungs: w0 * r0 + w1 * r1 = d * fade.
-    assert np.allclose(w0 * rungs[lo] + w1 * rungs[lo + 1], d * fade, atol=1e-5)
+
+
+def test_a_pixel_between_rungs_is_linear_in_its_blur(tilted: Path) -> None:
+    """Halfway between two rungs' blurs, a pixel is the mean of the two rungs' values; at a
+    rung's blur, that rung's value; inside the fade, mixed with the layered value."""
+    sim, _, _ = open_test_sim(tilted)
+    vm = sim.renderer.model(live_view(sim.spec.optics, 1, (0.5, 0.5)))
+    near = vm.near
+    assert isinstance(near, NearFocus)
+    rate = vm.rate_per_n / 2.8
+    i = near.f_sorted.size // 2  # one pixel (in f order), put at chosen blurs
+    f = float(near.f_sorted[i])
+    for r, t in ((3, 0.5), (5, 0.0), (10, 0.25)):
+        blur = near.rungs[r] + t * (near.rungs[r + 1] - near.rungs[r])
+        assert blur < near.inner_px
+        out = np.full(vm.view.height * vm.view.width, -1.0, np.float32)
+        near.apply(out.reshape(vm.view.height, vm.view.width), f + blur / rate, rate)
+        want = (1 - t) * near.stack[r, i] + t * near.stack[r + 1, i]
+        assert out[near.order[i]] == pytest.approx(want, abs=2e-3)
+    # In the fade: a third of the way into it, two thirds of the ladder's value.
+    blur = near.reach_px * (1 - 2 / (3 * FADE_SHARE_INV))
+    out = np.zeros(vm.view.height * vm.view.width, np.float32)
+    near.apply(out.reshape(vm.view.height, vm.view.width), f + blur / rate, rate)
+    r = int(np.searchsorted(near.rungs, blur, side="right") - 1)
+    t = (blur - near.rungs[r]) / (near.rungs[r + 1] - near.rungs[r])
+    want = (2 / 3) * ((1 - t) * near.stack[r, i] + t * near.stack[r + 1, i])
+    assert out[near.order[i]] == pytest.approx(want, rel=1e-3)

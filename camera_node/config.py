@@ -25,6 +25,7 @@ DEFAULT_FPS = 25.0
 CALL_TIMEOUT_S = 10.0  # one camera call (a frame, a drive, a config get/set)
 CAPTURE_TIMEOUT_S = 60.0  # a capture, download included
 LIVEVIEW_TIMEOUT_S = 15.0  # liveview.start (the mirror takes about 1.2 s)
+PART_HOLD_S = 0.25  # a frame waits for a due drive part at most this long past its due time
 LOCK_TIMEOUT_S = 2.0  # a short command waits this long for the one before it, then "busy"
 MAX_PENDING = 16  # commands waiting for the camera beyond this get "busy" at once
 

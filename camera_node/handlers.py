@@ -145,22 +145,33 @@ async def liveview_stop(node: Node, args: Result) -> Result:
 async def _drive(node: Node, direction: str, level: int) -> None:
     """One Canon-style drive; the tracker learns when it was issued.
 
-    The drive's two halves are two camera jobs with the body's pause between them spent
-    off the camera thread, so live view keeps its frames during a many-part drive (the
-    command lock keeps other commands out of the gap)."""
+    The drive's two halves run as one camera job when the body needs no pause between
+    them; otherwise as two, the pause spent off the camera thread so live view keeps its
+    frames during a many-part drive (the command lock keeps other commands out of the
+    gap), and frames make way for the second half when it is due (Node.part_due)."""
 
-    def begin(b: Backend) -> float:
+    def begin(b: Backend) -> tuple[float | None, float]:
+        """The first half, and the second too when no pause is due: (the issue time or
+        None, the pause)."""
         b.focus_drive_begin(direction, level)  # type: ignore[arg-type]
-        return b.drive_gap_s
+        gap = b.drive_gap_s
+        if gap > 0:
+            return None, gap
+        b.focus_drive_end(direction, level)  # type: ignore[arg-type]
+        return node.clock.now(), 0.0
 
     def end(b: Backend) -> float:
         b.focus_drive_end(direction, level)  # type: ignore[arg-type]
         return node.clock.now()
 
-    gap = await node.camera(begin)
-    if gap > 0:
-        await asyncio.sleep(gap)
-    t = await node.camera(end)
+    t, gap = await node.camera(begin)
+    if t is None:
+        node.part_due(node.clock.now() + gap)
+        try:
+            await asyncio.sleep(gap)
+            t = await node.camera(end)
+        finally:
+            node.part_sent()
     node.tracker.drive_issued(direction, level, t)  # type: ignore[arg-type]
 
 

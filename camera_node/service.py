@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ import zmq.asyncio
 from camera_node import handlers
 from camera_node.backends.base import CAP_LIVEVIEW, Backend, BackendError, CameraInfo
 from camera_node.clock import Clock, RealClock
-from camera_node.config import CALL_TIMEOUT_S, LIVEVIEW_TIMEOUT_S, LOCK_TIMEOUT_S, MAX_PENDING, NodeConfig
+from camera_node.config import (
+    CALL_TIMEOUT_S,
+    LIVEVIEW_TIMEOUT_S,
+    LOCK_TIMEOUT_S,
+    MAX_PENDING,
+    PART_HOLD_S,
+    NodeConfig,
+)
 from camera_node.motion import MoveTracker
 from camera_node.publisher import Publisher
 from camera_node.worker import CameraWorker, WorkerClosed, WorkerTimeout
@@ -98,6 +106,12 @@ class Node:
         self.versions = dict(versions or {})
         self.latency: collections.deque[float] = collections.deque(maxlen=100_000)  # read -> PUB
         self._frame_times: collections.deque[float] = collections.deque(maxlen=64)
+        # A drive part due on the camera thread at a known time (after the None toggle's
+        # pause): frames whose camera call could still run then wait for it (see _hold_frame).
+        self._part_due: float | None = None
+        self._part_sent = asyncio.Event()
+        self._part_sent.set()
+        self._grab_s: collections.deque[float] = collections.deque(maxlen=8)  # frames' camera calls
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lost_event = asyncio.Event()
         self._lv_wakeup = asyncio.Event()
@@ -253,6 +267,35 @@ class Node:
         self.liveview_on = True
         self._lv_wakeup.set()
 
+    # ------------------------------------------------------------------ drive parts and frames
+
+    def part_due(self, at: float) -> None:
+        """A drive part's camera call will be submitted at ``at`` (clock time)."""
+        self._part_due = at
+        self._part_sent.clear()
+
+    def part_sent(self) -> None:
+        """That call has run (or will not be made)."""
+        self._part_due = None
+        self._part_sent.set()
+
+    async def _hold_frame(self) -> None:
+        """Wait for a drive part due before a frame's camera call would end.
+
+        The camera thread runs one call at a time, and a frame's call cannot be interrupted
+        (a preview waits for the body's next frame, then reads it: up to a frame period and
+        more).  A drive part queued behind it starts the motor that much later, and the
+        search waits for it; a frame held for the part costs nothing, since every frame
+        read during a drive is unsettled.  Bounded: PART_HOLD_S past the part's due time."""
+        due = self._part_due
+        if due is None:
+            return
+        now = self.clock.now()
+        if due >= now + max(self._grab_s, default=0.0):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._part_sent.wait(), max(0.0, due - now) + PART_HOLD_S)
+
     # ------------------------------------------------------------------ frames
 
     async def _preview_loop(self) -> None:
@@ -272,12 +315,16 @@ class Node:
                 next_t = max(next_t + period, self.clock.now() - period)
 
             def grab(b: Backend) -> tuple[bytes, int, int, float, int, float | None]:
+                t0 = self.clock.now()
                 jpeg, w, h = b.preview()
                 # move_id and position as they stand when the frame is read (plain attribute
                 # reads); ``settled`` is judged later against the same read time.
-                return jpeg, w, h, self.clock.now(), self.tracker.move_id, self.tracker.position
+                t = self.clock.now()
+                self._grab_s.append(t - t0)
+                return jpeg, w, h, t, self.tracker.move_id, self.tracker.position
 
             try:
+                await self._hold_frame()
                 jpeg, w, h, t, move_id, position = await self.camera(grab)
             except (ProtocolError, BackendError) as exc:
                 if not self.liveview_on:

@@ -134,3 +134,37 @@ def test_a_command_admitted_before_the_loss_still_says_camera_lost(small_scene: 
         assert err.value.details == {"camera_lost": True}
 
     _run(small_scene, body)
+
+
+def test_a_frame_makes_way_for_a_drive_part_that_is_due(small_scene: Path) -> None:
+    """A drive part after the None toggle's pause is due at a known time; a frame whose
+    camera call could still be running then waits for it (the motor would start that much
+    later behind the frame), and waits only that long: it goes on by itself after
+    PART_HOLD_S past the due time, and does not wait for a part due later."""
+
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        await _until(lambda: len(node._grab_s) > 0)  # frames have been read: their calls timed
+        node.part_due(node.clock.now())  # due now: any frame's call would overlap it
+        held = asyncio.ensure_future(node._hold_frame())
+        await asyncio.sleep(0.02)
+        assert not held.done()
+        node.part_sent()  # sent: the frame goes on at once (a few turns of the loop)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert held.done()
+        # Never sent (a failed part that did not say so): the frame goes on by itself.
+        node.part_due(node.clock.now())
+        await asyncio.wait_for(node._hold_frame(), 5.0)
+        node.part_sent()
+        # Due long after any frame's call would end: no wait at all.
+        node.part_due(node.clock.now() + 60.0)
+        later = asyncio.ensure_future(node._hold_frame())
+        await asyncio.sleep(0)
+        assert later.done()
+        node.part_sent()
+        # A many-part drive through the real path still runs every part and settles.
+        went = await client.call("focus.drive", {"direction": "near", "level": 2, "count": 3})
+        assert went["move_id"] == node.tracker.move_id
+        assert node._part_due is None
+
+    _run(small_scene, body)

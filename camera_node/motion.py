@@ -66,7 +66,8 @@ class MoveTracker:
         m = self.model
         start = max(now + m.latency_s, self._motor_free_at)
         self._motor_free_at = start + m.drive_duration(level)
-        self._settle_at = self._motor_free_at + m.margin_s
+        # Not before a zoom's settle time: a drive right after a zoom leaves it standing.
+        self._settle_at = max(self._settle_at, self._motor_free_at + m.margin_s)
         self._pending = max(0, self._pending - 1)
         if self.position is not None:
             sign = -1.0 if direction == "near" else 1.0
@@ -76,7 +77,7 @@ class MoveTracker:
         m = self.model
         start = max(now + m.latency_s, self._motor_free_at)
         self._motor_free_at = start + m.steps_duration(steps)
-        self._settle_at = self._motor_free_at + m.margin_s
+        self._settle_at = max(self._settle_at, self._motor_free_at + m.margin_s)
         self._pending = max(0, self._pending - 1)
         if self.position is not None:
             self.position = max(0.0, self.position + steps)

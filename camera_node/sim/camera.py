@@ -35,6 +35,10 @@ from camera_node.sim.scene import SceneData
 from camera_node.sim.stream import Encoder, encode_frame
 
 CAPTURE_LATENCY_S = 0.35  # shutter, write and the camera's own processing before download
+# A new magnification or magnified area reaches the live view this long after it is set;
+# frames before then show the view before.  (Nodes wait 0.3 s before they trust a frame
+# after a zoom: camera_node.motion.)
+ZOOM_SWITCH_S = 0.2
 CAPTURE_JPEG_QUALITY = 92
 ZOOM_LEVELS = (1, 5, 10)
 
@@ -75,9 +79,11 @@ class SimCamera:
         self.f_number = scene.spec.optics.f_number
         self.liveview = False
         self.live_ready_at = 0.0
-        self.zoom = 1
+        self._zoom = 1
         cw, ch = scene.spec.optics.capture
-        self.zoom_xy = (cw // 2, ch // 2)  # top-left of the magnified area, sensor pixels
+        self._zoom_xy = (cw // 2, ch // 2)  # top-left of the magnified area, sensor pixels
+        self._view_set_at = -math.inf  # when zoom or zoom_xy last changed
+        self._shown: View | None = None  # the view the live view shows
         self._frame_index = 0
         self._last_frame_t = -math.inf
         self._last_jpeg: bytes | None = None
@@ -129,8 +135,42 @@ class SimCamera:
         self.motor.set_position(position)
 
     # ---- views ------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> int:
+        return self._zoom
+
+    @zoom.setter
+    def zoom(self, zoom: int) -> None:
+        if zoom != self._zoom:
+            self._zoom = zoom
+            self._view_set_at = self.clock.now()
+
+    @property
+    def zoom_xy(self) -> tuple[int, int]:
+        """Top-left corner of the magnified area, sensor pixels."""
+        return self._zoom_xy
+
+    @zoom_xy.setter
+    def zoom_xy(self, xy: tuple[int, int]) -> None:
+        if xy != self._zoom_xy:
+            self._zoom_xy = xy
+            self._view_set_at = self.clock.now()
+
     def current_view(self) -> View:
+        """The view as set (zoom and area); frames show it from ZOOM_SWITCH_S after that."""
         return self.view_for(self.zoom, self.zoom_xy)
+
+    def frame_view(self, t: float) -> View:
+        """The view a frame read at ``t`` shows.  Before a new view reaches the live view,
+        its model is built on the renderer's background thread, so the camera's own
+        thread, drives included, is not held up by it (a frame after the switch waits
+        for it, if it is not built by then)."""
+        want = self.current_view()
+        if self._shown is None or want.key == self._shown.key or t >= self._view_set_at + ZOOM_SWITCH_S:
+            self._shown = want
+        else:
+            self.renderer.prepare(want)
+        return self._shown
 
     def view_for(self, zoom: int, xy: tuple[int, int]) -> View:
         cw, ch = self.spec.optics.capture
@@ -204,7 +244,7 @@ class SimCamera:
         if self.faults.frozen and self.last_frame is not None:
             frame = Frame(self.last_frame.jpeg, t, self._frame_index, self.last_frame.position)
         else:
-            frame = Frame(self.render_jpeg(position, self.current_view()), t, self._frame_index, position)
+            frame = Frame(self.render_jpeg(position, self.frame_view(t)), t, self._frame_index, position)
         self.last_frame = frame
         return frame
 

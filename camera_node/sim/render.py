@@ -12,8 +12,10 @@ Finished frames are cached by position, so a still motor costs nothing to re-ren
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -308,21 +310,49 @@ def _spectrum(a: F32) -> C64:
     return np.fft.rfft2(a).astype(np.complex64, copy=False)
 
 
+_builder: concurrent.futures.ThreadPoolExecutor | None = None
+_builder_lock = threading.Lock()
+
+
+def _build_thread() -> concurrent.futures.ThreadPoolExecutor:
+    """The one background thread that builds views ahead of use (shared by every renderer)."""
+    global _builder
+    with _builder_lock:
+        if _builder is None:
+            _builder = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-view")
+        return _builder
+
+
 class Renderer:
-    """Noise-free live-view frames of one scene, for any view, position and f-number."""
+    """Noise-free live-view frames of one scene, for any view, position and f-number.
+
+    Not thread-safe: one caller.  :meth:`prepare` builds a view's model on a background
+    thread (the camera's thread goes on meanwhile); :meth:`model` waits for it."""
 
     def __init__(self, scene: SceneData, view_cache: int = 3, frame_cache: int = 8) -> None:
         self.scene = scene
         self._views: OrderedDict[tuple[object, ...], _ViewModel] = OrderedDict()
+        self._pending: dict[tuple[object, ...], concurrent.futures.Future[_ViewModel]] = {}
         self._frames: OrderedDict[tuple[object, ...], Planes] = OrderedDict()
         self._view_cache = view_cache
         self._frame_cache = frame_cache
 
+    def prepare(self, view: View) -> None:
+        """Start building ``view``'s model in the background, unless it is built or under way.
+        The model is the same as :meth:`model` would build: only when it is built changes."""
+        if view.key in self._views or view.key in self._pending:
+            return
+        rate_per_n = view_rate(self.scene, view, 1.0)
+        self._pending[view.key] = _build_thread().submit(_ViewModel, self.scene, view, rate_per_n)
+
     def model(self, view: View) -> _ViewModel:
         vm = self._views.get(view.key)
         if vm is None:
-            rate_per_n = view_rate(self.scene, view, 1.0)
-            vm = _ViewModel(self.scene, view, rate_per_n)
+            pending = self._pending.pop(view.key, None)
+            if pending is not None:
+                vm = pending.result()
+            else:
+                vm = _ViewModel(self.scene, view, view_rate(self.scene, view, 1.0))
             self._views[view.key] = vm
             if len(self._views) > self._view_cache:
                 self._views.popitem(last=False)

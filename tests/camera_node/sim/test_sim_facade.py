@@ -7,6 +7,7 @@ import itertools
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -26,7 +27,9 @@ from camera_node.backends.gpcamera import (
     GPError,
     GPWidget,
 )
+from camera_node.sim.camera import ZOOM_SWITCH_S, SimCamera
 from camera_node.sim.facade import MFD_CHOICES, SimGPCamera
+from camera_node.sim.optics import View
 from camera_node.sim.widgets import SimWidget
 from tests.camera_node.sim.sim_helpers import drive, edge_scene, open_test_sim, start_liveview
 
@@ -207,6 +210,45 @@ def test_zoom_needs_live_view_and_position_is_clamped_sensor_pixels() -> None:
     vf.set_value(0)
     cam.set_single_config("viewfinder", vf)
     assert cam.get_single_config("eoszoom").get_value() == "1"
+
+
+def _closer_view(sim: SimCamera, jpeg: bytes, views: list[View], position: float) -> int:
+    """Which of ``views`` a frame shows: the one whose noise-free render it is nearest."""
+    got = np.asarray(Image.open(BytesIO(jpeg)).convert("L"), np.float64)
+    errs = []
+    for v in views:
+        want = np.asarray(
+            Image.open(BytesIO(sim.render_jpeg(position, v, noise=False))).convert("L"), np.float64
+        )
+        errs.append(float(np.abs(got - want).mean()))
+    return int(np.argmin(errs))
+
+
+def test_a_new_zoom_reaches_the_live_view_after_the_switch_time() -> None:
+    """eoszoom takes ZOOM_SWITCH_S to reach the frames.  A frame before then shows the view
+    before, while the new view's model is built on the renderer's background thread; one
+    after shows the new view.  That model is the one built on the spot, bit for bit."""
+    sim, cam, clock = open_test_sim("tabletop")
+    start_liveview(cam, clock, sim)
+    cam.capture_preview()
+    one = sim.current_view()
+    w = cam.get_single_config("eoszoom")
+    w.set_value("5")
+    cam.set_single_config("eoszoom", w)
+    five = sim.current_view()
+    t_set = clock.now()
+    early = sim.body_preview()
+    assert early.t < t_set + ZOOM_SWITCH_S
+    assert _closer_view(sim, early.jpeg, [one, five], early.position) == 0
+    clock.advance(ZOOM_SWITCH_S)
+    late = sim.body_preview()
+    assert late.t >= t_set + ZOOM_SWITCH_S
+    assert _closer_view(sim, late.jpeg, [one, five], late.position) == 1
+    # Built in the background or on the spot, the same frames.
+    fresh, _, _ = open_test_sim("tabletop")
+    for p in (150.0, 400.0):
+        a, b = sim.renderer.render(five, p, 2.8), fresh.renderer.render(five, p, 2.8)
+        assert np.array_equal(a.y, b.y) and np.array_equal(a.cb, b.cb)
 
 
 def test_capture_takes_latency_and_downloads_a_full_resolution_jpeg(tmp_path: Path) -> None:

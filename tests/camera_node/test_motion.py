@@ -1,0 +1,59 @@
+"""The node's dead reckoning of the focus motor: when a move is over (``settled``).
+
+Golden cases on the documented timing (camera_node.motion.MotionModel: 30 ms latency,
+50 / 80 / 250 ms per level-1 / 2 / 3 drive, a 60 ms margin, 300 ms for a zoom to settle).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from camera_node.motion import MotionModel, MoveTracker
+
+
+@pytest.mark.parametrize(
+    ("level", "settle_at"),
+    [(1, 0.01 + 0.03 + 0.05 + 0.06), (2, 0.01 + 0.03 + 0.08 + 0.06), (3, 0.01 + 0.03 + 0.25 + 0.06)],
+)
+def test_a_drive_settles_after_latency_duration_and_margin(level: int, settle_at: float) -> None:
+    t = MoveTracker()
+    t.accept(0.0)
+    assert not t.settled(0.005)  # accepted, not yet issued
+    t.drive_issued("far", level, 0.01)
+    assert t.settle_at == pytest.approx(settle_at)
+    assert not t.settled(settle_at - 1e-6)
+    assert t.settled(settle_at)
+
+
+def test_parts_of_one_drive_run_back_to_back() -> None:
+    t = MoveTracker()
+    t.accept(0.0, parts=2)
+    t.drive_issued("far", 3, 0.0)  # the motor is busy until 0.28
+    assert not t.settled(1.0)  # one part still to come
+    t.drive_issued("far", 3, 0.1)  # starts when the first is done
+    assert t.settle_at == pytest.approx(0.03 + 0.25 + 0.25 + 0.06)
+
+
+def test_a_drive_right_after_a_zoom_leaves_the_zoom_settle_standing() -> None:
+    """A short drive sent at once after a zoom would be over before the zoom is; frames in
+    between may still show the old magnification, so they are not settled."""
+    m = MotionModel()
+    t = MoveTracker(m)
+    t.accept(0.0, parts=1)
+    t.zoom_issued(0.0)
+    t.accept(0.005, parts=1)
+    t.drive_issued("far", 2, 0.005)  # the motor is done at 0.115, plus the margin 0.175
+    assert not t.settled(0.2)
+    assert t.settle_at == pytest.approx(m.zoom_settle_s)
+    assert t.settled(m.zoom_settle_s)
+    # A drive that ends after the zoom has settled sets the time on its own.
+    t.accept(1.0, parts=1)
+    t.zoom_issued(1.0)
+    t.accept(1.0, parts=1)
+    t.drive_issued("near", 3, 1.0)
+    assert t.settle_at == pytest.approx(1.0 + 0.03 + 0.25 + 0.06)
+    t.accept(2.0, parts=1)
+    t.zoom_issued(2.0)
+    t.accept(2.0, parts=1)
+    t.steps_issued(8, 2.0)  # a Nikon drive likewise
+    assert t.settle_at == pytest.approx(2.0 + m.zoom_settle_s)

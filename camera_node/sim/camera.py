@@ -234,6 +234,15 @@ class SimCamera:
             self.clock.sleep(t - now)
             self._last_frame_t = t
             self.check()
+            view = self.frame_view(t)
+            if not self.renderer.ready(view):
+                # Set the view up first (a zoom change or the first frame).  If that took
+                # time, this frame is gone and the next is taken: a frame is never returned
+                # long after the moment it shows, which would make it look settled when its
+                # motor was moving.  (In virtual time it takes none: the same frame.)
+                self.renderer.model(view)
+                if self.clock.now() > t:
+                    continue
             if self.faults.drop_probability and self._frame_rng.random() < self.faults.drop_probability:
                 continue
             break
@@ -244,7 +253,7 @@ class SimCamera:
         if self.faults.frozen and self.last_frame is not None:
             frame = Frame(self.last_frame.jpeg, t, self._frame_index, self.last_frame.position)
         else:
-            frame = Frame(self.render_jpeg(position, self.frame_view(t)), t, self._frame_index, position)
+            frame = Frame(self.render_jpeg(position, view), t, self._frame_index, position)
         self.last_frame = frame
         return frame
 

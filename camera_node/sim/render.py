@@ -345,6 +345,10 @@ class Renderer:
         rate_per_n = view_rate(self.scene, view, 1.0)
         self._pending[view.key] = _build_thread().submit(_ViewModel, self.scene, view, rate_per_n)
 
+    def ready(self, view: View) -> bool:
+        """Whether ``view``'s model is built (a frame of it renders without setting it up)."""
+        return view.key in self._views
+
     def model(self, view: View) -> _ViewModel:
         vm = self._views.get(view.key)
         if vm is None:

@@ -119,7 +119,9 @@ def test_live_view_keeps_its_frames_during_a_many_part_drive(sim_node: NodeProc)
                 inside += t > t0
         finally:
             sub.close()
-    assert t1 - t0 >= count * 0.1  # the pauses were kept
+    # The pauses were kept: one before each part but the first (the widget was left at
+    # "None" by the last drive, long before).
+    assert t1 - t0 >= (count - 1) * 0.1
     assert inside > count + 3, f"{inside} frames during a {t1 - t0:.2f} s drive of {count} parts"
 
 

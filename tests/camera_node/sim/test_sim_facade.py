@@ -251,6 +251,35 @@ def test_a_new_zoom_reaches_the_live_view_after_the_switch_time() -> None:
         assert np.array_equal(a.y, b.y) and np.array_equal(a.cb, b.cb)
 
 
+def test_a_frame_is_never_returned_long_after_the_moment_it_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setting a view up takes time (here the virtual clock moves on 0.3 s while a model is
+    built, as on a slow machine).  The frame due meanwhile is dropped and the next one
+    taken, so the frame returned shows the moment it is returned at: a node, which stamps a
+    frame when it arrives, would otherwise take a frame of a moving motor for a settled one."""
+    sim, cam, clock = open_test_sim("tabletop")
+    start_liveview(cam, clock, sim)
+    cam.capture_preview()
+    build = sim.renderer.model
+
+    def slow(view: View) -> object:
+        built = sim.renderer.ready(view)
+        model = build(view)
+        if not built:
+            clock.advance(0.3)
+        return model
+
+    monkeypatch.setattr(sim.renderer, "model", slow)
+    w = cam.get_single_config("eoszoom")
+    w.set_value("5")
+    cam.set_single_config("eoszoom", w)
+    clock.advance(ZOOM_SWITCH_S)
+    asked = clock.now()
+    frame = sim.body_preview()
+    assert frame.t >= asked + 0.3  # exposed after the set-up
+    assert clock.now() == pytest.approx(frame.t)  # and returned at once
+    assert sim.renderer.ready(sim.current_view())
+
+
 def test_capture_takes_latency_and_downloads_a_full_resolution_jpeg(tmp_path: Path) -> None:
     sim, cam, clock = open_test_sim(edge_scene(tmp_path, capture=(900, 600)))
     t0 = clock.now()

@@ -342,6 +342,9 @@ class Renderer:
         The model is the same as :meth:`model` would build: only when it is built changes."""
         if view.key in self._views or view.key in self._pending:
             return
+        for other in self._pending.values():  # only the latest view asked for is kept
+            other.cancel()
+        self._pending.clear()
         rate_per_n = view_rate(self.scene, view, 1.0)
         self._pending[view.key] = _build_thread().submit(_ViewModel, self.scene, view, rate_per_n)
 

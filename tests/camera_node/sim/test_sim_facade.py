@@ -244,6 +244,11 @@ def test_a_new_zoom_reaches_the_live_view_after_the_switch_time() -> None:
     late = sim.body_preview()
     assert late.t >= t_set + ZOOM_SWITCH_S
     assert _closer_view(sim, late.jpeg, [one, five], late.position) == 1
+    # Only the latest view asked for is built ahead: another zoom before the switch drops
+    # the first one's (a viewer clicking about must not pile up models).
+    sim.renderer.prepare(sim.view_for(10, (0, 0)))
+    sim.renderer.prepare(sim.view_for(10, (600, 400)))
+    assert len(sim.renderer._pending) == 1
     # Built in the background or on the spot, the same frames.
     fresh, _, _ = open_test_sim("tabletop")
     for p in (150.0, 400.0):

@@ -106,6 +106,14 @@ class MoveTracker:
     def settled(self, now: float) -> bool:
         return self._pending == 0 and now >= self._settle_at
 
+    def settle_due(self, now: float) -> float | None:
+        """When the motor will count as settled, if that is still ahead of ``now`` and known:
+        every part of the last move has been issued.  None when it is settled already, or
+        while parts are still to go (their time is not known yet)."""
+        if self._pending or now >= self._settle_at:
+            return None
+        return self._settle_at
+
     @property
     def settle_at(self) -> float:
         return self._settle_at

@@ -310,22 +310,27 @@ class Node:
                 continue
             if period:
                 now = self.clock.now()
-                if next_t > now:
-                    await asyncio.sleep(next_t - now)
+                # Not past the settle point: the first frame asked for then is the first settled one.
+                due = self.tracker.settle_due(now)
+                wake = next_t if due is None else min(next_t, due)
+                if wake > now:
+                    await asyncio.sleep(wake - now)
                 next_t = max(next_t + period, self.clock.now() - period)
 
-            def grab(b: Backend) -> tuple[bytes, int, int, float, int, float | None]:
+            def grab(b: Backend) -> tuple[bytes, int, int, float, float, int, float | None]:
                 t0 = self.clock.now()
+                # move_id and position as they stand when the frame is asked for (plain
+                # attribute reads); ``settled`` is judged later against the same time.
+                move_id, position = self.tracker.move_id, self.tracker.position
                 jpeg, w, h = b.preview()
-                # move_id and position as they stand when the frame is read (plain attribute
-                # reads); ``settled`` is judged later against the same read time.
                 t = self.clock.now()
                 self._grab_s.append(t - t0)
-                return jpeg, w, h, t, self.tracker.move_id, self.tracker.position
+                return jpeg, w, h, t, t0, move_id, position
 
             try:
                 await self._hold_frame()
-                jpeg, w, h, t, move_id, position = await self.camera(grab)
+                await self._hold_for_settle()
+                jpeg, w, h, t, asked, move_id, position = await self.camera(grab)
             except (ProtocolError, BackendError) as exc:
                 if not self.liveview_on:
                     continue  # stopped while the frame was being read
@@ -336,15 +341,34 @@ class Node:
                 await asyncio.sleep(min(1.0, 0.05 * errors))
                 continue
             errors = 0
-            self.publish_frame(jpeg, w, h, t, move_id, position)
+            self.publish_frame(jpeg, w, h, t, asked, move_id, position)
+
+    async def _hold_for_settle(self) -> None:
+        """Ask for the frame at the settle point when it falls within the frame's call.
+
+        A frame asked for before the settle point is unsettled, however late it arrives (see
+        :meth:`publish_frame`), so a call that would still run at the settle point starts
+        there instead: its frame is the first settled one, not the one after it.  Frames
+        during a longer move go on as usual.  Bounded: the settle point of a move already
+        issued, plus a millisecond per turn (the loop's timer may fire a little early)."""
+        for _ in range(3):
+            now = self.clock.now()
+            due = self.tracker.settle_due(now)
+            if due is None or due - now > max(self._grab_s, default=0.0):
+                return
+            await asyncio.sleep(due - now + 0.001)
 
     def publish_frame(
-        self, jpeg: bytes, w: int, h: int, t: float, move_id: int, position: float | None
+        self, jpeg: bytes, w: int, h: int, t: float, asked: float, move_id: int, position: float | None
     ) -> None:
-        """Stamp and publish one frame read from the camera at ``t``.
+        """Stamp and publish one frame read from the camera at ``t``, asked for at ``asked``,
+        with ``move_id`` and ``position`` as they stood then.
 
-        ``settled`` is false when a move was accepted or issued after ``t`` (the tracker's
-        pending parts or settle time lie beyond it), so a frame whose ``position`` may be
+        ``settled`` is judged at ``asked``: a frame cannot have been exposed much before it
+        was asked for (the settle margin covers a body's latest buffer), but it can arrive
+        long after (a stalled USB transfer), so judged by its arrival a frame exposed while
+        the motor moved could say settled.  It is false when a move was accepted since, or
+        its parts or settle time lay beyond ``asked``, so a frame whose ``position`` may be
         stale never says settled."""
         self.seq += 1
         header = FrameHeader(
@@ -354,7 +378,7 @@ class Node:
             w=w,
             h=h,
             move_id=move_id,
-            settled=self.tracker.settled(t) and move_id == self.tracker.move_id,
+            settled=self.tracker.settled(asked) and move_id == self.tracker.move_id,
             position=position,
             homed=position is not None,
             zoom=self.zoom,

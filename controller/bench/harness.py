@@ -6,11 +6,11 @@ The run is what a node plus a controller would do, in one thread and without soc
   go through the same ``manualfocusdrive`` None toggle (100 ms of clock each) and zoom
   through ``eoszoom``/``eoszoomposition``;
 - :class:`camera_node.motion.MoveTracker` stamps each frame's ``move_id``, ``settled`` and
-  ``position`` exactly as the node does;
+  ``position`` exactly as the node does, ``settled`` as of when the frame is asked for;
 - frames come from ``preview()``, which blocks on the clock until the next frame (25 fps);
   while the tracker says the motor is still moving the harness lets the clock run to the
-  settle estimate instead of decoding frames every search would ignore (the frame grid,
-  and so the timing, is the same);
+  settle estimate and asks for the frame there, as the node does, instead of decoding
+  frames every search would ignore (the frame grid, and so the timing, is the same);
 - each settled frame's region is decoded at the strategy's ``wanted_scale`` (in the
   magnified view when zoomed), measured, and fed to the strategy;
 - every command costs ``COMMAND_LATENCY_S`` of clock for the round trip to the node.
@@ -197,12 +197,15 @@ class _Session:
             if clock.now() - t0 > time_limit_s:
                 end = Failed("timeout", f"no result in {time_limit_s:g} s of virtual time")
                 break
-            if not tracker.settled(clock.now()):
-                clock.sleep(tracker.settle_at - clock.now() - 1e-4)
+            asked = clock.now()
+            due = tracker.settle_due(asked)
+            if due is not None:
+                clock.sleep(due - asked)
+                asked = max(clock.now(), due)  # the clock's sum may fall an ulp short
             jpeg, _w, _h = backend.preview()
             self.seq += 1
             t = clock.now()
-            if not tracker.settled(t):
+            if not tracker.settled(asked):  # judged when asked for, as the node does
                 continue
             scale, n = strategy.wanted_scale, strategy.wanted_tiles
             value, tiles = score_region(

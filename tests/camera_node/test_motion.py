@@ -57,3 +57,17 @@ def test_a_drive_right_after_a_zoom_leaves_the_zoom_settle_standing() -> None:
     t.accept(2.0, parts=1)
     t.steps_issued(8, 2.0)  # a Nikon drive likewise
     assert t.settle_at == pytest.approx(2.0 + m.zoom_settle_s)
+
+
+def test_the_settle_point_is_due_only_once_every_part_is_out_and_until_it_passes() -> None:
+    t = MoveTracker()
+    assert t.settle_due(0.0) is None  # nothing moved
+    t.accept(0.0, parts=2)
+    assert t.settle_due(0.0) is None  # a part still to go: its time is not known
+    t.drive_issued("near", 2, 0.0)
+    assert t.settle_due(0.05) is None
+    t.drive_issued("near", 2, 0.1)
+    due = 0.1 + 0.03 + 0.08 + 0.06
+    assert t.settle_due(0.15) == pytest.approx(due)
+    assert t.settle_due(due) is None  # settled then
+    assert t.settled(due)

@@ -168,3 +168,40 @@ def test_a_frame_makes_way_for_a_drive_part_that_is_due(small_scene: Path) -> No
         assert node._part_due is None
 
     _run(small_scene, body)
+
+
+def test_a_frame_that_arrives_late_is_not_settled_by_its_arrival(small_scene: Path) -> None:
+    """``settled`` is judged when the frame is asked for, not when it arrives.
+
+    With the slow-frames fault every frame reaches the node 0.4 s after its exposure, as
+    over a stalled USB link.  A frame exposed just after a drive went out (the motor
+    barely moved) then arrives after the node's settle estimate; judged by its arrival it
+    said settled (before this was fixed, 8 of 8 drives here gave such a frame, about a step
+    from where the drive started and 41-45 from where it ended): the stale-frame hazard of
+    docs/protocol.md.  Here every frame
+    published as settled must show the motor where it came to rest, and each drive must
+    still give settled frames."""
+
+    async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
+        sim = backend.sim
+        seen: list[tuple[int, bool, float]] = []  # per frame: move_id, settled, position shown
+        send = node.publisher.frame
+
+        def spy(header: Any, jpeg: bytes) -> None:
+            seen.append((header.move_id, header.settled, sim.last_frame.position))
+            send(header, jpeg)
+
+        node.publisher.frame = spy  # type: ignore[method-assign]
+        sim.slow_frames(0.4)
+        rests: dict[int, float] = {}
+        for i in range(8):
+            way = "far" if i % 2 else "near"
+            went = await client.call("focus.drive", {"direction": way, "level": 3, "count": 1})
+            await asyncio.sleep(1.0)
+            rests[went["move_id"]] = sim.true_position()
+        settled = [(m, shown) for m, ok, shown in seen if ok and m in rests]
+        assert {m for m, _ in settled} == set(rests)  # every drive gave settled frames
+        for m, shown in settled:
+            assert shown == pytest.approx(rests[m], abs=1e-6), (m, shown, rests[m])
+
+    _run(small_scene, body)

@@ -151,8 +151,11 @@ class _Accumulator:
         """Rows ``rows`` (all columns) of the inverse FFT of the blurred sum."""
         grid, wr = self.grid, self.grid.spec_shape[1]
         width = max(wr if d < DiskOTF.QUANTUM else grid.extent(d)[1] for d in diameters)
-        for i, (spec, d) in enumerate(zip(spectra, diameters, strict=True)):
-            _mac(self.spec, spec, grid, d, first=i == 0, width=width)
+        # The sharpest layer first: its block, the largest, is written rather than added to
+        # (no read of the sum, no temporary), and the rest add onto smaller blocks.
+        order = sorted(range(len(diameters)), key=diameters.__getitem__)
+        for i, k in enumerate(order):
+            _mac(self.spec, spectra[k], grid, diameters[k], first=i == 0, width=width)
         if self._cols_used > width:
             self._cols[..., width : self._cols_used] = 0
         self._cols_used = width

@@ -16,7 +16,9 @@ def register(subparsers: Any) -> None:
 
 
 def _add_bench(subparsers: Any) -> None:
-    bench = subparsers.add_parser("bench", help="benchmarks that run in virtual time")
+    bench = subparsers.add_parser(
+        "bench", help="autofocus benchmarks: in virtual time, and against a live node"
+    )
     kinds = bench.add_subparsers(dest="bench", metavar="KIND")
     kinds.required = True
     af = kinds.add_parser(
@@ -53,6 +55,40 @@ def _add_bench(subparsers: Any) -> None:
     af.set_defaults(func=_bench_af)
     _add_bench_pipeline(kinds)
     _add_bench_calibrate(kinds)
+    _add_bench_live(kinds)
+
+
+def _add_bench_live(kinds: Any) -> None:
+    live = kinds.add_parser(
+        "live",
+        help="autofocus against a live node process, each run beside the same case in virtual time",
+        description="For every case and repeat of CASES.toml: start a node process on the case's "
+        "scene, autofocus through its sockets as `tetherfocus focus` does, stop it, and run the "
+        "same case and repeat in virtual time (see controller/bench/live.py).",
+    )
+    live.add_argument(
+        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
+    )
+    live.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
+    live.add_argument(
+        "--cases", dest="names", default=None, metavar="NAME[,NAME]", help="only these cases (exact names)"
+    )
+    live.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run every case N times instead of its own repeats",
+    )
+    live.add_argument("--json", metavar="OUT.json", help="write every run and the summary here")
+    live.add_argument("--quiet", action="store_true", help="print only the summary line")
+    live.set_defaults(func=_bench_live)
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    from controller.bench.live import main
+
+    return main(args)
 
 
 def _add_bench_calibrate(kinds: Any) -> None:

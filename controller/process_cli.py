@@ -8,6 +8,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from protocol import ProtocolError, check_roi
@@ -196,6 +197,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
 
 
+class FocusUnavailable(Exception):
+    """The node could not be reached or cannot stream; the one line that says why."""
+
+
 async def _focus_once(
     node: str,
     roi: list[float],
@@ -207,8 +212,64 @@ async def _focus_once(
     asymmetry: float | None = None,
     calibrate: tuple[int, float] | None = None,
 ) -> int:
-    """Autofocus once; with ``calibrate`` (trials, distance), then measure the lens's
-    direction asymmetry from there (:mod:`controller.search.calibrate`)."""
+    """Autofocus once and print its line; with ``calibrate`` (trials, distance), then measure
+    the lens's direction asymmetry from there (:mod:`controller.search.calibrate`)."""
+    samples = 0
+
+    def emit(name: str, kind: str, fields: dict[str, Any]) -> None:
+        nonlocal samples
+        if quiet:
+            return
+        if kind == "state":
+            print(f"  {name}: {fields['state']}", flush=True)
+        elif kind == "sample":
+            samples += 1
+            pos = fields.get("position")
+            where = f"{pos:+.1f}" if isinstance(pos, int | float) else "?"
+            print(
+                f"  sample {samples:3d}  position {where:>7}  measure {fields['measure']:.5g}"
+                f"  zoom {fields.get('zoom', 1)}x",
+                flush=True,
+            )
+
+    try:
+        name, r = await focus_through(
+            node, roi, strategy_name, timeout, emit, keys, backlash, asymmetry, calibrate, signals=True
+        )
+    except FocusUnavailable as exc:
+        print(f"tetherfocus focus: {exc}", file=sys.stderr)
+        return 1
+    common = f"{r['drives']} drives, {r['frames']} frames, {r['seconds']:.1f} s"
+    if calibrate is not None:
+        return _calibration_line(name, r, common)
+    if r["ok"]:
+        print(
+            f"{name}: focused at {r['position']:+.1f} steps from the start,"
+            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}"
+        )
+        return 0
+    print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
+    return 1
+
+
+async def focus_through(
+    node: str,
+    roi: list[float],
+    strategy_name: str,
+    timeout: float,
+    emit: Callable[[str, str, dict[str, Any]], None] | None = None,
+    keys: str | None = None,
+    backlash: float | None = None,
+    asymmetry: float | None = None,
+    calibrate: tuple[int, float] | None = None,
+    *,
+    signals: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """One autofocus through the node at ``node``, as ``tetherfocus focus`` runs it: the
+    camera's name and the run's result (:class:`controller.runner.AutofocusRun`), after the
+    calibration's when ``calibrate`` is given.  ``emit(name, kind, fields)`` sees the run's
+    states and samples; with ``signals``, SIGINT and SIGTERM cancel the run.  Raises
+    :class:`FocusUnavailable` when the node does not answer or stream."""
     import signal
 
     import zmq.asyncio
@@ -229,8 +290,7 @@ async def _focus_once(
         try:
             info = await probe.call("info")
         except RemoteError as exc:
-            print(f"tetherfocus focus: the node at {node} did not answer: {exc.message}", file=sys.stderr)
-            return 1
+            raise FocusUnavailable(f"the node at {node} did not answer: {exc.message}") from None
         finally:
             probe.close()
         name = str(info.get("name", "camera"))
@@ -247,34 +307,17 @@ async def _focus_once(
             deadline = time.monotonic() + timeout
             while not link.online:
                 if time.monotonic() > deadline:
-                    print(f"tetherfocus focus: no frames from {name} at {node}", file=sys.stderr)
-                    return 1
+                    raise FocusUnavailable(f"no frames from {name} at {node}")
                 await asyncio.sleep(0.05)
             if link.node_state not in ("liveview", "busy"):
                 try:
                     await link.call("liveview.start", timeout=30.0)
                 except RemoteError as exc:
-                    print(
-                        f"tetherfocus focus: cannot start live view on {name}: {exc.message}", file=sys.stderr
-                    )
-                    return 1
-            samples = 0
+                    raise FocusUnavailable(f"cannot start live view on {name}: {exc.message}") from None
 
-            def emit(kind: str, fields: dict[str, Any]) -> None:
-                nonlocal samples
-                if quiet:
-                    return
-                if kind == "state":
-                    print(f"  {name}: {fields['state']}", flush=True)
-                elif kind == "sample":
-                    samples += 1
-                    pos = fields.get("position")
-                    where = f"{pos:+.1f}" if isinstance(pos, int | float) else "?"
-                    print(
-                        f"  sample {samples:3d}  position {where:>7}  measure {fields['measure']:.5g}"
-                        f"  zoom {fields.get('zoom', 1)}x",
-                        flush=True,
-                    )
+            def seen(kind: str, fields: dict[str, Any]) -> None:
+                if emit is not None:
+                    emit(name, kind, fields)
 
             strategy = create_strategy(
                 strategy_name,
@@ -283,10 +326,11 @@ async def _focus_once(
                 roi=roi,
                 **link.spec.search_options(strategy_name),
             )
-            run = AutofocusRun(link, strategy, strategy_name, roi, emit, frame_timeout=timeout)
+            run = AutofocusRun(link, strategy, strategy_name, roi, seen, frame_timeout=timeout)
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, run.cancel)
+            if signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, run.cancel)
             r = await run.run()
             if calibrate is not None and r["ok"]:
                 from controller.search import create_calibration
@@ -299,25 +343,16 @@ async def _focus_once(
                     trials=trials,
                     distance=distance,
                 )
-                run = AutofocusRun(link, cal, "calibrate", roi, emit, frame_timeout=timeout)
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, run.cancel)
+                run = AutofocusRun(link, cal, "calibrate", roi, seen, frame_timeout=timeout)
+                if signals:
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        loop.add_signal_handler(sig, run.cancel)
                 r = await run.run()
         finally:
             await link.stop()
     finally:
         ctx.term()
-    common = f"{r['drives']} drives, {r['frames']} frames, {r['seconds']:.1f} s"
-    if calibrate is not None:
-        return _calibration_line(name, r, common)
-    if r["ok"]:
-        print(
-            f"{name}: focused at {r['position']:+.1f} steps from the start,"
-            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}"
-        )
-        return 0
-    print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
-    return 1
+    return name, r
 
 
 def _calibration_line(name: str, r: dict[str, Any], common: str) -> int:

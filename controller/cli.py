@@ -27,9 +27,7 @@ def _add_bench(subparsers: Any) -> None:
         description="Run every case of CASES.toml with each strategy on the simulated camera, "
         "in virtual time, and print a summary table.",
     )
-    af.add_argument(
-        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
-    )
+    _cases_arguments(af)
     af.add_argument(
         "--strategy", default="sweep,default", help="comma-separated strategies (default %(default)s)"
     )
@@ -37,14 +35,6 @@ def _add_bench(subparsers: Any) -> None:
     af.add_argument("--measure", default=None, help="focus measure (default: the controller's default)")
     af.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     af.add_argument("--quiet", action="store_true", help="print only the table")
-    af.add_argument(
-        "--repeats",
-        type=int,
-        default=None,
-        metavar="N",
-        help="run every case N times (repeat k uses seed + k) instead of its own repeats: "
-        "enough seeds to tell a success rate from luck",
-    )
     af.add_argument(
         "--option",
         action="append",
@@ -58,6 +48,21 @@ def _add_bench(subparsers: Any) -> None:
     _add_bench_live(kinds)
 
 
+def _cases_arguments(p: Any) -> None:
+    """The case file and ``--repeats``, as ``bench af``, ``live`` and ``calibrate`` take them."""
+    p.add_argument(
+        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run every case N times (repeat k uses seed + k) instead of its own repeats: "
+        "enough seeds to tell a success rate from luck",
+    )
+
+
 def _add_bench_live(kinds: Any) -> None:
     live = kinds.add_parser(
         "live",
@@ -66,19 +71,10 @@ def _add_bench_live(kinds: Any) -> None:
         "scene, autofocus through its sockets as `tetherfocus focus` does, stop it, and run the "
         "same case and repeat in virtual time (see controller/bench/live.py).",
     )
-    live.add_argument(
-        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
-    )
+    _cases_arguments(live)
     live.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
     live.add_argument(
         "--cases", dest="names", default=None, metavar="NAME[,NAME]", help="only these cases (exact names)"
-    )
-    live.add_argument(
-        "--repeats",
-        type=int,
-        default=None,
-        metavar="N",
-        help="run every case N times instead of its own repeats",
     )
     live.add_argument("--json", metavar="OUT.json", help="write every run and the summary here")
     live.add_argument("--quiet", action="store_true", help="print only the summary line")
@@ -100,11 +96,8 @@ def _add_bench_calibrate(kinds: Any) -> None:
         description="Focus every case of CASES.toml from its start, then calibrate from there, in "
         "virtual time; compare the measured asymmetry with the simulated lens's own.",
     )
-    c.add_argument(
-        "cases", metavar="CASES.toml", help="case file ([[case]] tables: scene, roi, start, repeats)"
-    )
+    _cases_arguments(c)
     add_calibration_args(c)
-    c.add_argument("--repeats", type=int, default=None, metavar="N", help="every case N times instead")
     c.add_argument("--jobs", type=int, default=1, help="worker processes (results do not depend on it)")
     c.add_argument("--json", metavar="OUT.json", help="write every run and the summary here")
     c.add_argument("--quiet", action="store_true", help="print only the table")

@@ -15,7 +15,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 from controller import measures
@@ -109,12 +108,7 @@ def main(args: Any) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     options = parse_options(getattr(args, "option", None) or [], strategies)
-    repeats = getattr(args, "repeats", None)
-    if repeats is not None and repeats < 1:
-        raise UsageError("--repeats must be at least 1")
-    cases = load_cases(args.cases)
-    if repeats is not None:
-        cases = [replace(c, repeats=repeats) for c in cases]
+    cases = load_cases(args.cases, getattr(args, "repeats", None))
     out_path = check_out(args.json)
 
     def progress(r: RunResult) -> None:

@@ -18,7 +18,6 @@ import statistics
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 from controller.bench.cases import Case, load_cases
@@ -88,11 +87,7 @@ def main(args: Any) -> int:
     check_calibration_args(args)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.repeats is not None and args.repeats < 1:
-        raise UsageError("--repeats must be at least 1")
-    cases = load_cases(args.cases)
-    if args.repeats is not None:
-        cases = [replace(c, repeats=args.repeats) for c in cases]
+    cases = load_cases(args.cases, args.repeats)
     out_path = check_out(args.json)
     work: list[Job] = [(c, k, args.trials, args.distance) for c in cases for k in range(c.repeats)]
     runs: list[CalibrationResult] = []

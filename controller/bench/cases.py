@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,13 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def load_cases(path: str | Path) -> list[Case]:
-    """Read a case file.  Raises UsageError (one line) for anything wrong in it."""
+def load_cases(path: str | Path, repeats: int | None = None) -> list[Case]:
+    """Read a case file; with ``repeats`` (``--repeats``), every case runs that many times
+    instead of its own repeats.  Raises UsageError (one line) for anything wrong in it."""
+    if repeats is not None:
+        if repeats < 1:
+            raise UsageError("--repeats must be at least 1")
+        return [replace(c, repeats=repeats) for c in load_cases(path)]
     path = Path(path)
     try:
         with path.open("rb") as fh:

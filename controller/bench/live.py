@@ -31,18 +31,17 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from camera_node.sim import resolve_scene
 from controller.bench.cases import Case, load_cases
 from controller.bench.harness import run_case
+from controller.search import NAMES as STRATEGY_NAMES
 from tetherfocus.errors import UsageError
 from tetherfocus.outputs import check_out, write_text
 from tetherfocus.procs import NotReady, ReadyProcess, tetherfocus_argv
 
-STRATEGIES = ("default", "sweep")
 NODE_START_S = 60.0  # a node loads its scene and raises the mirror within this
 FOCUS_TIMEOUT_S = 10.0  # the run's frame and node timeout, as ``tetherfocus focus --timeout``
 
@@ -172,13 +171,9 @@ def _line(row: dict[str, Any]) -> str:
 def main(args: Any) -> int:
     """Handler for ``bench live`` (argparse namespace: cases, strategy, repeats, names, json,
     quiet)."""
-    if args.strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if args.repeats is not None and args.repeats < 1:
-        raise UsageError("--repeats must be at least 1")
-    cases = select(load_cases(args.cases), args.names)
-    if args.repeats is not None:
-        cases = [replace(c, repeats=args.repeats) for c in cases]
+    if args.strategy not in STRATEGY_NAMES:
+        raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGY_NAMES)}")
+    cases = select(load_cases(args.cases, args.repeats), args.names)
     out_path = check_out(args.json)
     doc = run(cases, args.strategy, progress=not args.quiet)
     s = doc["summary"]

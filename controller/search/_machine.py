@@ -72,13 +72,18 @@ def sizes_toward(sizes: Sequence[float], direction: Direction) -> Sequence[float
 
 
 def plan_drives(
-    delta: float, sizes: Sequence[float] = LEVEL_SIZES, finest: int = 1, coarsest: int = 3
+    delta: float,
+    sizes: Sequence[float] = LEVEL_SIZES,
+    finest: int = 1,
+    coarsest: int = 3,
+    overshoot: float = 0.5,
 ) -> list[Drive]:
     """Drives (coarsest first, all one direction) that move ``delta`` nominal units.
 
-    Coarser levels round down (unless the remainder is within half a finest step of a whole
-    coarser step) so no drive reverses; the ``finest`` level rounds to nearest.  Levels
-    above ``coarsest`` are not used (a level-3 drive's jitter alone is a few steps).
+    Coarser levels round down (unless the remainder is within ``overshoot`` finest steps of
+    a whole coarser step: then they go that far past) so no drive reverses; the ``finest``
+    level rounds to nearest.  Levels above ``coarsest`` are not used (a level-3 drive's
+    jitter alone is a few steps).
     """
     direction: Direction = "far" if delta > 0 else "near"
     sizes = sizes_toward(sizes, direction)
@@ -91,7 +96,7 @@ def plan_drives(
             break
         size = sizes[level - 1]
         # Round up rather than leave a remainder the finer levels would need many parts for.
-        slack = 0.5 * sizes[finest - 1] if level > finest else 0.0
+        slack = overshoot * sizes[finest - 1] if level > finest else 0.0
         n = math.floor(rest / size + 0.5) if level == finest else math.floor((rest + slack) / size + 1e-9)
         if n > 0:
             out.append(Drive(direction, level, n))

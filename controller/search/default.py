@@ -203,6 +203,7 @@ class Default(SearchMachine):
         top_rise: float = 1.25,
         predict: bool = True,
         predict_wide: bool = False,
+        approach_overshoot: float = 2.0,
         drift: float = 0.05,
         fine_significance: float = 0.02,
         same_tolerance: float = 0.005,
@@ -272,6 +273,7 @@ class Default(SearchMachine):
         self.fine_window = fine_window
         self.min_fine_samples = min_fine_samples
         self.cross_slack = cross_slack
+        self.approach_overshoot = approach_overshoot
         self.reread_beyond = reread_beyond
         self._reread = False
         self.drift = drift
@@ -988,7 +990,14 @@ class Default(SearchMachine):
         self._read_frames = frames
         self._to("fitted")
         plan = landing.approach_legs(
-            self.scan_dir, self.pos, fit.center, guard, self.levels, self.backlash, self.cross_slack
+            self.scan_dir,
+            self.pos,
+            fit.center,
+            guard,
+            self.levels,
+            self.backlash,
+            self.cross_slack,
+            self.approach_overshoot,
         )
         self._guard = plan.guard
         self._final_reverses = plan.final_reverses

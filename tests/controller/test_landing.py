@@ -147,16 +147,49 @@ def test_approach_legs_for_any_slack(scan_dir: str, pos: float, legs: list[Drive
     assert plan.legs == legs and plan.guard == pytest.approx(guard) and not plan.final_reverses
 
 
+@pytest.mark.parametrize(
+    ("pos", "legs", "guard"),
+    [
+        # far scan, 20 past: the near leg of 42.8 is one level-3 drive (47, 4.2 more), so
+        # the reading point lies 4.2 farther down the flank
+        (20.0, [Drive("near", 3, 1), Drive("far", 2, 2)], 14.2),
+        # 60 past: 82.8 is two level-3 drives (94: 11.2 more, within two level-2 steps)
+        (60.0, [Drive("near", 3, 2), Drive("far", 2, 2)], 21.2),
+        # 50 past: 72.8 is one level-3 drive and four level-2 (25.8 rounded to 25.6)
+        (50.0, [Drive("near", 3, 1), Drive("near", 2, 4), Drive("far", 2, 2)], 9.8),
+        # 2 past: 24.8 is level 2 only (a level-3 drive would be 22.2 more)
+        (2.0, [Drive("near", 2, 4), Drive("far", 2, 2)], 10.8),
+    ],
+)
+def test_the_near_leg_after_a_far_scan_may_go_past_by_level_3(
+    pos: float, legs: list[Drive], guard: float
+) -> None:
+    plan = approach_legs("far", pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8, overshoot=2.0)
+    assert plan.legs == legs and plan.guard == pytest.approx(guard) and not plan.final_reverses
+
+
+@pytest.mark.parametrize("overshoot", [0.5, 2.0, 3.0])
 @pytest.mark.parametrize("slack", [0.0, 2.0, 4.0, 8.0, 12.0])
 @pytest.mark.parametrize("scan_dir", ["near", "far"])
 @pytest.mark.parametrize("distance", [2.0, 6.0, 14.0, 25.0, 60.0])
-def test_the_slack_is_behind_the_reading_whatever_it_is(scan_dir: str, distance: float, slack: float) -> None:
+def test_the_slack_is_behind_the_reading_whatever_it_is(
+    scan_dir: str, distance: float, slack: float, overshoot: float
+) -> None:
     """With ``cross``, the motor reaches the reading point on a far drive longer than any
     slack up to ``cross``, short of the centre, so the last drive (far, by the reading)
     takes up none.  After a far scan the two reversals cancel: it is exactly where the plan
     says; after a near scan, short by the slack's difference from the prior."""
     start = -distance if scan_dir == "near" else distance
-    plan = approach_legs(scan_dir, start, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8)  # type: ignore[arg-type]
+    plan = approach_legs(
+        scan_dir,  # type: ignore[arg-type]
+        start,
+        0.0,
+        10.0,
+        LEVEL_SIZES,
+        BACKLASH,
+        cross=12.8,
+        overshoot=overshoot,
+    )
     last = plan.legs[-1]
     assert last.direction == "far" and span([last]) >= 12.8 and not plan.final_reverses
     landed = _physical(start, scan_dir, plan.legs, slack)

@@ -204,7 +204,7 @@ class Default(SearchMachine):
         top_rise: float = 1.25,
         predict: bool = True,
         predict_wide: bool = False,
-        approach_overshoot: float = 2.0,
+        approach_overshoot: float = 1.0,
         drift: float = 0.05,
         fine_significance: float = 0.02,
         same_tolerance: float = 0.005,

@@ -150,13 +150,12 @@ def test_approach_legs_for_any_slack(scan_dir: str, pos: float, legs: list[Drive
 @pytest.mark.parametrize(
     ("pos", "legs", "guard"),
     [
-        # far scan, 20 past: the near leg of 42.8 is one level-3 drive (47, 4.2 more), so
-        # the reading point lies 4.2 farther down the flank
+        # far scan, 20 past: the near leg of 42.8 is one level-3 drive (47, 4.2 more, within
+        # a level-2 step), so the reading point lies 4.2 farther down the flank
         (20.0, [Drive("near", 3, 1), Drive("far", 2, 2)], 14.2),
-        # 60 past: 82.8 is two level-3 drives (94: 11.2 more, within two level-2 steps)
-        (60.0, [Drive("near", 3, 2), Drive("far", 2, 2)], 21.2),
-        # 50 past: 72.8 is one level-3 drive and four level-2 (25.8 rounded to 25.6)
-        (50.0, [Drive("near", 3, 1), Drive("near", 2, 4), Drive("far", 2, 2)], 9.8),
+        # 60 past: 82.8 is one level-3 drive and six level-2 (35.8 rounded to 38.4); two
+        # level-3 drives would go 11.2 past, more than a level-2 step
+        (60.0, [Drive("near", 3, 1), Drive("near", 2, 6), Drive("far", 2, 2)], 12.6),
         # 2 past: 24.8 is level 2 only (a level-3 drive would be 22.2 more)
         (2.0, [Drive("near", 2, 4), Drive("far", 2, 2)], 10.8),
     ],
@@ -164,11 +163,11 @@ def test_approach_legs_for_any_slack(scan_dir: str, pos: float, legs: list[Drive
 def test_the_near_leg_after_a_far_scan_may_go_past_by_level_3(
     pos: float, legs: list[Drive], guard: float
 ) -> None:
-    plan = approach_legs("far", pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8, overshoot=2.0)
+    plan = approach_legs("far", pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, cross=12.8, overshoot=1.0)
     assert plan.legs == legs and plan.guard == pytest.approx(guard) and not plan.final_reverses
 
 
-@pytest.mark.parametrize("overshoot", [0.5, 2.0, 3.0])
+@pytest.mark.parametrize("overshoot", [0.5, 1.0, 3.0])
 @pytest.mark.parametrize("slack", [0.0, 2.0, 4.0, 8.0, 12.0])
 @pytest.mark.parametrize("scan_dir", ["near", "far"])
 @pytest.mark.parametrize("distance", [2.0, 6.0, 14.0, 25.0, 60.0])

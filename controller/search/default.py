@@ -74,9 +74,9 @@ step that decides where the motor ends may lean on the prior.
 - The approach reaches the reading point on a far drive of at least ``cross_slack`` (after
   a far scan: near past the guard point by that much and back far by the same, so the two
   reversals' slack cancels; that near leg is whole level-3 drives where they go past by at
-  most ``approach_overshoot`` level-2 steps); the last drive continues far with none; a reading more than
-  ``reread_beyond`` farther down the flank than planned is taken again closer
-  (:func:`.landing.approach_legs`).
+  most ``approach_overshoot`` level-2 steps); the last drive continues far with none; a
+  reading more than ``reread_beyond`` farther down the flank than planned is taken again
+  closer (:func:`.landing.approach_legs`).
 - The fine scan does not turn round (its samples on either side of a reversal would be
   apart by the unknown slack): it goes back two scan steps before where it began, in
   level-2 drives only, and runs its way again, filling the gap to the samples it has

@@ -7,6 +7,9 @@ Two workloads, each timed per frame on one core (render and encode separately):
 - ``moving``: every frame at a new motor position (a sweep), so every frame renders every
   depth layer afresh.
 
+``moving_numpy_loops`` repeats ``moving`` with numpy's loops instead of the compiled ones
+(native.py; the frames are the same), when the compiled ones are built: both in one run.
+
 ``stream`` mixes them as an autofocus run does at 25 fps: the position changes on a
 fraction ``moving_fraction`` of frames.
 """
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from camera_node.clock import VirtualClock
+from camera_node.sim import native
 from camera_node.sim.camera import SimCamera
 from camera_node.sim.stream import encode_frame
 
@@ -102,6 +106,14 @@ def bench_render(
             p = float(rng.uniform(0, rmax))
         stream_pos.append(p)
     stream = time_frames(sim, stream_pos)
+    compiled = native.module() is not None
+    numpy_moving = None
+    if compiled:  # the same workload in numpy's loops (the same frames, bit for bit), for comparison
+        native.use(False)
+        try:
+            numpy_moving = time_frames(sim, list(rng.uniform(0, rmax, frames))).summary()
+        finally:
+            native.use(True)
     w, h = sim.spec.optics.liveview
     return {
         "scene": sim.spec.name,
@@ -109,11 +121,13 @@ def bench_render(
         "host": host(),
         "zoom": zoom,
         "layers": len(sim.renderer.model(view).layers),
+        "compiled_loops": compiled,
         "view_setup_ms": round(setup_ms, 1),
         "loadavg_1min": {"before": load_before, "after": _loadavg()},  # other work on a shared machine
         "still": still.summary(),
         "moving": moving.summary(),
         "stream": {"moving_fraction": moving_fraction, **stream.summary()},
+        "moving_numpy_loops": numpy_moving,
     }
 
 

@@ -28,6 +28,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from camera_node.sim import native
 from camera_node.sim.optics import DiskOTF
 
 F32 = NDArray[np.float32]
@@ -76,6 +77,8 @@ class NearFocus:
         self._inv_gap = [np.float32(1.0 / g) for g in gaps]
         self._offset = [np.float32(r / g) for r, g in zip(self.rungs[:-1], gaps, strict=True)]
         self._bounds = self.rungs[1:-1].astype(np.float32)  # where the pair of rungs changes
+        self._inv_gap_arr = np.array(self._inv_gap, np.float32)  # the same, for native.py's loop
+        self._offset_arr = np.array(self._offset, np.float32)
         self.inner_px = max(0.0, self.reach_px * (1.0 - 1.0 / FADE_SHARE_INV) - INNER_MARGIN_PX)
         h, w = out_shape
         f = focus[margin : margin + h, margin : margin + w].ravel()
@@ -112,6 +115,15 @@ class NearFocus:
         if b <= a:
             return 0
         p32 = np.float32(position)
+        compiled = native.module()
+        if compiled is not None and out.flags.c_contiguous:
+            split = a + int(np.searchsorted(self.f_sorted[a:b], p32))
+            fade_scale = np.float32(FADE_SHARE_INV / self.reach_px)
+            compiled.near_apply(
+                out, self.f_sorted, self.order, self.stack, self._inv_gap_arr, self._offset_arr, self._bounds,
+                a, a1, b1, b, split, p32, np.float32(rate), np.float32(self.reach_px), fade_scale,
+            )  # fmt: skip
+            return b - a
         d = np.subtract(self.f_sorted[a:b], p32)
         np.abs(d, out=d)
         d *= np.float32(rate)  # each pixel's own blur, px

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from camera_node.sim import native
 from camera_node.sim.nearfocus import NearFocus
 from camera_node.sim.optics import LUT_STEP, DiskOTF, View, airy_lut, freq_radius
 from camera_node.sim.scene import SceneData
@@ -101,14 +102,26 @@ class _ViewModel:
         v, m = self.view, MARGIN
         mh = m // 2
         hh, hw = v.height // 2, v.width // 2
-        y = self.acc_full.render([layer.y for layer in self.layers], diameters)[:, m : m + v.width]
+        y_rows = self.acc_full.render([layer.y for layer in self.layers], diameters)
+        y = y_rows[:, m : m + v.width]
         if self.acc_half is None:
             return Planes(y, self._zero_chroma, self._zero_chroma)
         halves = [layer.half for layer in self.layers if layer.half is not None]
-        half = self.acc_half.render(halves, [d / 2 for d in diameters])[..., mh : mh + hw]
+        half_rows = self.acc_half.render(halves, [d / 2 for d in diameters])
+        half = half_rows[..., mh : mh + hw]
         cb, cr = (self._zero_chroma, self._zero_chroma) if self.grey else (half[0], half[1])
         if self.single:
             return Planes(y, cb, cr)
+        compiled = native.module()
+        if compiled is not None:
+            out = np.empty((v.height, v.width), np.float32)
+            if not self.grey:
+                cb, cr = np.empty((hh, hw), np.float32), np.empty((hh, hw), np.float32)
+            grey = self.grey
+            compiled.normalise(
+                y_rows, m, half_rows, mh, out, None if grey else cb, None if grey else cr, grey
+            )
+            return Planes(out, cb, cr)
         inv_w = np.clip(half[-1], 1e-3, np.inf)  # max(w, 1e-3), faster than np.maximum
         np.divide(np.float32(1.0), inv_w, out=inv_w)
         if not self.grey:
@@ -154,8 +167,28 @@ class _Accumulator:
         # The sharpest layer first: its block, the largest, is written rather than added to
         # (no read of the sum, no temporary), and the rest add onto smaller blocks.
         order = sorted(range(len(diameters)), key=diameters.__getitem__)
-        for i, k in enumerate(order):
-            _mac(self.spec, spectra[k], grid, diameters[k], first=i == 0, width=width)
+        compiled = native.module()
+        if compiled is not None:
+            d = [diameters[k] for k in order]
+            compiled.layer_sum(
+                self.spec,
+                [spectra[k] for k in order],
+                d,
+                [(0, 0) if di < DiskOTF.QUANTUM else grid.extent(di) for di in d],
+                grid.bins16,
+                grid.centres,
+                grid.lut,
+                (self.spec.size // (grid.spec_shape[0] * wr), *grid.spec_shape),
+                width,
+                grid.neg_rows,
+                math.pi,
+                grid.X_CUT,
+                1.0 / LUT_STEP,
+                DiskOTF.QUANTUM,
+            )
+        else:
+            for i, k in enumerate(order):
+                _mac(self.spec, spectra[k], grid, diameters[k], first=i == 0, width=width)
         if self._cols_used > width:
             self._cols[..., width : self._cols_used] = 0
         self._cols_used = width
@@ -188,6 +221,8 @@ class _Grid:
         self.spec_shape = rho.shape
         rmax = float(rho.max()) or 1.0
         self.bins = np.minimum((rho / rmax * (self.BINS - 1) + 0.5).astype(np.intp), self.BINS - 1)
+        # The rows of non-negative fy as 16-bit bins, for the compiled layer sum (native.py).
+        self.bins16 = np.ascontiguousarray(self.bins[: shape[0] // 2 + 1], np.uint16)
         self.centres = (np.arange(self.BINS) * (rmax / (self.BINS - 1))).astype(np.float32)
         self.lut = airy_lut()
         self.pos_rows = shape[0] // 2 + 1  # rows 0 .. h//2: |fy| = 0 .. 1/2

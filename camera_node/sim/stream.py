@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import simplejpeg
 from numpy.typing import NDArray
 from PIL import Image
 
+from camera_node.sim import native
 from camera_node.sim.render import Planes
 from camera_node.sim.scene import StreamParams
 
@@ -54,9 +56,14 @@ class NoisePool:
         ]
         self.shape = shape
 
-    def take(self) -> F32:
+    def window(self) -> tuple[F32, int, int]:
+        """A field and the offset (row, column) of the next frame's window in it."""
         f = self._fields[int(self._rng.integers(len(self._fields)))]
         oy, ox = (int(v) for v in self._rng.integers(0, _POOL_PAD, size=2))
+        return f, oy, ox
+
+    def take(self) -> F32:
+        f, oy, ox = self.window()
         h, w = self.shape
         return f[oy : oy + h, ox : ox + w]
 
@@ -90,6 +97,9 @@ class Encoder:
         """Flicker and noise, rounded to 8 bits; chroma stays at half resolution."""
         gain = np.float32(1.0 + self.p.flicker * float(self._rng.standard_normal()))
         h, w = planes.y.shape
+        compiled = native.module()
+        if compiled is not None and all(p.flags.c_contiguous for p in (planes.y, planes.cb, planes.cr)):
+            return self._expose_compiled(compiled, planes, gain, noise)
         cb = planes.cb * gain
         cr = planes.cr * gain
         if noise and (self.p.read_noise > 0 or self.p.shot_noise > 0):
@@ -100,6 +110,28 @@ class Encoder:
         else:
             y8 = self._luma(planes, gain, None)
         return YccFrame(y8, _chroma_8bit(cb, (h, w)), _chroma_8bit(cr, (h, w)))
+
+    def _expose_compiled(
+        self, compiled: ModuleType, planes: Planes, gain: np.float32, noise: bool
+    ) -> YccFrame:
+        """:meth:`expose` in the compiled loops (native.py): the same draws, the same bytes."""
+        h, w = planes.y.shape
+        noisy = noise and (self.p.read_noise > 0 or self.p.shot_noise > 0)
+        y8 = np.empty((h, w), np.uint8)
+        shot, read2 = np.float32(self.p.shot_noise), np.float32(self.p.read_noise**2)
+        field = self._pool((h, w)).window() if noisy else (None, 0, 0)
+        sigma = self._scratch("sigma", (h, w))
+        compiled.luma_8bit(planes.y, y8, sigma, self._sigma_for is not planes, *field, gain, shot, read2)
+        if noisy:
+            self._sigma_for = planes
+        ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
+        chroma = []
+        for c in (planes.cb, planes.cr):
+            out = np.empty(((h + 1) // 2, (w + 1) // 2), np.uint8)
+            field = self._pool(c.shape).window() if noisy else (None, 0, 0)
+            compiled.chroma_8bit(c, out, *field, gain, ch_sigma)
+            chroma.append(_repeat_edges(out, c.shape))
+        return YccFrame(y8, chroma[0], chroma[1])
 
     def _luma(self, planes: Planes, gain: np.float32, unit: F32 | None) -> U8:
         """round(clip(y * gain + sigma(y) * unit)), in bands of _BAND_ROWS rows.
@@ -144,6 +176,12 @@ def _chroma_8bit(c: F32, shape: tuple[int, int]) -> U8:
     np.clip(c, 0, 255, out=c)
     out = np.empty(((h + 1) // 2, (w + 1) // 2), np.uint8)
     np.copyto(out[:hh, :hw], c, casting="unsafe")
+    return _repeat_edges(out, (hh, hw))
+
+
+def _repeat_edges(out: U8, filled: tuple[int, int]) -> U8:
+    """``out`` with the rows and columns past ``filled`` (rows, columns) copied from the last ones filled."""
+    hh, hw = filled
     if out.shape[1] > hw:
         out[:hh, hw:] = out[:hh, hw - 1 : hw]
     if out.shape[0] > hh:

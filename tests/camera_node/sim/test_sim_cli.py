@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import camera_node.cli as node_cli
+from camera_node.sim import native
 from tetherfocus.errors import UsageError
 
 
@@ -77,6 +78,13 @@ def test_bench_render_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     for key in ("render", "encode", "total", "total_cpu"):
         assert result["moving"][key]["median_ms"] > 0
     assert result["host"]["reference_ms"] > 0 and result["host"]["machine"]
+    # With the compiled loops built, numpy's are timed on the same workload in the same run.
+    assert result["compiled_loops"] is native.available()
+    if native.available():
+        assert result["moving_numpy_loops"]["frames"] == 3
+        assert result["moving_numpy_loops"]["total_cpu"]["median_ms"] > 0
+    else:
+        assert result["moving_numpy_loops"] is None
     assert json.loads(capsys.readouterr().out) == result
 
 

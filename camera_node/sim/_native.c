@@ -98,10 +98,11 @@ static void layer_sum(float *acc, layer_t *const *layers, int nl, const uint16_t
                 int r2 = (j >= 1 && j <= neg_rows) ? rows - j : -1; /* the row of -fy that mirrors row j */
                 int n1 = j < L->ky ? L->kx : 0;
                 int n2 = (r2 >= 0 && r2 >= rows - L->neg) ? L->kx : 0;
-                if (n1 > width) n1 = width;
-                if (n2 > width) n2 = width;
+                n1 = n1 < 0 ? 0 : (n1 > width ? width : n1);
+                n2 = n2 < 0 ? 0 : (n2 > width ? width : n2);
                 int n = n1 > n2 ? n1 : n2;
-                if (!L->unit && n > 0) gather_pairs(hh_rows + (size_t)(j - j0) * row_floats, L->table, bins + (size_t)j * cols, n);
+                if (!L->unit && n > 0)
+                    gather_pairs(hh_rows + (size_t)(j - j0) * row_floats, L->table, bins + (size_t)j * cols, n);
             }
             for (int p = 0; p < planes; p++) {
                 for (int side = 0; side < 2; side++) {
@@ -110,7 +111,7 @@ static void layer_sum(float *acc, layer_t *const *layers, int nl, const uint16_t
                         int r = side ? r2 : j;
                         if (r < 0) continue;
                         int m = side ? ((r2 >= rows - L->neg) ? L->kx : 0) : (j < L->ky ? L->kx : 0);
-                        if (m > width) m = width;
+                        m = m < 0 ? 0 : (m > width ? width : m);
                         float *a = acc + p * plane_floats + (size_t)r * row_floats;
                         const float *s = L->spec + p * plane_floats + (size_t)r * row_floats;
                         if (k == 0) {
@@ -154,7 +155,8 @@ static PyObject *py_layer_sum(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t nl = PySequence_Size(spectra);
     if (nl < 1 || nl > MAX_LAYERS || PySequence_Size(diameters) != nl || PySequence_Size(extents) != nl ||
-        width > cols || planes < 1 || rows < 2) {
+        width < 0 || width > cols || planes < 1 || rows < 2 || cols < 1 || neg_rows < 0 ||
+        neg_rows > (rows - 1) / 2) {
         PyErr_SetString(PyExc_ValueError, "layer_sum: inconsistent layer lists or grid");
         return NULL;
     }
@@ -178,7 +180,8 @@ static PyObject *py_layer_sum(PyObject *self, PyObject *args)
     }
     const uint16_t *bin_values = bins.buf;
     uint16_t top = 0;
-    for (Py_ssize_t i = 0; i < (Py_ssize_t)(rows / 2 + 1) * cols; i++) top = bin_values[i] > top ? bin_values[i] : top;
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)(rows / 2 + 1) * cols; i++)
+        top = bin_values[i] > top ? bin_values[i] : top;
     if (top >= nbins) {
         PyErr_SetString(PyExc_ValueError, "layer_sum: a radial bin beyond the table");
         goto done;
@@ -510,12 +513,14 @@ static PyObject *py_near_apply(PyObject *self, PyObject *args)
     int got = 0;
     PyObject *result = NULL;
     for (; got < 7; got++)
-        if (PyObject_GetBuffer(objs[got], views[got], PyBUF_C_CONTIGUOUS | PyBUF_ND | (got == 0 ? PyBUF_WRITABLE : 0)) < 0)
+        if (PyObject_GetBuffer(objs[got], views[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_ND | (got == 0 ? PyBUF_WRITABLE : 0)) < 0)
             goto done;
     Py_ssize_t n = f.len / 4, npix = out.len / 4, nb = bounds.len / 4;
     if (stack.ndim != 2 || stack.shape[1] != n || order.len / 8 != n || order.itemsize != 8 || f.itemsize != 4 ||
         out.itemsize != 4 || stack.itemsize != 4 || gap.len / 4 != nb + 1 || off.len / 4 != nb + 1 ||
-        stack.shape[0] != nb + 2 || !(0 <= a && a <= a1 && a1 <= b1 && b1 <= b && b <= n && a <= split && split <= b)) {
+        stack.shape[0] != nb + 2 ||
+        !(0 <= a && a <= a1 && a1 <= b1 && b1 <= b && b <= n && a <= split && split <= b)) {
         PyErr_SetString(PyExc_ValueError, "near_apply: inconsistent arrays or ranges");
         goto done;
     }
@@ -582,6 +587,12 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_native",
+    .m_doc = "Native loops for the simulated camera's live-view frames (camera_node.sim.native).",
+    .m_size = -1,
+    .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -29,7 +29,9 @@
  * Layers come sharpest first (render.py's order). For each layer the disk's transfer function
  * is a table over the grid's radial bins, built as _Grid.otf builds it; a row of H is gathered
  * once for the rows of +fy and -fy that share it, and used for every plane. The first layer
- * writes acc (zero outside its block, up to column `width`), the others add onto their blocks.
+ * writes acc (zero outside its block, up to column `width`), the others add onto their blocks,
+ * each element in the order of the layers. A layer under the quantum is multiplied by 1, which
+ * gives numpy's plain sum exactly.
  */
 
 typedef struct {
@@ -66,15 +68,26 @@ CLONES static void row_add_product(float *restrict a, const float *restrict s, c
     for (int c = 0; c < n2; c++) a[c] += s[c] * hh[c];
 }
 
-CLONES static void row_add(float *restrict a, const float *restrict s, int n2)
+/* a += s1 * h1, then a += s2 * h2, element by element (numpy's order, one pass over a). */
+CLONES static void row_add_products2(float *restrict a, const float *restrict s1, const float *restrict h1,
+                                     const float *restrict s2, const float *restrict h2, int n2)
 {
-    for (int c = 0; c < n2; c++) a[c] += s[c];
+    for (int c = 0; c < n2; c++) {
+        float v = a[c] + s1[c] * h1[c];
+        a[c] = v + s2[c] * h2[c];
+    }
 }
 
-static void gather_pairs(float *restrict hh, const float *restrict table, const uint16_t *restrict bins, int n)
+/* The transfer function's row, each value twice (re, im); 1 for a layer under the quantum
+ * (s * 1 is s exactly, so that is numpy's plain sum). */
+static void gather_pairs(float *restrict hh, const layer_t *L, const uint16_t *restrict bins, int n)
 {
+    if (L->unit) {
+        for (int c = 0; c < 2 * n; c++) hh[c] = 1.0f;
+        return;
+    }
     for (int c = 0; c < n; c++) {
-        float h = table[bins[c]];
+        float h = L->table[bins[c]];
         hh[2 * c] = h;
         hh[2 * c + 1] = h;
     }
@@ -82,52 +95,78 @@ static void gather_pairs(float *restrict hh, const float *restrict table, const 
 
 #define BLOCK_ROWS 32
 
+/* Columns of layer L in row j of +fy, or in its mirrored row of -fy, clamped to 0 .. width. */
+static int row_extent(const layer_t *L, int j, int mirrored, int rows, int width)
+{
+    int in = mirrored ? (rows - j >= rows - L->neg) : (j < L->ky);
+    int m = in ? L->kx : 0;
+    return m < 0 ? 0 : (m > width ? width : m);
+}
+
+#define GROUP 2 /* layers added per pass */
+
 static void layer_sum(float *acc, layer_t *const *layers, int nl, const uint16_t *bins, int planes, int rows,
                       int cols, int width, int neg_rows, float *hh_rows)
 {
-    /* Rows go in blocks of BLOCK_ROWS rows of +fy with their mirrors, every layer over one
-     * block before the next: the block of the sum stays in cache, and each layer's spectrum
-     * is read in runs of BLOCK_ROWS rows. */
+    /* Rows go in blocks of BLOCK_ROWS rows of +fy with their mirrors. Over a block, the first
+     * layer writes the sum, then the others add on two at a time (one pass over the block of
+     * the sum per pair), so the block stays in cache and each spectrum is read once. (Pairs
+     * measured 0.2 ms faster a `moto` frame than one layer a pass; fours no faster.) */
     size_t row_floats = (size_t)cols * 2, plane_floats = (size_t)rows * row_floats;
+    size_t hh_floats = row_floats * BLOCK_ROWS;
     int pos_rows = rows / 2 + 1;
     for (int j0 = 0; j0 < pos_rows; j0 += BLOCK_ROWS) {
         int j1 = j0 + BLOCK_ROWS < pos_rows ? j0 + BLOCK_ROWS : pos_rows;
-        for (int k = 0; k < nl; k++) {
-            const layer_t *L = layers[k];
-            for (int j = j0; j < j1; j++) {
-                int r2 = (j >= 1 && j <= neg_rows) ? rows - j : -1; /* the row of -fy that mirrors row j */
-                int n1 = j < L->ky ? L->kx : 0;
-                int n2 = (r2 >= 0 && r2 >= rows - L->neg) ? L->kx : 0;
-                n1 = n1 < 0 ? 0 : (n1 > width ? width : n1);
-                n2 = n2 < 0 ? 0 : (n2 > width ? width : n2);
-                int n = n1 > n2 ? n1 : n2;
-                if (!L->unit && n > 0)
-                    gather_pairs(hh_rows + (size_t)(j - j0) * row_floats, L->table, bins + (size_t)j * cols, n);
+        for (int k = 0; k < nl;) {
+            int g = k == 0 ? 1 : (nl - k < GROUP ? nl - k : GROUP);
+            for (int q = 0; q < g; q++) {
+                const layer_t *L = layers[k + q];
+                for (int j = j0; j < j1; j++) {
+                    int mirrored = j >= 1 && j <= neg_rows;
+                    int n1 = row_extent(L, j, 0, rows, width);
+                    int n2 = mirrored ? row_extent(L, j, 1, rows, width) : 0;
+                    int n = n1 > n2 ? n1 : n2;
+                    if (n > 0)
+                        gather_pairs(hh_rows + q * hh_floats + (size_t)(j - j0) * row_floats, L,
+                                     bins + (size_t)j * cols, n);
+                }
             }
             for (int p = 0; p < planes; p++) {
                 for (int side = 0; side < 2; side++) {
                     for (int j = j0; j < j1; j++) {
-                        int r2 = (j >= 1 && j <= neg_rows) ? rows - j : -1;
-                        int r = side ? r2 : j;
-                        if (r < 0) continue;
-                        int m = side ? ((r2 >= rows - L->neg) ? L->kx : 0) : (j < L->ky ? L->kx : 0);
-                        m = m < 0 ? 0 : (m > width ? width : m);
-                        float *a = acc + p * plane_floats + (size_t)r * row_floats;
-                        const float *s = L->spec + p * plane_floats + (size_t)r * row_floats;
+                        int mirrored = j >= 1 && j <= neg_rows;
+                        if (side && !mirrored) continue;
+                        int r = side ? rows - j : j;
+                        size_t off = p * plane_floats + (size_t)r * row_floats, hoff = (size_t)(j - j0) * row_floats;
+                        float *a = acc + off;
                         if (k == 0) {
-                            if (L->unit)
-                                memcpy(a, s, sizeof(float) * 2 * (size_t)m);
-                            else
-                                row_product(a, s, hh_rows + (size_t)(j - j0) * row_floats, 2 * m);
+                            int m = row_extent(layers[0], j, side, rows, width);
+                            row_product(a, layers[0]->spec + off, hh_rows + hoff, 2 * m);
                             memset(a + 2 * m, 0, sizeof(float) * 2 * (size_t)(width - m));
-                        } else if (L->unit) {
-                            row_add(a, s, 2 * m);
-                        } else {
-                            row_add_product(a, s, hh_rows + (size_t)(j - j0) * row_floats, 2 * m);
+                            continue;
                         }
+                        const float *sp[GROUP], *hp[GROUP];
+                        int ext[GROUP], m = width;
+                        for (int q = 0; q < g; q++) {
+                            sp[q] = layers[k + q]->spec + off;
+                            hp[q] = hh_rows + q * hh_floats + hoff;
+                            ext[q] = row_extent(layers[k + q], j, side, rows, width);
+                            m = ext[q] < m ? ext[q] : m;
+                        }
+                        int done = 0;
+                        if (g == 2) {
+                            row_add_products2(a, sp[0], hp[0], sp[1], hp[1], 2 * m);
+                            done = m;
+                        }
+                        /* What the pair did not cover, layer by layer in order. */
+                        for (int q = 0; q < g; q++)
+                            if (ext[q] > done)
+                                row_add_product(a + 2 * done, sp[q] + 2 * done, hp[q] + 2 * done,
+                                                2 * (ext[q] - done));
                     }
                 }
             }
+            k += g;
         }
     }
 }
@@ -216,7 +255,7 @@ static PyObject *py_layer_sum(PyObject *self, PyObject *args)
             build_table(L->table, nbins, (float)(scale_per_px * d), centres.buf, lut.buf, nlut, (float)x_cut,
                         (float)inv_step);
     }
-    float *hh_rows = PyMem_RawMalloc(sizeof(float) * 2 * (size_t)cols * BLOCK_ROWS);
+    float *hh_rows = PyMem_RawMalloc(sizeof(float) * 2 * (size_t)cols * BLOCK_ROWS * GROUP);
     if (hh_rows == NULL) {
         PyErr_NoMemory();
         goto done;

@@ -74,11 +74,9 @@ class NearFocus:
         # Between rungs r and r + 1 a pixel of blur d takes lo + (hi - lo) * frac with
         # frac = d * inv_gap[r] - offset[r] (float32 scalars, the same for every pixel).
         gaps = np.diff(self.rungs)
-        self._inv_gap = [np.float32(1.0 / g) for g in gaps]
-        self._offset = [np.float32(r / g) for r, g in zip(self.rungs[:-1], gaps, strict=True)]
+        self._inv_gap = (1.0 / gaps).astype(np.float32)
+        self._offset = (self.rungs[:-1] / gaps).astype(np.float32)
         self._bounds = self.rungs[1:-1].astype(np.float32)  # where the pair of rungs changes
-        self._inv_gap_arr = np.array(self._inv_gap, np.float32)  # the same, for native.py's loop
-        self._offset_arr = np.array(self._offset, np.float32)
         self.inner_px = max(0.0, self.reach_px * (1.0 - 1.0 / FADE_SHARE_INV) - INNER_MARGIN_PX)
         h, w = out_shape
         f = focus[margin : margin + h, margin : margin + w].ravel()
@@ -120,7 +118,7 @@ class NearFocus:
             split = a + int(np.searchsorted(self.f_sorted[a:b], p32))
             fade_scale = np.float32(FADE_SHARE_INV / self.reach_px)
             compiled.near_apply(
-                out, self.f_sorted, self.order, self.stack, self._inv_gap_arr, self._offset_arr, self._bounds,
+                out, self.f_sorted, self.order, self.stack, self._inv_gap, self._offset, self._bounds,
                 a, a1, b1, b, split, p32, np.float32(rate), np.float32(self.reach_px), fade_scale,
             )  # fmt: skip
             return b - a

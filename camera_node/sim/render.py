@@ -115,12 +115,11 @@ class _ViewModel:
         compiled = native.module()
         if compiled is not None:
             out = np.empty((v.height, v.width), np.float32)
-            if not self.grey:
-                cb, cr = np.empty((hh, hw), np.float32), np.empty((hh, hw), np.float32)
-            grey = self.grey
-            compiled.normalise(
-                y_rows, m, half_rows, mh, out, None if grey else cb, None if grey else cr, grey
-            )
+            if self.grey:
+                compiled.normalise(y_rows, m, half_rows, mh, out, None, None, True)
+                return Planes(out, cb, cr)
+            cb, cr = np.empty((hh, hw), np.float32), np.empty((hh, hw), np.float32)
+            compiled.normalise(y_rows, m, half_rows, mh, out, cb, cr, False)
             return Planes(out, cb, cr)
         inv_w = np.clip(half[-1], 1e-3, np.inf)  # max(w, 1e-3), faster than np.maximum
         np.divide(np.float32(1.0), inv_w, out=inv_w)
@@ -163,18 +162,19 @@ class _Accumulator:
     def render(self, spectra: list[C64], diameters: list[float]) -> F32:
         """Rows ``rows`` (all columns) of the inverse FFT of the blurred sum."""
         grid, wr = self.grid, self.grid.spec_shape[1]
-        width = max(wr if d < DiskOTF.QUANTUM else grid.extent(d)[1] for d in diameters)
+        # Each layer's block (rows of +fy, columns); a layer under the quantum keeps every column.
+        extents = [(grid.pos_rows, wr) if d < DiskOTF.QUANTUM else grid.extent(d) for d in diameters]
+        width = max(kx for _, kx in extents)
         # The sharpest layer first: its block, the largest, is written rather than added to
         # (no read of the sum, no temporary), and the rest add onto smaller blocks.
         order = sorted(range(len(diameters)), key=diameters.__getitem__)
         compiled = native.module()
         if compiled is not None:
-            d = [diameters[k] for k in order]
             compiled.layer_sum(
                 self.spec,
                 [spectra[k] for k in order],
-                d,
-                [(0, 0) if di < DiskOTF.QUANTUM else grid.extent(di) for di in d],
+                [diameters[k] for k in order],
+                [extents[k] for k in order],
                 grid.bins16,
                 grid.centres,
                 grid.lut,

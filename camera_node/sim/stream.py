@@ -97,14 +97,15 @@ class Encoder:
         """Flicker and noise, rounded to 8 bits; chroma stays at half resolution."""
         gain = np.float32(1.0 + self.p.flicker * float(self._rng.standard_normal()))
         h, w = planes.y.shape
+        noisy = noise and (self.p.read_noise > 0 or self.p.shot_noise > 0)
+        ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
         compiled = native.module()
         if compiled is not None and all(p.flags.c_contiguous for p in (planes.y, planes.cb, planes.cr)):
-            return self._expose_compiled(compiled, planes, gain, noise)
+            return self._expose_compiled(compiled, planes, gain, noisy, ch_sigma)
         cb = planes.cb * gain
         cr = planes.cr * gain
-        if noise and (self.p.read_noise > 0 or self.p.shot_noise > 0):
+        if noisy:
             y8 = self._luma(planes, gain, self._pool((h, w)).take())
-            ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
             cb += self._pool(cb.shape).take() * ch_sigma
             cr += self._pool(cr.shape).take() * ch_sigma
         else:
@@ -112,11 +113,10 @@ class Encoder:
         return YccFrame(y8, _chroma_8bit(cb, (h, w)), _chroma_8bit(cr, (h, w)))
 
     def _expose_compiled(
-        self, compiled: ModuleType, planes: Planes, gain: np.float32, noise: bool
+        self, compiled: ModuleType, planes: Planes, gain: np.float32, noisy: bool, ch_sigma: np.float32
     ) -> YccFrame:
         """:meth:`expose` in the compiled loops (native.py): the same draws, the same bytes."""
         h, w = planes.y.shape
-        noisy = noise and (self.p.read_noise > 0 or self.p.shot_noise > 0)
         y8 = np.empty((h, w), np.uint8)
         shot, read2 = np.float32(self.p.shot_noise), np.float32(self.p.read_noise**2)
         field = self._pool((h, w)).window() if noisy else (None, 0, 0)
@@ -124,7 +124,6 @@ class Encoder:
         compiled.luma_8bit(planes.y, y8, sigma, self._sigma_for is not planes, *field, gain, shot, read2)
         if noisy:
             self._sigma_for = planes
-        ch_sigma = np.float32(np.sqrt(self.p.read_noise**2 + self.p.shot_noise * 64.0) * 0.5)
         chroma = []
         for c in (planes.cb, planes.cr):
             out = np.empty(((h + 1) // 2, (w + 1) // 2), np.uint8)

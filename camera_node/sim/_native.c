@@ -247,8 +247,8 @@ static PyObject *py_layer_sum(PyObject *self, PyObject *args)
         layer_t *L = layers[k];
         L->spec = specs[nspec - 1].buf;
         L->unit = d < quantum;
-        L->ky = L->unit ? rows / 2 + 1 : ky;
-        L->kx = L->unit ? cols : kx;
+        L->ky = ky; /* render.py gives a layer under the quantum the whole grid */
+        L->kx = kx;
         int neg = L->ky - 1;
         L->neg = neg < neg_rows ? neg : neg_rows;
         if (!L->unit)

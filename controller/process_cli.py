@@ -156,8 +156,13 @@ def _focus(args: argparse.Namespace) -> int:
 
     check_endpoint(args.node, "--node")
     roi = parse_roi(args.roi)
+    if args.strategy == "refocus":
+        raise UsageError(
+            "--strategy refocus starts from the camera's last run on the same region, which only"
+            " a controller remembers (autofocus with strategy refocus); here use default or sweep"
+        )
     if args.strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        raise UsageError(f"--strategy {args.strategy!r}: choose one of default, sweep")
     check_seconds(args.timeout, "--timeout")
     from controller.rig import check_asymmetry, check_backlash
 

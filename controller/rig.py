@@ -55,7 +55,7 @@ class CameraSpec:
         crosses any slack up to its ``cross_slack``.  A lens whose direction asymmetry is
         known has its far and near drives counted by their own travel."""
         out: dict[str, float] = {}
-        if strategy != "default":
+        if strategy not in ("default", "refocus"):
             return out
         if self.backlash is not None:
             out.update(backlash=self.backlash, cross_slack=0.0)

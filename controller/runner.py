@@ -24,6 +24,7 @@ from typing import Any
 
 from controller.links import CameraLink, Frame
 from controller.observe import observe
+from controller.search import recall_options
 from controller.search._types import Command, Done, Drive, Failed, Observation, Strategy, Zoom
 from tetherfocus.client import RemoteError
 
@@ -73,6 +74,9 @@ class AutofocusRun:
         self._unscored_since: float | None = None  # the first of the wanted frames since unscored
         self._cancel_waiter: asyncio.Future[Any] | None = None
         self.state = "starting"
+        # What a later refocus of this region starts from (controller.search.recall_options):
+        # None until the run ends, {} when it left nothing to recall.
+        self.memory: dict[str, float] | None = None
         self.started = time.monotonic()
         self.result: dict[str, Any] | None = None
         self._cancel = asyncio.Event()
@@ -279,6 +283,10 @@ class AutofocusRun:
                 depth_spread=None if spread is None or spread < 0 else round(spread, 1),
                 slack=None if slack is None else round(slack, 1),
             )
+            recall = end.metrics.get("recall")
+            if self.strategy_name == "refocus":
+                result["refocus"] = {1.0: "landed", -1.0: "fell_back"}.get(recall or 0.0, "no_memory")
+            self.memory = recall_options(end.metrics)
             if "asymmetry" in end.metrics:  # a calibration's result (controller.search.calibrate)
                 se = end.metrics.get("asymmetry_se", math.nan)
                 result.update(

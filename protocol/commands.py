@@ -220,7 +220,14 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         args=(
             Arg("camera", "str", "camera name from the rig", required=True),
             Arg("roi", "roi", "[x, y, w, h] fractions; default the camera's current roi"),
-            Arg("strategy", "str", "'default' or 'sweep'", default="default", choices=("default", "sweep")),
+            Arg(
+                "strategy",
+                "str",
+                "'default', 'refocus' (default, starting from what the camera's last run on the same"
+                " region found) or 'sweep'",
+                default="default",
+                choices=("default", "refocus", "sweep"),
+            ),
         ),
         result=(("run_id", "int"), ("camera", "str"), ("strategy", "str"), ("roi", "[x, y, w, h]")),
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
@@ -353,7 +360,14 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         " that shot's sharpness as its reference for capture checks.",
         args=(
             Arg("cameras", "list", "camera names; default every camera"),
-            Arg("strategy", "str", "'default' or 'sweep'", default="default", choices=("default", "sweep")),
+            Arg(
+                "strategy",
+                "str",
+                "'default', 'refocus' (default, starting from what the camera's last run on the same"
+                " region found) or 'sweep'",
+                default="default",
+                choices=("default", "refocus", "sweep"),
+            ),
             Arg("reference", "bool", "capture a reference shot where focus landed", default=True),
         ),
         result=(

@@ -63,7 +63,12 @@ def register(sub: Any) -> None:
     f = rsub.add_parser("focus-all", help="autofocus every camera on its own region, concurrently")
     common(f)
     f.add_argument("--cameras", help="comma-separated camera names (default: all)")
-    f.add_argument("--strategy", default="default", choices=("default", "sweep"))
+    f.add_argument(
+        "--strategy",
+        default="default",
+        choices=("default", "refocus", "sweep"),
+        help="refocus: start from each camera's last run on its region (needs --controller)",
+    )
     f.add_argument("--no-reference", action="store_true", help="no reference capture after focusing")
     f.set_defaults(func=_focus_all)
 
@@ -199,6 +204,11 @@ def _ms(v: Any) -> str:
 
 
 def _focus_all(args: argparse.Namespace) -> int:
+    if args.strategy == "refocus" and args.controller is None:
+        raise UsageError(
+            "--strategy refocus starts from what a running controller remembers of each camera's"
+            " last run: use --controller ENDPOINT (a controller started here with --rig has none)"
+        )
     r = _run(
         args,
         "rig.focus_all",

@@ -134,6 +134,10 @@ class SimCamera:
     def set_true_position(self, position: float) -> None:
         self.motor.set_position(position)
 
+    def displace(self, delta: float) -> None:
+        """Move the resting motor by ``delta`` steps, its gear as it was (:meth:`Motor.displace`)."""
+        self.motor.displace(self.clock.now(), delta)
+
     # ---- views ------------------------------------------------------------------------------
     @property
     def zoom(self) -> int:

@@ -76,6 +76,15 @@ class Motor:
         self._slack = 0.0
         self._busy_until = float("-inf")
 
+    def displace(self, now: float, delta: float) -> None:
+        """Put the motor ``delta`` steps away from where it rests, keeping the gear's state
+        (the way it last moved, the slack left): as if focus had drifted by ``-delta`` while
+        the motor held (tests and benchmarks only).  Moves still under way finish first."""
+        self._prune(now)
+        if self._moves:
+            raise ValueError("the motor is still moving")
+        self._rest = float(np.clip(self._rest + delta, 0.0, self.p.range))
+
     # -- drives ---------------------------------------------------------------------------
     def drive_level(self, now: float, direction: Direction, level: int) -> DriveResult:
         """One Canon drive of level 1, 2 or 3.  Clips silently at the end stops."""

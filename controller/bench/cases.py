@@ -9,6 +9,11 @@ A case file is TOML with ``[[case]]`` tables::
     repeats = 3                         # optional, default 1; repeat k uses seed + k
     name = "cup from near"              # optional label, default "<scene>@<start>"
     seed = 11                           # optional; default the scene's seed
+    drift = -25                         # optional: see below
+
+With ``drift``, each run first focuses with ``default`` from ``start`` (not counted), then the
+motor is put ``drift`` level-1 steps away (negative: near), its gear as it was, as if focus
+had drifted while it held.  The run counted starts there; ``refocus`` recalls the first run.
 
 Errors: :class:`~tetherfocus.errors.UsageError` with one line naming the file, the case
 and the key (missing file, bad TOML, unknown key, wrong type, region outside the view).
@@ -25,7 +30,7 @@ from typing import Any
 from protocol import ProtocolError, check_roi
 from tetherfocus.errors import UsageError
 
-_KEYS = {"scene", "roi", "start", "repeats", "name", "seed"}
+_KEYS = {"scene", "roi", "start", "repeats", "name", "seed", "drift"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class Case:
     start: float | None
     repeats: int
     seed: int | None
+    drift: float | None = None  # focus first, then move the motor this far (level-1 steps)
 
 
 def _number(v: Any) -> bool:
@@ -102,6 +108,19 @@ def _case(path: Path, i: int, t: Any) -> Case:
     name = t.get("name")
     if name is not None and not isinstance(name, str):
         raise UsageError(f"{where}: 'name' must be a string")
+    drift = t.get("drift")
+    if drift is not None and not _number(drift):
+        raise UsageError(f"{where}: 'drift' must be a number of level-1 steps (negative: near)")
     stem = Path(scene).stem
     label = name or (f"{stem}@{start:g}" if start is not None else stem)
-    return Case(label, scene, (x, y, w, h), None if start is None else float(start), repeats, seed)
+    if drift is not None and not name:
+        label += f" drift {drift:+g}"
+    return Case(
+        label,
+        scene,
+        (x, y, w, h),
+        None if start is None else float(start),
+        repeats,
+        seed,
+        None if drift is None else float(drift),
+    )

@@ -43,6 +43,7 @@ from controller.search import (
     Zoom,
     create_calibration,
     create_strategy,
+    recall_options,
 )
 from controller.search._machine import plan_drives
 from controller.search.calibrate import DISTANCE, TRIALS
@@ -238,15 +239,33 @@ def run_case(
     time_limit_s: float = TIME_LIMIT_S,
     trace: list[str] | None = None,
 ) -> RunResult:
-    """Run ``strategy_name`` once on ``case`` with seed (case or scene seed) + ``repeat``."""
+    """Run ``strategy_name`` once on ``case`` with seed (case or scene seed) + ``repeat``.
+
+    A case with a ``drift`` is focused first (``default``, not counted), then the motor is
+    moved by the drift; the run starts there, and ``refocus`` recalls the first run."""
     run = _Session(case, repeat, measure, trace)
     sim = run.sim
+    options = dict(options or {})
+    if case.drift is not None:
+        first = create_strategy(
+            "default", zoom_levels=run.info.zoom_levels, capabilities=run.info.capabilities, roi=case.roi
+        )
+        focused, _ = run.carry_out(first, time_limit_s)
+        run.settle()
+        run.clock.sleep(max(0.0, run.tracker.settle_at - run.clock.now()))  # the zoom back, too
+        sim.displace(case.drift)
+        run.start = sim.true_position()
+        run.drives = run.motor_moves = run.zooms = run.frames = 0
+        if strategy_name == "refocus":
+            options = {**recall_options(focused.metrics), **options}
+        if trace is not None:
+            trace.append(f"-- focused ({focused}); displaced by {case.drift:+g} to {run.start:.2f}")
     strategy = create_strategy(
         strategy_name,
         zoom_levels=run.info.zoom_levels,
         capabilities=run.info.capabilities,
         roi=case.roi,
-        **(options or {}),
+        **options,
     )
     end, seconds = run.carry_out(strategy, time_limit_s)
     final = run.settle()

@@ -6,9 +6,11 @@ returns commands: :class:`Drive`, :class:`Zoom`, and finally :class:`Done` or
 argument, so the same object runs inside the controller process, the one-shot ``focus``
 command and the in-process benchmark.  See :class:`Strategy` for the calling contract.
 
-Strategies: ``default`` (:mod:`.default`) and ``sweep`` (:mod:`.sweep`, the published
-baseline).  Make one with :func:`create_strategy`.  The lens calibration (:mod:`.calibrate`)
-runs the same way; make it with :func:`create_calibration`.
+Strategies: ``default`` (:mod:`.default`), ``refocus`` (``default`` told what an earlier
+run on the same region found: :func:`recall_options`; without it, ``default`` itself) and
+``sweep`` (:mod:`.sweep`, the published baseline).  Make one with :func:`create_strategy`.
+The lens calibration (:mod:`.calibrate`) runs the same way; make it with
+:func:`create_calibration`.
 
 Errors: :func:`create_strategy` raises ``ValueError`` for an unknown name or option.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.search._machine import MAX_ASYMMETRY
@@ -36,7 +38,7 @@ from controller.search.calibrate import Calibrate
 from controller.search.default import Default
 from controller.search.sweep import Sweep
 
-STRATEGIES: dict[str, type[Default] | type[Sweep]] = {"default": Default, "sweep": Sweep}
+STRATEGIES: dict[str, type[Default] | type[Sweep]] = {"default": Default, "refocus": Default, "sweep": Sweep}
 NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "Zoom",
     "create_calibration",
     "create_strategy",
+    "recall_options",
 ]
 
 
@@ -84,6 +87,18 @@ def create_strategy(
         size = None if roi is None else (float(roi[2]), float(roi[3]))
         return Default(zoom_levels=levels, roi_center=center, roi_size=size, **options)
     return Sweep(**options)
+
+
+def recall_options(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The options a ``refocus`` of the same region takes from an earlier run's
+    ``Done.metrics``: the peak its magnified fit had (``memory_peak``), and the top of its
+    1x curve (``memory_coarse``) when it has one.  {} when that run
+    left none (no magnified fit: no zoom, the dim look, a region wider than the view)."""
+    peak = metrics.get("memory_peak")
+    if peak is None or peak <= 0:
+        return {}
+    top = metrics.get("memory_coarse")
+    return {"recall_peak": float(peak), **({"recall_coarse": float(top)} if top else {})}
 
 
 def create_calibration(

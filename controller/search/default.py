@@ -111,6 +111,19 @@ where those tiles peak along the scan (:mod:`.depth`) says whether the region's 
 into focus together.  It changes nothing in the search; ``Done.metrics`` carries
 ``fine_spread``, ``fine_beyond``, ``fine_tiles`` and ``spans_depth``.
 
+A refocus (``recall_peak`` > 0, for a camera focused on this region before): the search
+skips the coarse bracket, magnifies at once and scans far from ``recall_window`` below
+where the motor is, so that focus, moved a little either way, most likely lies ahead.
+Its fit keeps the best sample and ``recall_keep`` before it: a refocus's peak may lie
+anywhere in the window, with many samples up one flank, and far down a flank the curve's
+shape is the models' weakest part.  The fit it lands by must peak within a factor
+``recall_band`` of ``recall_peak``, the peak the earlier run's fit had (``memory_peak`` in
+that run's metrics).  Far from focus a magnified scan can fit a bump of texture or noise,
+and with no 1x samples nothing else would deny it; a bump's measure is far below the
+in-focus one.  Any fine failure, or a peak outside the band, falls back to the whole
+search from where the motor is (``recall`` in the metrics: 1 landed by the refocus, -1
+fell back, 0 none asked).
+
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
 a fall, a peak) is relative to that noise.  The frames of a sample are scored in tiles
@@ -149,6 +162,8 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.COARSE, "end_stop"): S.COARSE,
     (S.COARSE, "bracketed"): S.FINE,
     (S.COARSE, "predicted"): S.FINE,
+    (S.COARSE, "recall"): S.FINE,
+    (S.FINE, "unrecall"): S.COARSE,
     (S.COARSE, "flat"): S.FAILED,
     (S.FINE, "depth"): S.DEPTH,
     (S.DEPTH, "again"): S.FINE,
@@ -250,6 +265,12 @@ class Default(SearchMachine):
         spans_beyond: float = 0.15,
         spans_noise: float = 0.005,
         noise_tiles: int = 4,
+        recall_peak: float = 0.0,
+        recall_band: float = 1.25,
+        recall_window: float = 38.4,
+        recall_keep: int = 2,
+        recall_coarse: float = 0.0,
+        recall_coarse_ratio: float = 0.75,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -376,6 +397,20 @@ class Default(SearchMachine):
         if noise_tiles < 0:
             raise ValueError("noise_tiles must be >= 0")
         self.noise_tiles = noise_tiles
+        if recall_peak < 0 or recall_band < 1 or recall_window <= 0 or recall_keep < 1:
+            raise ValueError(
+                "recall_peak must be >= 0, recall_band >= 1, recall_window > 0 and recall_keep >= 1"
+            )
+        self.recall_band = recall_band
+        self.recall_window = recall_window
+        self.recall_keep = recall_keep
+        self.recall_coarse = recall_coarse
+        self.recall_coarse_ratio = recall_coarse_ratio
+        # A refocus magnifies at once: only where the fine stage is the magnified one.
+        self._recall = recall_peak if recall_peak and fine_zoom > 1 and not self.depth_mode else 0.0
+        self._recalled = 0.0  # 1: landed by the recall; -1: fell back to the whole search
+        if self._recall:
+            self.frames_per_sample = 1  # the first frame only tells the view: no 1x sample
         self._fine_tiles: list[tuple[float, tuple[float, ...]]] = []
         self.fine_depth: depth.DepthEstimate | None = None
         self._depth_n = 0
@@ -439,6 +474,11 @@ class Default(SearchMachine):
 
     # -- 1: coarse bracket (decisions from :mod:`.coarse`) ------------------------------------
     def _on_coarse(self, measure: float, now: float) -> list[Command]:
+        if self._recall and not self._recalled:
+            if self._far_from_recalled(measure):
+                self._recalled = -1.0  # the whole search, from a sample of its own frames
+                return []
+            return self._recall_scan(now)  # the first frame gave the view: magnify here
         if self.depth_mode and self.sample_tiles:
             self._coarse_tiles.append((self.pos, self.sample_tiles))
         d = self.climb.add(self.pos, measure, self.noise)
@@ -608,7 +648,10 @@ class Default(SearchMachine):
         leading edge, the coarse bracket was a false top (a sidelobe of a far-defocused
         pattern, say): climb on at 1x that way, once (:meth:`_resume_coarse`).  When the 1x
         curve was noisy or shallow (:meth:`_dim_possible`), the coarse bracket may have
-        taken noise for slope: look again magnified, once."""
+        taken noise for slope: look again magnified, once.  A refocus falls back to the
+        whole search instead (:meth:`_unrecall`)."""
+        if self._recalling:
+            return self._unrecall()
         if outcome == "no_peak" and self._rising_on():
             return self._resume_coarse()
         if self._dim_possible():
@@ -666,10 +709,26 @@ class Default(SearchMachine):
         """Back to 1x and the coarse climb, from here, the way the fine scan rose."""
         self._resumed = True
         self._to("resume")
+        return self._climb_again(self.scan_dir)
+
+    @property
+    def _recalling(self) -> bool:
+        """A refocus whose magnified scan has not yet landed or fallen back."""
+        return self._recalled > 0 and self.fit is None
+
+    def _unrecall(self) -> list[Command]:
+        """The refocus found no peak it can trust: the whole search, from here, at 1x (the
+        climb probes both ways as from any start)."""
+        self._recalled = -1.0
+        self._to("unrecall")
+        return self._climb_again(None)
+
+    def _climb_again(self, prefer: Direction | None) -> list[Command]:
+        """A fresh coarse climb from where the motor is (preferring ``prefer``), at 1x."""
         self._shifts = 0
         self._scale = self.coarse_scale
         self._tiles = self._coarse_n
-        self.climb = self._new_climb(prefer=self.scan_dir)
+        self.climb = self._new_climb() if prefer is None else self._new_climb(prefer=prefer)
         zoom = self.start_zoom if self.start_zoom is not None else 1
         return self._go([Zoom(zoom)] if self.zoom != zoom else [])
 
@@ -690,6 +749,28 @@ class Default(SearchMachine):
         if d == self.last_dir and 0.0 <= sgn * (center - self.pos) <= self.fine_window:
             start = self.pos  # inside the window, moving the right way: sample right here
         return self._start_scan(start, first=True)
+
+    def _far_from_recalled(self, measure: float) -> bool:
+        """The first frame, at 1x, says that focus has moved too far for a refocus: its
+        coarse measure is below ``recall_coarse_ratio`` of the remembered 1x top
+        (``recall_coarse``).  The 1x curve is hundreds of steps wide: within the refocus's
+        window it stays near its top, and well outside it has mostly fallen."""
+        low = measure < self.recall_coarse_ratio * self.recall_coarse
+        return bool(self.recall_coarse) and self.zoom == 1 and low
+
+    def _recall_scan(self, now: float) -> list[Command]:
+        """A refocus: magnify at once and scan far from ``recall_window`` below where the
+        motor is, so that focus, moved either way, most likely lies ahead.  Far, because the
+        landing after a far scan crosses the slack in two reversals that cancel, and drives
+        far in the units the scan measured; after a near scan the last drives are far
+        steps measured in near ones (the lens's asymmetry: +0.5 steps on average here)."""
+        self._recalled = 1.0
+        self._to("recall")
+        self._t_coarse = now - self.t_start
+        self.coarse_center = self.pos
+        self._tiles = self.fine_tiles
+        self.scan_dir = "far"
+        return self._start_scan(self.pos - self.recall_window, first=True, window=self.recall_window)
 
     # -- 2b: a region wider than the magnified view: the median depth of its detail ---------
     def _coarse_estimate(self) -> depth.DepthEstimate | None:
@@ -817,7 +898,13 @@ class Default(SearchMachine):
         return 1.0 if self.scan_dir == "far" else -1.0
 
     def _start_scan(
-        self, start: float, *, first: bool = False, zoom: int | None = None, scale: int | None = None
+        self,
+        start: float,
+        *,
+        first: bool = False,
+        zoom: int | None = None,
+        scale: int | None = None,
+        window: float | None = None,
     ) -> list[Command]:
         """To ``start``, so that the scan's first sample comes after a move its way;
         ``first``: magnify to ``zoom`` (default ``fine_zoom``) first.  Frames are decoded
@@ -826,7 +913,7 @@ class Default(SearchMachine):
         self._fine = []
         self._fine_tiles = []
         sgn = self._sgn
-        self._scan_end = start + sgn * 2 * self.fine_window
+        self._scan_end = start + sgn * 2 * (self.fine_window if window is None else window)
         moves: list[Move] = []
         zoom = self.fine_zoom if zoom is None else zoom
         if first and zoom != self.zoom:
@@ -867,6 +954,11 @@ class Default(SearchMachine):
         cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
         low_after = any(m < cut for _, m in pts[i_best + 1 :])
         if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
+            if self._recalling and i_best > self.recall_keep:
+                # A refocus's peak may lie anywhere in its window, with many samples up one
+                # flank; far down it the curve's shape is the models' weakest part.  Fit the
+                # top, as the full search's scans around the coarse estimate see it.
+                self._fine = pts[i_best - self.recall_keep :]
             return self._fit_fine(now)
         if low_after and i_best == 0:
             # Best where the scan started.  If the next sample is as high within the noise,
@@ -882,7 +974,9 @@ class Default(SearchMachine):
         if sgn * (self._scan_end - self.pos) >= -self.fine_step / 2 or low_after:
             self._to("scan")
             return self._go([self._step()])
-        if self._shifts >= self.max_shifts + 2:  # still rising at the end of the window
+        # Still rising at the end of the window: on, a few times (a refocus once: focus has
+        # moved farther than a refocus is for, and the whole search finds it sooner).
+        if self._shifts >= (1 if self._recalling else self.max_shifts + 2):
             return self._fine_failed("no_peak", "the fine scan found no peak near the coarse one", now)
         self._shifts += 1
         self._scan_end += sgn * 2 * self.fine_step
@@ -966,6 +1060,10 @@ class Default(SearchMachine):
             return self._fine_failed(
                 "poor_fit", f"the peak ({contrast:.0%} over the scan) is not clear of the noise", now
             )
+        if self._recalling and not (
+            self._recall / self.recall_band <= fit.peak <= self._recall * self.recall_band
+        ):
+            return self._unrecall()  # a bump far from focus, or not the scene remembered
         if (
             self.check_coarse
             and not (self._dim_mode or self._looked_again)
@@ -1121,9 +1219,26 @@ class Default(SearchMachine):
             approach_seconds=now - self.t_start - self._t_fine,
             coarse_samples=float(len(self.climb.samples)),
             fine_samples=float(len(self._fine)),
+            recall=self._recalled,
+            **self._memory(),
             **self._depth_metrics(),
             **self._fine_depth_metrics(),
         )
+
+    def _memory(self) -> dict[str, float]:
+        """What a later refocus of this region compares its fit with (``recall_peak``): the
+        peak of the magnified fit, when the usual fine stage made it (not the dim look's
+        scale, not the depth stage's parts)."""
+        plain = self.fine_zoom > 1 and not (self._dim_mode or self.depth_mode or self._fine_select)
+        if self.fit is None or not plain:
+            return {}
+        out = {"memory_peak": self.fit.peak, "memory_width": self.fit.width}
+        # and the top of the 1x curve (the best coarse sample; a refocus carries it on)
+        best = max((m for _, m in self.climb.samples), default=0.0)
+        top = self.recall_coarse if self._recalled > 0 else best
+        if top > 0 and self.start_zoom == 1:
+            out["memory_coarse"] = top
+        return out
 
     @property
     def spans_depth(self) -> bool:

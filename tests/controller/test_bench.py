@@ -12,7 +12,7 @@ from camera_node.clock import VirtualClock
 from camera_node.sim import open_sim
 from camera_node.sim.scene import OpticsParams
 from camera_node.sim.truth import best_position_at
-from controller.bench.cases import load_cases
+from controller.bench.cases import Case, load_cases
 from controller.bench.harness import RunResult, tolerance_steps, travel_seconds
 from controller.bench.report import case_misses, summarize, table
 from tetherfocus.cli import main
@@ -110,6 +110,24 @@ def test_the_backlash_cases_are_af_toml_on_other_lenses() -> None:
         assert sim.best_position(c.roi) == pytest.approx(ref.best_position(base.roi))
 
 
+@pytest.mark.parametrize(
+    ("name", "low", "high"), [("af-refocus.toml", 0, 40), ("af-refocus-far.toml", 100, 400)]
+)
+def test_the_refocus_cases_are_af_toml_regions_moved_from_focus(name: str, low: int, high: int) -> None:
+    """af-refocus*.toml: af.toml's regions and starts, each focused and then moved by drifts
+    of ``low`` to ``high`` steps either way, different ones for each region."""
+    by_region: dict[tuple[str, tuple[float, ...]], Case] = {}
+    for c in load_cases(SHIPPED):
+        by_region.setdefault((c.scene, c.roi), c)  # the region's first case
+    cases = load_cases(SHIPPED.with_name(name))
+    assert {(c.scene, c.roi) for c in cases} == set(by_region)
+    for c in cases:
+        base = by_region[(c.scene, c.roi)]
+        assert c.start == base.start and c.drift is not None and low <= abs(c.drift) <= high, c
+        assert c.name == f"{base.name}, drift {c.drift:+g}"
+    assert len({c.name for c in cases}) == len(cases)
+
+
 @pytest.mark.parametrize("name", ["af-stress.toml", "af-stress-b.toml"])
 def test_stress_cases_load(name: str) -> None:
     cases = load_cases(SHIPPED.with_name(name))
@@ -124,6 +142,12 @@ def test_case_defaults_and_paths(tmp_path: Path) -> None:
     (c,) = load_cases(p)
     assert c.scene == str((tmp_path / "s" / "x.toml").resolve())
     assert (c.roi, c.start, c.repeats, c.seed, c.name) == ((0.1, 0.2, 0.3, 0.4), None, 1, None, "x")
+    assert c.drift is None
+    p = write(
+        tmp_path, '[[case]]\nscene = "s/x.toml"\nroi = [0.1, 0.2, 0.3, 0.4]\nstart = 400\ndrift = -25\n'
+    )
+    (c,) = load_cases(p)
+    assert (c.drift, c.name) == (-25.0, "x@400 drift -25")
 
 
 @pytest.mark.parametrize(
@@ -140,6 +164,7 @@ def test_case_defaults_and_paths(tmp_path: Path) -> None:
         ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nstart = "x"\n', "'start'"),
         ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\nstart = nan\n', "'start'"),  # was a traceback
         ('[[case]]\nscene = "chart"\nroi = [0.5, 0.5, 0.002, 0.002]\n', "at least 0.01"),
+        ('[[case]]\nscene = "chart"\nroi = [0, 0, 1, 1]\ndrift = "x"\n', "'drift'"),
         ("[[case]\n", "not valid TOML"),
     ],
 )

@@ -156,11 +156,18 @@ def test_autofocus_on_two_cameras_at_once(rig_procs: tuple[list[NodeProc], Contr
             assert slack == (None if measured is None else {"steps": measured, "runs": 1}), (r, slack)
 
 
-def _result(sub: Subscriber, run_id: int, timeout: float) -> dict[str, object]:
+def _result(
+    sub: Subscriber, run_id: int, timeout: float, series: list[str] | None = None
+) -> dict[str, object]:
+    """The result of run ``run_id``; with ``series``, each of its samples' series too."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ev = sub.recv(5.0)
-        if ev is not None and ev.header["kind"] == "result" and ev.header["run_id"] == run_id:
+        if ev is None or ev.header["run_id"] != run_id:
+            continue
+        if ev.header["kind"] == "sample" and series is not None:
+            series.append(ev.header["series"])
+        if ev.header["kind"] == "result":
             result: dict[str, object] = ev.header["result"]
             return result
     raise AssertionError(f"no result of run {run_id} in {timeout} s")
@@ -186,6 +193,42 @@ def test_calibrate_measures_the_lens_asymmetry(rig_procs: tuple[list[NodeProc], 
         cams = {c["name"]: c for c in client.call("status")["cameras"]}
         assert cams["cam2"]["asymmetry"] == {"value": r["asymmetry"], "se": r["asymmetry_se"]}
         assert cams["cam1"]["asymmetry"] is None
+
+
+def test_refocus_starts_from_the_last_landing_on_the_region(
+    rig_procs: tuple[list[NodeProc], ControllerProc],
+) -> None:
+    # Focus cam1, move its lens 19 steps near (focus "drifted"), then refocus: the search
+    # magnifies at once around where the lens is, and says so in its result.  (A region the
+    # magnified view covers: one wider, like the rig's, is focused on the median depth of its
+    # detail at 1x, which a refocus does not recall.)
+    nodes, ctl = rig_procs
+    roi = [0.4, 0.4, 0.2, 0.2]
+    with Client(ctl.rep, timeout=10) as client, Subscriber(ctl.pub, ["af.cam1"]) as sub:
+        wait_online(client, {n.name for n in nodes})
+        time.sleep(0.3)
+        first = _result(sub, client.call("autofocus", {"camera": "cam1", "roi": roi})["run_id"], 60)
+        assert first["ok"] and "refocus" not in first, first
+        for _ in range(3):
+            client.call(
+                "node.call",
+                {"camera": "cam1", "cmd": "focus.drive", "args": {"direction": "near", "level": 2}},
+            )
+        time.sleep(0.5)
+        started = client.call("autofocus", {"camera": "cam1", "strategy": "refocus"})
+        assert started["strategy"] == "refocus" and started["roi"] == roi
+        series: list[str] = []
+        r = _result(sub, started["run_id"], 60, series)
+        assert r["ok"] and r["refocus"] == "landed", r
+        # one 1x frame (it tells the view), then magnified only: no coarse climb
+        assert series[0] == "1x 1/8" and all(k.startswith("5x 1/4 @") for k in series[1:]), series
+        # another region has no landing to start from: the whole search
+        other = client.call(
+            "autofocus", {"camera": "cam1", "strategy": "refocus", "roi": [0.1, 0.1, 0.3, 0.3]}
+        )
+        r2 = _result(sub, other["run_id"], 60)
+        assert r2["refocus"] == "no_memory" and r2["roi"] == [0.1, 0.1, 0.3, 0.3], r2
+        client.call("roi.set", {"camera": "cam1", "roi": [0.35, 0.35, 0.3, 0.3]})
 
 
 def test_commands_and_their_errors(rig_procs: tuple[list[NodeProc], ControllerProc]) -> None:

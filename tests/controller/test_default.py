@@ -13,7 +13,7 @@ import statistics
 
 import pytest
 
-from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy
+from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy, recall_options
 from tests.controller import af_synthetic as syn
 
 TOL = 2.67  # 2 capture pixels of blur, in level-1 steps, with the simulator's defaults
@@ -693,3 +693,124 @@ def test_a_search_told_the_lens_asymmetry_keeps_its_ledger_true(told: float) -> 
         assert abs(cam.position - 430.0) < TOL
     else:
         assert off > 1.0
+
+
+# ----------------------------------------------------------------- refocus: from a landing remembered
+
+
+def _remembered(focus: float, seed: int = 0) -> dict[str, float]:
+    """What a landing on a lorentz peak at ``focus`` leaves for a refocus (recall_options)."""
+    out = _run(syn.SynthCamera(syn.lorentz(focus), start=150.0, seed=seed))
+    assert isinstance(out.end, Done) and abs(out.camera.position - focus) <= TOL, out.end
+    memory = recall_options(out.end.metrics)
+    assert set(memory) == {"recall_peak", "recall_coarse"}, out.end.metrics
+    return memory
+
+
+def _refocus(cam: syn.SynthCamera, memory: dict[str, float], **options: object) -> syn.Outcome:
+    s = create_strategy("refocus", zoom_levels=cam.zoom_levels, capabilities=["zoom"], **memory, **options)
+    return syn.run(s, cam)
+
+
+@pytest.mark.parametrize("drift", [-36.0, -12.0, 0.0, 9.0, 33.0])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_refocus_lands_from_a_small_drift_without_the_coarse_climb(drift: float, seed: int) -> None:
+    memory = _remembered(420.0)
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=420.0 + drift, seed=seed)
+    out = _refocus(cam, memory)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 420.0) <= TOL
+    assert out.end.metrics["recall"] == 1.0 and out.end.metrics["coarse_samples"] == 0.0
+    assert [z.level for z in out.commands if isinstance(z, Zoom)] == [5, 1]  # magnified at once
+
+
+def test_refocusing_takes_less_time_than_the_whole_search_over_small_drifts() -> None:
+    # Virtual time, so deterministic.  One drift on its own may take longer (a drift far
+    # ahead of the window's start costs a long scan); over drifts either way it does not.
+    memory = _remembered(420.0)
+    quick = full = 0.0
+    for drift in (-36.0, -12.0, 0.0, 9.0, 33.0):
+        for seed in SEEDS:
+            a = _refocus(syn.SynthCamera(syn.lorentz(420.0), start=420.0 + drift, seed=seed), memory)
+            b = _run(syn.SynthCamera(syn.lorentz(420.0), start=420.0 + drift, seed=seed))
+            assert isinstance(a.end, Done) and isinstance(b.end, Done)
+            quick += a.end.metrics["seconds"]
+            full += b.end.metrics["seconds"]
+    assert quick < 0.9 * full, (quick, full)
+
+
+def test_a_refocus_far_from_focus_goes_straight_to_the_whole_search() -> None:
+    # The first frame, at 1x, is far below the remembered 1x top: no magnified scan at all.
+    memory = _remembered(420.0)
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=1)
+    out = _refocus(cam, memory)
+    assert isinstance(out.end, Done) and abs(cam.position - 420.0) <= TOL, out.end
+    assert out.end.metrics["recall"] == -1.0
+    first_zoom = next(i for i, c in enumerate(out.commands) if isinstance(c, Zoom))
+    assert any(isinstance(c, Drive) and c.level == 3 for c in out.commands[:first_zoom])  # climbed first
+
+
+def test_a_refocus_far_from_focus_without_the_1x_top_falls_back_after_its_scan() -> None:
+    # Told only the magnified peak: the scan around the start finds nothing like it, and the
+    # search falls back to the whole search from there.
+    memory = {"recall_peak": _remembered(420.0)["recall_peak"]}
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=1)
+    out = _refocus(cam, memory)
+    assert isinstance(out.end, Done) and abs(cam.position - 420.0) <= TOL, out.end
+    assert out.end.metrics["recall"] == -1.0
+    assert [z.level for z in out.commands if isinstance(z, Zoom)][:2] == [5, 1]  # looked, went back to 1x
+
+
+def _bump(focus: float, at: float) -> syn.Curve:
+    """A peak at ``focus`` and a bump a tenth as high at ``at``, narrow at every scale (so that
+    the 1x curve does not tell the bump from the peak by level)."""
+    peak, bump = syn.lorentz(focus, floor=0.0), syn.lorentz(at, floor=0.0)
+    return lambda p, z, s: 0.05 + peak(p, z, s) + 0.1 * bump(p, z, s)
+
+
+def test_a_refocus_does_not_report_a_bump_far_from_focus() -> None:
+    # Focus is at 420; the lens stands by a small bump at 200.  A magnified scan there fits
+    # the bump well, and only its height, a fraction of the remembered peak, gives it away.
+    memory = {"recall_peak": _remembered(420.0)["recall_peak"]}
+    cam = syn.SynthCamera(_bump(420.0, 200.0), start=205.0, seed=2)
+    out = _refocus(cam, memory)
+    assert isinstance(out.end, Done) and abs(cam.position - 420.0) <= TOL, out.end
+    assert out.end.metrics["recall"] == -1.0
+    # without the band it would have landed on the bump
+    cam = syn.SynthCamera(_bump(420.0, 200.0), start=205.0, seed=2)
+    blind = _refocus(cam, memory, recall_band=1e9)
+    assert isinstance(blind.end, Done) and abs(cam.position - 200.0) <= TOL, blind.end
+    assert blind.end.metrics["recall"] == 1.0
+
+
+def test_a_refocus_of_a_changed_scene_runs_the_whole_search() -> None:
+    # The remembered peak is three times what this scene's focus gives: not the same scene.
+    memory = _remembered(420.0)
+    cam = syn.SynthCamera(syn.lorentz(420.0), start=430.0, seed=0)
+    out = _refocus(cam, {**memory, "recall_peak": 3 * memory["recall_peak"]})
+    assert isinstance(out.end, Done) and abs(cam.position - 420.0) <= TOL, out.end
+    assert out.end.metrics["recall"] == -1.0
+
+
+def test_recall_options_come_from_a_magnified_landing_only() -> None:
+    assert recall_options({}) == {}
+    assert recall_options({"memory_peak": 0.0}) == {}
+    assert recall_options({"memory_peak": 2.0}) == {"recall_peak": 2.0}
+    assert recall_options({"memory_peak": 2.0, "memory_coarse": 0.5}) == {
+        "recall_peak": 2.0,
+        "recall_coarse": 0.5,
+    }
+    # a body without magnification has no magnified fit to remember
+    out = _run(syn.SynthCamera(syn.lorentz(420.0), start=150.0, zoom_levels=(1,)))
+    assert isinstance(out.end, Done) and recall_options(out.end.metrics) == {}
+    # without a memory, refocus is the whole search, step for step
+    a = _run(syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=4))
+    s = create_strategy("refocus", zoom_levels=(1, 5, 10), capabilities=["zoom"])
+    b = syn.run(s, syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=4))
+    assert a.commands == b.commands and isinstance(b.end, Done) and b.end.metrics["recall"] == 0.0
+
+
+def test_refocus_options_are_checked() -> None:
+    for bad in ({"recall_peak": -1.0}, {"recall_band": 0.5}, {"recall_window": 0.0}, {"recall_keep": 0}):
+        with pytest.raises(ValueError, match="recall"):
+            create_strategy("refocus", zoom_levels=(1, 5), capabilities=["zoom"], **bad)

@@ -7,7 +7,9 @@ without it, so it shows what the fix is for.
 
 from __future__ import annotations
 
-from controller.bench.cases import Case
+import pytest
+
+from controller.bench.cases import Case, load_cases
 from controller.bench.harness import run_case
 from tests.controller.test_bench import SHIPPED
 
@@ -251,3 +253,33 @@ def test_a_blind_landing_drives_no_level_3_step() -> None:
     old = run_case(DIM_RIM_AF, 15, "default", options={"blind_level": 3})
     assert old.metrics["blind"] == 1.0 and not old.success, old
     assert r.final_position != old.final_position
+
+
+# af-refocus.toml's and af-refocus-far.toml's: focused from af.toml's start, then moved
+REFOCUS_REFS = load_cases(SHIPPED.with_name("af-refocus.toml"))
+REFOCUS_FAR = load_cases(SHIPPED.with_name("af-refocus-far.toml"))
+
+
+def _case(cases: list[Case], name: str) -> Case:
+    return next(c for c in cases if c.name == name)
+
+
+@pytest.mark.parametrize("name", ["tabletop coins, drift -20", "coffee saucer, drift +20"])
+def test_a_refocus_lands_where_the_whole_search_does_in_less_time(name: str) -> None:
+    case = _case(REFOCUS_REFS, name)
+    quick = run_case(case, 0, "refocus")
+    full = run_case(case, 0, "default")
+    assert quick.success and full.success, (quick, full)
+    assert quick.metrics["recall"] == 1.0 and quick.metrics["coarse_samples"] == 0.0, quick
+    assert quick.seconds < full.seconds and quick.drives <= full.drives, (quick, full)
+
+
+def test_a_refocus_far_from_focus_runs_the_whole_search_from_its_first_frame() -> None:
+    # 233 steps near of focus: the first 1x frame is far below the 1x top remembered, so
+    # the refocus is the whole search, a 3-frame sample later, and lands as it does.
+    case = _case(REFOCUS_FAR, "chart centre, drift -233")
+    quick = run_case(case, 0, "refocus")
+    full = run_case(case, 0, "default")
+    assert quick.success and full.success, (quick, full)
+    assert quick.metrics["recall"] == -1.0 and quick.zooms == full.zooms, quick
+    assert quick.seconds == pytest.approx(full.seconds + 0.04, abs=0.05)  # one frame more

@@ -114,6 +114,8 @@ def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
         (("--timeout", "-1"), "--timeout -1: give the seconds to wait"),
         (("--timeout", "0"), "--timeout 0: give the seconds to wait"),
         (("--roi", "0.5,0.5,0.001,0.2"), "at least 0.01 of the view wide and high"),
+        (("--strategy", "refocus"), "--strategy refocus starts from the camera's last run"),
+        (("--strategy", "magic"), "--strategy 'magic': choose one of default, sweep"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:

@@ -21,6 +21,7 @@ from tetherfocus.cli import main
         ),
         (["home", "--rig", "{rig}", "--wait", "-1"], "--wait -1: give the seconds"),
         (["focus-all", "--rig", "{rig}", "--wait", "nan"], "--wait nan: give the seconds"),
+        (["focus-all", "--rig", "{rig}", "--strategy", "refocus"], "--strategy refocus starts from what a"),
     ],
 )
 def test_rig_flag_mistakes_are_one_line(

@@ -179,3 +179,19 @@ def test_position_always_within_range_and_monotonic_per_move(
         diffs = np.diff([before, *samples])
         assert (diffs >= -1e-9).all() or (diffs <= 1e-9).all()
         t += 0.4
+
+
+def test_displace_moves_the_resting_motor_and_keeps_its_gear() -> None:
+    # (benchmarks: focus drifting while the motor holds; docs: controller/bench/cases.py)
+    params = replace(QUIET, backlash=4.0)
+    m = _motor(params)
+    m.set_position(400)
+    m.drive_level(0.0, "far", 2)  # the gear now engaged far: a far drive takes no slack
+    with pytest.raises(ValueError, match="still moving"):
+        m.displace(0.01, 10.0)
+    m.displace(10.0, -25.0)
+    assert m.position(10.0) == pytest.approx(400 + 6.4 - 25)
+    assert m.drive_level(10.0, "far", 2).moved == pytest.approx(6.4)  # no slack: gear kept
+    assert m.drive_level(20.0, "near", 2).moved == pytest.approx(-(6.4 - 4.0))  # the slack still there
+    m.displace(30.0, 1e6)
+    assert m.position(30.0) == params.range  # clipped at the end stop

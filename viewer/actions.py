@@ -3,7 +3,8 @@
 A WebSocket client (or ``POST /api/action``) sends one JSON object per action::
 
     {"action": "roi",       "camera": "cam1", "roi": [x, y, w, h]}
-    {"action": "autofocus", "camera": "cam1", "roi": [x, y, w, h]?, "strategy": "default"|"sweep"?}
+    {"action": "autofocus", "camera": "cam1", "roi": [x, y, w, h]?,
+     "strategy": "default"|"refocus"|"sweep"?}
     {"action": "cancel",    "camera": "cam1"}
     {"action": "nudge",     "camera": "cam1", "direction": "near"|"far", "level": 1|2|3, "count": 1?}
     {"action": "home",      "camera": "cam1"}
@@ -31,7 +32,7 @@ ACTIONS = ("roi", "autofocus", "cancel", "nudge", "home", "zoom", "capture")
 SESSION_ACTIONS = ("ack", "subscribe", "tiles")  # WebSocket flow control, not forwarded
 MAX_TILE_PX = 1 << 16  # a tile wider than this is a mistake, not a screen
 ZOOMS = (1, 5, 10)
-STRATEGIES = ("default", "sweep")
+STRATEGIES = ("default", "refocus", "sweep")
 
 # Seconds to wait for the controller's reply (docs/protocol.md: 30 s for long operations;
 # a capture may also have to travel back as a large reply).

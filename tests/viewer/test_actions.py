@@ -23,6 +23,11 @@ GOOD: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
         "autofocus",
         {"camera": "cam1", "roi": [0.0, 0.0, 1.0, 1.0], "strategy": "sweep"},
     ),
+    (
+        {"action": "autofocus", "camera": "cam1", "strategy": "refocus"},
+        "autofocus",
+        {"camera": "cam1", "strategy": "refocus"},
+    ),
     ({"action": "cancel", "camera": "cam1"}, "cancel", {"camera": "cam1"}),
     (
         {"action": "nudge", "camera": "cam1", "direction": "near", "level": 3},

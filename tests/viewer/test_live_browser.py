@@ -264,6 +264,16 @@ def test_click_sets_focus_point_then_autofocus_draws_curve_and_result(rig: LiveR
     )
     assert drawn["pts"] > 20 and drawn["ok"] > 10, drawn
 
+    # Refocus: the controller remembers that landing on this region, and starts from it
+    page.click(f"{tile('cam1')} button[data-act=autofocus][data-strategy=refocus]")
+    page.wait_for_function(
+        "() => document.querySelector('#tile-cam1 .msg').textContent.startsWith('refocused at')",
+        timeout=90_000,
+    )
+    af = next(c["af"] for c in api_state(rig)["cameras"] if c["name"] == "cam1")
+    assert af["result"]["ok"] and af["result"]["refocus"] == "landed", af["result"]
+    assert af["samples"][0][2] == 1 and all(s[2] == 5 for s in af["samples"][1:]), af["samples"]
+
 
 def test_grid_screenshot_for_the_readme(page: Any) -> None:
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

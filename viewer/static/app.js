@@ -35,6 +35,11 @@ const sizing = {
   timer: null,
 };
 const DECLARE_DEBOUNCE_MS = 150;
+// What a refocus's result adds to the message (docs/protocol.md, af.<camera> results).
+const REFOCUS_NOTES = {
+  fell_back: "; focus had moved too far for a refocus: the whole search ran",
+  no_memory: "; no earlier landing on this region to refocus from: the whole search ran",
+};
 const showing = {
   all: new URLSearchParams(location.search).has("all"), // every tile streams, on screen or not
   visible: new Set(), // cameras whose tile is on screen (IntersectionObserver)
@@ -266,6 +271,7 @@ class Tile {
     const msg = { action: a };
     if (a === "autofocus") {
       msg.roi = this.roi;
+      if (b.dataset.strategy) msg.strategy = b.dataset.strategy;
       this.af = { state: "starting", run_id: null, samples: [], result: null };
       this.drawCurve();
     } else if (a === "nudge") {
@@ -408,8 +414,10 @@ class Tile {
     ds.result = r ? (r.ok ? "ok" : "failed") : "";
     if (r) {
       const text = r.ok
-        ? `focused at ${Number(r.position).toFixed(1)} (measure ${Number(r.measure).toPrecision(4)}, ` +
+        ? `${r.refocus === "landed" ? "refocused" : "focused"} at ${Number(r.position).toFixed(1)} ` +
+          `(measure ${Number(r.measure).toPrecision(4)}, ` +
           `${r.frames ?? "?"} frames, ${Number(r.seconds ?? 0).toFixed(1)} s)` +
+          (REFOCUS_NOTES[r.refocus] ?? "") +
           (r.spans_depth ? "; the region spans depth: not all of it can be sharp" : "")
         : `autofocus failed: ${r.reason ?? "unknown reason"}`;
       this.message(text, !r.ok);

@@ -80,6 +80,17 @@ class RigOps:
         }
         self._save(st)
 
+    def landed(self, link: CameraLink, roi: list[float], recall: dict[str, float]) -> None:
+        """An autofocus landed on ``roi``: keep what a refocus of it starts from ({}: nothing,
+        which forgets the landing before)."""
+        st = self.store.get(self.serial(link))
+        st.landing = {"roi": list(roi), "recall": dict(recall), "saved": now_iso()} if recall else None
+        self._save(st)
+
+    def recall(self, link: CameraLink) -> dict[str, float]:
+        """What a refocus of the camera's current region starts from ({}: no landing on it)."""
+        return self.store.get(self.serial(link)).recall(list(link.roi))
+
     def roi_changed(self, link: CameraLink) -> None:
         if link.info is not None:
             st = self.state(link)

@@ -70,8 +70,6 @@ class Controller:
         self.last_results: dict[str, dict[str, Any]] = {}
         self.slacks: dict[str, list[float]] = {}  # per camera: the slack its last runs measured
         self.asymmetries: dict[str, dict[str, Any]] = {}  # per camera: its last calibration
-        # per camera: the region its last landing was on, and what a refocus of it recalls
-        self.memories: dict[str, tuple[list[float], dict[str, float]]] = {}
         self._run_tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._run_ids = 0
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="measure")
@@ -156,9 +154,8 @@ class Controller:
         link = self._ready_for_run(args)
         name = args["strategy"]
         options = link.spec.search_options(name)
-        memory = self.memories.get(link.name)
-        if name == "refocus" and memory is not None and memory[0] == link.roi:
-            options = {**options, **memory[1]}  # else: no memory of this region, the whole search
+        if name == "refocus":  # from the last landing on this region, if any (kept by serial)
+            options = {**options, **self.rigops.recall(link)}
         strategy = create_strategy(
             name,
             zoom_levels=link.zoom_levels,
@@ -210,12 +207,9 @@ class Controller:
             self._run_tasks.pop(camera, None)
         self.last_results[camera] = result
         if run.memory is not None and run.strategy_name in ("default", "refocus"):
-            # A landing replaces the memory, or (a dim look, a region wider than the view)
-            # clears it; a failed run leaves it as it was.
-            if run.memory:
-                self.memories[camera] = (list(run.roi), run.memory)
-            else:
-                self.memories.pop(camera, None)
+            # A landing replaces the one kept, or (a dim look, a region wider than the view:
+            # nothing to start from) forgets it; a failed run leaves it as it was.
+            self.rigops.landed(self.links[camera], run.roi, run.memory)
         if isinstance(result.get("slack"), int | float):
             self.slacks[camera] = [*self.slacks.get(camera, []), float(result["slack"])][-SLACK_RUNS:]
         if isinstance(result.get("asymmetry"), int | float):

@@ -7,6 +7,7 @@ and its reference sharpness.  One JSON file per body, ``<DIR>/<serial>.json``::
     {"serial": "083024001234", "name": "left", "roi": [0.4, 0.4, 0.2, 0.2],
      "presets": {"product-A": {"position": 412.0, "saved": "2024-05-01T10:00:00+00:00"}},
      "reference": {"sharpness": 0.0123, "position": 412.0, "roi": [...], "saved": "..."},
+     "landing": {"roi": [0.4, 0.4, 0.2, 0.2], "recall": {"recall_peak": 1.9, ...}, "saved": "..."},
      "last_seen": {"rep": "tcp://10.0.0.21:5556", "model": "Canon EOS 80D", "seen": "..."}}
 
 Files are written atomically (a temporary file in the same directory, fsync, rename), so
@@ -51,6 +52,16 @@ class CameraState:
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     last_seen: dict[str, Any] = field(default_factory=dict)
+    # the last landing of autofocus: its region and what a refocus of it starts from
+    # (controller.search.recall_options)
+    landing: dict[str, Any] | None = None
+
+    def recall(self, roi: list[float]) -> dict[str, float]:
+        """What a refocus of ``roi`` starts from: {} unless the last landing was on it."""
+        land = self.landing
+        if not land or land.get("roi") != roi:
+            return {}
+        return dict(land["recall"])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +71,7 @@ class CameraState:
             "presets": self.presets,
             "reference": self.reference,
             "last_seen": self.last_seen,
+            "landing": self.landing,
         }
 
     @classmethod
@@ -73,6 +85,17 @@ class CameraState:
             raise UsageError(f"{where}: 'presets' must map names to {{'position': number}}")
         roi = data.get("roi")
         seen = data.get("last_seen")
+        landing = data.get("landing")
+        if landing is not None and not (
+            isinstance(landing, dict)
+            and isinstance(landing.get("roi"), list)
+            and len(landing["roi"]) == 4
+            and isinstance(landing.get("recall"), dict)
+            and all(isinstance(v, int | float) for v in landing["recall"].values())
+        ):
+            raise UsageError(
+                f"{where}: 'landing' must be {{'roi': [x, y, w, h], 'recall': {{name: number}}}}"
+            )
         return cls(
             serial=data["serial"],
             name=data.get("name") if isinstance(data.get("name"), str) else None,
@@ -80,6 +103,7 @@ class CameraState:
             presets=presets,
             reference=data.get("reference") if isinstance(data.get("reference"), dict) else None,
             last_seen=seen if isinstance(seen, dict) else {},
+            landing=landing,
         )
 
 

@@ -62,6 +62,20 @@ def test_state_survives_a_reload_and_is_written_atomically(tmp_path: Path) -> No
     assert StateStore(tmp_path).by_name("left") is not None
 
 
+def test_the_last_landing_survives_a_reload_for_its_region_only(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    st = store.get("S1")
+    st.landing = {"roi": [0.4, 0.4, 0.2, 0.2], "recall": {"recall_peak": 1.9, "recall_coarse": 0.4}}
+    store.save(st)
+    again = StateStore(tmp_path).get("S1")
+    assert again.recall([0.4, 0.4, 0.2, 0.2]) == {"recall_peak": 1.9, "recall_coarse": 0.4}
+    assert again.recall([0.1, 0.4, 0.2, 0.2]) == {}  # another region: nothing to start from
+    assert StateStore(None).get("S2").recall([0.4, 0.4, 0.2, 0.2]) == {}
+    (tmp_path / "S1.json").write_text(json.dumps({"serial": "S1", "landing": {"roi": [1, 2], "recall": {}}}))
+    with pytest.raises(UsageError, match=r"S1\.json: 'landing' must be"):
+        StateStore(tmp_path)
+
+
 def test_a_foreign_file_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(UsageError, match=r"x\.json: not a camera state file"):

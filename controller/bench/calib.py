@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from controller.bench.cases import Case, load_cases
+from controller.bench.cases import Case, load_cases, refuse_drift
 from controller.bench.harness import CalibrationResult, run_calibration
 from controller.process_cli import check_calibration_args
 from tetherfocus.errors import UsageError
@@ -88,6 +88,7 @@ def main(args: Any) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     cases = load_cases(args.cases, args.repeats)
+    refuse_drift(cases, "bench calibrate")
     out_path = check_out(args.json)
     work: list[Job] = [(c, k, args.trials, args.distance) for c in cases for k in range(c.repeats)]
     runs: list[CalibrationResult] = []

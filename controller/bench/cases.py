@@ -124,3 +124,11 @@ def _case(path: Path, i: int, t: Any) -> Case:
         seed,
         None if drift is None else float(drift),
     )
+
+
+def refuse_drift(cases: list[Case], command: str) -> None:
+    """``command`` runs each case from its start only: a case with a ``drift`` is a
+    UsageError naming it (``bench af`` runs them)."""
+    for c in cases:
+        if c.drift is not None:
+            raise UsageError(f"{command}: case {c.name!r} has a drift, which only bench af runs")

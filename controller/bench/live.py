@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from camera_node.sim import resolve_scene
-from controller.bench.cases import Case, load_cases
+from controller.bench.cases import Case, load_cases, refuse_drift
 from controller.bench.harness import run_case
 from controller.search import NAMES as STRATEGY_NAMES
 from tetherfocus.errors import UsageError
@@ -174,6 +174,7 @@ def main(args: Any) -> int:
     if args.strategy not in STRATEGY_NAMES:
         raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGY_NAMES)}")
     cases = select(load_cases(args.cases, args.repeats), args.names)
+    refuse_drift(cases, "bench live")
     out_path = check_out(args.json)
     doc = run(cases, args.strategy, progress=not args.quiet)
     s = doc["summary"]

@@ -271,6 +271,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "unknown strategy 'bisect'" in capsys.readouterr().err
     assert main(["bench", "af", str(p), "--measure", "sobel"]) == 2
     assert "unknown measure 'sobel'" in capsys.readouterr().err
+    # a drift case is bench af's alone: the others run each case from its start only
+    d = write(
+        tmp_path, f'[[case]]\nscene = "{SCENES / "chart.toml"}"\nroi = [0.4, 0.4, 0.2, 0.2]\ndrift = 9\n'
+    )
+    for cmd in (["bench", "live", str(d)], ["bench", "calibrate", str(d)]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "has a drift, which only bench af runs" in err, err
 
 
 def _chart_case(tmp_path: Path) -> Path:

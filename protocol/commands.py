@@ -13,6 +13,15 @@ _COMMON_ERRORS = (E.BAD_REQUEST, E.UNSUPPORTED_VERSION, E.UNKNOWN_COMMAND, E.INT
 # every command that talks to the camera: not_ready while it is still opening, camera_error
 # (details.camera_lost) while it is lost, timeout past the node's bound
 _CAMERA_ERRORS = (E.NOT_READY, E.CAMERA_ERROR, E.TIMEOUT)
+# autofocus and rig.focus_all: which search
+_STRATEGY = Arg(
+    "strategy",
+    "str",
+    "'default', 'refocus' (default, starting from what the camera's last run on the same"
+    " region found) or 'sweep'",
+    default="default",
+    choices=("default", "refocus", "sweep"),
+)
 
 NODE_COMMAND_LIST: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -220,14 +229,7 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         args=(
             Arg("camera", "str", "camera name from the rig", required=True),
             Arg("roi", "roi", "[x, y, w, h] fractions; default the camera's current roi"),
-            Arg(
-                "strategy",
-                "str",
-                "'default', 'refocus' (default, starting from what the camera's last run on the same"
-                " region found) or 'sweep'",
-                default="default",
-                choices=("default", "refocus", "sweep"),
-            ),
+            _STRATEGY,
         ),
         result=(("run_id", "int"), ("camera", "str"), ("strategy", "str"), ("roi", "[x, y, w, h]")),
         errors=(E.BAD_ARGS, E.NOT_FOUND, E.BUSY, E.NOT_READY),
@@ -360,14 +362,7 @@ CONTROLLER_COMMAND_LIST: tuple[CommandSpec, ...] = (
         " that shot's sharpness as its reference for capture checks.",
         args=(
             Arg("cameras", "list", "camera names; default every camera"),
-            Arg(
-                "strategy",
-                "str",
-                "'default', 'refocus' (default, starting from what the camera's last run on the same"
-                " region found) or 'sweep'",
-                default="default",
-                choices=("default", "refocus", "sweep"),
-            ),
+            _STRATEGY,
             Arg("reference", "bool", "capture a reference shot where focus landed", default=True),
         ),
         result=(

@@ -1232,7 +1232,7 @@ class Default(SearchMachine):
         plain = self.fine_zoom > 1 and not (self._dim_mode or self.depth_mode or self._fine_select)
         if self.fit is None or not plain:
             return {}
-        out = {"memory_peak": self.fit.peak, "memory_width": self.fit.width}
+        out = {"memory_peak": self.fit.peak}
         # and the top of the 1x curve (the best coarse sample; a refocus carries it on)
         best = max((m for _, m in self.climb.samples), default=0.0)
         top = self.recall_coarse if self._recalled > 0 else best

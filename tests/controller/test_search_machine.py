@@ -238,7 +238,7 @@ def test_create_strategy() -> None:
     assert isinstance(s, Default) and s.fine_zoom == 5 and s.roi_center == pytest.approx((0.3, 0.5))
     assert create_strategy("default", zoom_levels=(1, 5, 10), capabilities=["liveview"]).fine_zoom == 1
     assert create_strategy("sweep").name == "sweep"
-    with pytest.raises(ValueError, match="known: default, sweep"):
+    with pytest.raises(ValueError, match="known: default, refocus, sweep"):
         create_strategy("bisect")
     with pytest.raises(ValueError, match="not offered"):
         Default(zoom_levels=(1,), fine_zoom=5)

@@ -9,12 +9,16 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from protocol import ProtocolError, check_roi
 from tetherfocus.errors import UsageError, check_seconds
 
-STRATEGIES = ("default", "sweep")
+if TYPE_CHECKING:
+    from controller.state import StateStore
+
+STRATEGIES = ("default", "refocus", "sweep")  # controller.search.NAMES, without importing numpy here
 
 
 def add_calibration_args(p: Any) -> None:
@@ -81,7 +85,18 @@ def register(sub: Any) -> None:
     f.add_argument(
         "--roi", default="0.4,0.4,0.2,0.2", help="x,y,w,h fractions of the live view (default %(default)s)"
     )
-    f.add_argument("--strategy", default="default", help="default or sweep (default %(default)s)")
+    f.add_argument(
+        "--strategy",
+        default="default",
+        help="default, refocus (from the last landing kept in --state) or sweep (default %(default)s)",
+    )
+    f.add_argument(
+        "--state",
+        default=None,
+        metavar="DIR",
+        help="per-serial camera state directory, as the controller's: each landing is kept there,"
+        " and --strategy refocus starts from it",
+    )
     f.add_argument(
         "--backlash",
         type=float,
@@ -156,20 +171,25 @@ def _focus(args: argparse.Namespace) -> int:
 
     check_endpoint(args.node, "--node")
     roi = parse_roi(args.roi)
-    if args.strategy == "refocus":
-        raise UsageError(
-            "--strategy refocus starts from the camera's last run on the same region, which only"
-            " a controller remembers (autofocus with strategy refocus); here use default or sweep"
-        )
     if args.strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {args.strategy!r}: choose one of default, sweep")
+        raise UsageError(f"--strategy {args.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if args.strategy == "refocus" and args.state is None:
+        raise UsageError(
+            "--strategy refocus starts from the camera's last landing on the same region:"
+            " give --state DIR, where the landings are kept (or use a controller)"
+        )
+    store = None
+    if args.state is not None:
+        from controller.state import StateStore
+
+        store = StateStore(Path(args.state))
     check_seconds(args.timeout, "--timeout")
     from controller.rig import check_asymmetry, check_backlash
 
     backlash = getattr(args, "backlash", None)
     asymmetry = getattr(args, "asymmetry", None)
     for flag, value in (("--backlash", backlash), ("--asymmetry", asymmetry)):
-        if value is not None and args.strategy != "default":
+        if value is not None and args.strategy == "sweep":
             raise UsageError(f"{flag} is for the default strategy, not {args.strategy!r}")
     if backlash is not None:
         backlash = check_backlash(backlash, "--backlash")
@@ -177,7 +197,17 @@ def _focus(args: argparse.Namespace) -> int:
         asymmetry = check_asymmetry(asymmetry, "--asymmetry")
     _logging(False)
     return asyncio.run(
-        _focus_once(args.node, roi, args.strategy, args.timeout, args.quiet, args.keys, backlash, asymmetry)
+        _focus_once(
+            args.node,
+            roi,
+            args.strategy,
+            args.timeout,
+            args.quiet,
+            args.keys,
+            backlash,
+            asymmetry,
+            store=store,
+        )
     )
 
 
@@ -216,9 +246,12 @@ async def _focus_once(
     backlash: float | None = None,
     asymmetry: float | None = None,
     calibrate: tuple[int, float] | None = None,
+    *,
+    store: StateStore | None = None,
 ) -> int:
     """Autofocus once and print its line; with ``calibrate`` (trials, distance), then measure
-    the lens's direction asymmetry from there (:mod:`controller.search.calibrate`)."""
+    the lens's direction asymmetry from there (:mod:`controller.search.calibrate`).  With
+    ``store``, the landing is kept there, and a refocus starts from the one kept."""
     samples = 0
 
     def emit(name: str, kind: str, fields: dict[str, Any]) -> None:
@@ -239,7 +272,17 @@ async def _focus_once(
 
     try:
         name, r = await focus_through(
-            node, roi, strategy_name, timeout, emit, keys, backlash, asymmetry, calibrate, signals=True
+            node,
+            roi,
+            strategy_name,
+            timeout,
+            emit,
+            keys,
+            backlash,
+            asymmetry,
+            calibrate,
+            signals=True,
+            store=store,
         )
     except FocusUnavailable as exc:
         print(f"tetherfocus focus: {exc}", file=sys.stderr)
@@ -250,7 +293,7 @@ async def _focus_once(
     if r["ok"]:
         print(
             f"{name}: focused at {r['position']:+.1f} steps from the start,"
-            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}"
+            f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}{_refocus_note(r)}"
         )
         return 0
     print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
@@ -269,11 +312,14 @@ async def focus_through(
     calibrate: tuple[int, float] | None = None,
     *,
     signals: bool = False,
+    store: StateStore | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """One autofocus through the node at ``node``, as ``tetherfocus focus`` runs it: the
     camera's name and the run's result (:class:`controller.runner.AutofocusRun`), after the
     calibration's when ``calibrate`` is given.  ``emit(name, kind, fields)`` sees the run's
-    states and samples; with ``signals``, SIGINT and SIGTERM cancel the run.  Raises
+    states and samples; with ``signals``, SIGINT and SIGTERM cancel the run.  With ``store``
+    (a :class:`~controller.state.StateStore`), a landing is kept under the body's serial, and
+    ``refocus`` starts from the one kept for ``roi``, as the controller does.  Raises
     :class:`FocusUnavailable` when the node does not answer or stream."""
     import signal
 
@@ -283,6 +329,7 @@ async def focus_through(
     from controller.rig import CameraSpec
     from controller.runner import AutofocusRun
     from controller.search import create_strategy
+    from controller.state import body_key
     from tetherfocus.client import AsyncClient, RemoteError
 
     ctx = zmq.asyncio.Context()
@@ -324,12 +371,16 @@ async def focus_through(
                 if emit is not None:
                     emit(name, kind, fields)
 
+            options = link.spec.search_options(strategy_name)
+            body = store.get(body_key(info, name)) if store is not None else None
+            if body is not None and strategy_name == "refocus":
+                options = {**options, **body.recall(list(roi))}
             strategy = create_strategy(
                 strategy_name,
                 zoom_levels=link.zoom_levels,
                 capabilities=link.capabilities,
                 roi=roi,
-                **link.spec.search_options(strategy_name),
+                **options,
             )
             run = AutofocusRun(link, strategy, strategy_name, roi, seen, frame_timeout=timeout)
             loop = asyncio.get_running_loop()
@@ -337,6 +388,15 @@ async def focus_through(
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, run.cancel)
             r = await run.run()
+            if store is not None and body is not None and run.memory is not None and strategy_name != "sweep":
+                body.land(list(roi), run.memory)
+                try:
+                    store.save(body)
+                except OSError as exc:  # the focus itself stands
+                    print(
+                        f"tetherfocus focus: cannot keep the landing in {store.directory}: {exc}",
+                        file=sys.stderr,
+                    )
             if calibrate is not None and r["ok"]:
                 from controller.search import create_calibration
 
@@ -383,6 +443,15 @@ def _slack_note(result: dict[str, Any]) -> str:
     """The lens's slack, when this run's reading measured it (rig.toml ``backlash``)."""
     slack = result.get("slack")
     return f"; lens slack about {slack:.1f} steps" if isinstance(slack, int | float) else ""
+
+
+def _refocus_note(result: dict[str, Any]) -> str:
+    """What the one-line result adds for a refocus: whether it started from the last landing."""
+    return {
+        "landed": "; refocused from the last landing",
+        "fell_back": "; focus had moved too far for a refocus: the whole search ran",
+        "no_memory": "; no landing kept for this camera and region: the whole search ran",
+    }.get(result.get("refocus") or "", "")
 
 
 def _depth_note(result: dict[str, Any]) -> str:

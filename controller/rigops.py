@@ -33,7 +33,7 @@ from controller import clocksync, presets, shots
 from controller.finetune import FineTune
 from controller.links import CameraLink
 from controller.runner import AutofocusRun
-from controller.state import CameraState, StateStore, now_iso
+from controller.state import CameraState, StateStore, body_key, now_iso
 from protocol import ErrorCode, ProtocolError
 from tetherfocus.client import RemoteError
 
@@ -56,8 +56,7 @@ class RigOps:
 
     def serial(self, link: CameraLink) -> str:
         """The body's serial, or ``name:<camera>`` for a body that reports none."""
-        serial = str((link.info or {}).get("serial") or "")
-        return serial or f"name:{link.name}"
+        return body_key(link.info, link.name)
 
     def state(self, link: CameraLink) -> CameraState:
         if link.info is None:
@@ -84,7 +83,7 @@ class RigOps:
         """An autofocus landed on ``roi``: keep what a refocus of it starts from ({}: nothing,
         which forgets the landing before)."""
         st = self.store.get(self.serial(link))
-        st.landing = {"roi": list(roi), "recall": dict(recall), "saved": now_iso()} if recall else None
+        st.land(roi, recall)
         self._save(st)
 
     def recall(self, link: CameraLink) -> dict[str, float]:

@@ -44,6 +44,13 @@ def serial_key(serial: str) -> str:
     return _SAFE.sub("_", serial)[:120] or "_"
 
 
+def body_key(info: dict[str, Any] | None, camera: str) -> str:
+    """What a body is filed under: the serial its node's ``info`` reports, or
+    ``name:<camera>`` for a body that reports none."""
+    serial = str((info or {}).get("serial") or "")
+    return serial or f"name:{camera}"
+
+
 @dataclass
 class CameraState:
     serial: str
@@ -55,6 +62,11 @@ class CameraState:
     # the last landing of autofocus: its region and what a refocus of it starts from
     # (controller.search.recall_options)
     landing: dict[str, Any] | None = None
+
+    def land(self, roi: list[float], recall: dict[str, float]) -> None:
+        """An autofocus landed on ``roi``: keep what a refocus of it starts from ({}: nothing,
+        which forgets the landing before)."""
+        self.landing = {"roi": list(roi), "recall": dict(recall), "saved": now_iso()} if recall else None
 
     def recall(self, roi: list[float]) -> dict[str, float]:
         """What a refocus of ``roi`` starts from: {} unless the last landing was on it."""

@@ -6,14 +6,17 @@ a user would start it and must print its progress and end with one clear line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.camera_node.nodeproc import ENV, NodeProc, start_node
+from tetherfocus.client import Client
 from tetherfocus.procs import tetherfocus_argv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +55,37 @@ def test_focus_shows_progress_and_ends_with_one_line(moto: NodeProc) -> None:
     last = lines[-1]
     assert last.startswith("cam1: focused at ") and " drives, " in last and " frames, " in last, last
     assert "the region spans depth" in last, last
+
+
+def test_refocus_starts_from_the_landing_kept_in_the_state_directory(moto: NodeProc, tmp_path: Path) -> None:
+    # af.toml's "moto tank" region.  Focus once, keeping the landing; move the lens 13 steps
+    # near; refocus from the landing kept.  Another region has none to start from.
+    roi = "0.35,0.45,0.1,0.1"
+    first = focus("--node", moto.rep, "--roi", roi, "--state", str(tmp_path), "--quiet")
+    assert first.returncode == 0 and "focused at" in first.stdout, first.stdout + first.stderr
+    (kept,) = tmp_path.glob("*.json")
+    landing = json.loads(kept.read_text())["landing"]
+    assert landing["roi"] == [0.35, 0.45, 0.1, 0.1] and landing["recall"]["recall_peak"] > 0, landing
+    with Client(moto.rep, timeout=10) as node:
+        node.call("focus.drive", {"direction": "near", "level": 2, "count": 2})
+    time.sleep(0.5)
+    again = focus(
+        "--node", moto.rep, "--roi", roi, "--state", str(tmp_path), "--strategy", "refocus", "--quiet"
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("; refocused from the last landing"), again.stdout
+    other = focus(
+        "--node",
+        moto.rep,
+        "--roi",
+        "0.25,0.05,0.1,0.1",
+        "--state",
+        str(tmp_path),
+        "--strategy",
+        "refocus",
+        "--quiet",
+    )
+    assert "no landing kept for this camera and region: the whole search ran" in other.stdout, other.stdout
 
 
 def test_calibrate_measures_the_sim_lens_asymmetry(moto: NodeProc) -> None:
@@ -114,8 +148,8 @@ def test_a_bad_region_is_one_line_and_exit_2(moto: NodeProc) -> None:
         (("--timeout", "-1"), "--timeout -1: give the seconds to wait"),
         (("--timeout", "0"), "--timeout 0: give the seconds to wait"),
         (("--roi", "0.5,0.5,0.001,0.2"), "at least 0.01 of the view wide and high"),
-        (("--strategy", "refocus"), "--strategy refocus starts from the camera's last run"),
-        (("--strategy", "magic"), "--strategy 'magic': choose one of default, sweep"),
+        (("--strategy", "refocus"), "--strategy refocus starts from the camera's last landing"),
+        (("--strategy", "magic"), "--strategy 'magic': choose one of default, refocus, sweep"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy
+from controller.process_cli import STRATEGIES as CLI_STRATEGIES
+from controller.search import NAMES, Default, Done, Drive, Failed, Observation, Zoom, create_strategy
 from controller.search._machine import Levels, plan_drives, sizes_toward, span
 
 
@@ -240,6 +241,7 @@ def test_create_strategy() -> None:
     assert create_strategy("sweep").name == "sweep"
     with pytest.raises(ValueError, match="known: default, refocus, sweep"):
         create_strategy("bisect")
+    assert CLI_STRATEGIES == NAMES  # `tetherfocus focus` checks --strategy without importing the search
     with pytest.raises(ValueError, match="not offered"):
         Default(zoom_levels=(1,), fine_zoom=5)
     assert isinstance(Done(0.0, 1.0, "fit").metrics, dict)

@@ -153,8 +153,6 @@ def _controller(args: argparse.Namespace) -> int:
     from tetherfocus.security import load_security
 
     security = load_security(args.keys, "controller")
-    from pathlib import Path
-
     state = Path(args.state) if args.state else None
     ctl = Controller(
         rig, rep=args.rep, pub=args.pub, measure=args.measure, security=security, state_dir=state
@@ -388,7 +386,12 @@ async def focus_through(
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, run.cancel)
             r = await run.run()
-            if store is not None and body is not None and run.memory is not None and strategy_name != "sweep":
+            if (
+                store is not None
+                and body is not None
+                and run.memory is not None
+                and strategy_name in ("default", "refocus")
+            ):
                 body.land(list(roi), run.memory)
                 try:
                     store.save(body)

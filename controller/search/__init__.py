@@ -91,14 +91,20 @@ def create_strategy(
 
 def recall_options(metrics: Mapping[str, float]) -> dict[str, float]:
     """The options a ``refocus`` of the same region takes from an earlier run's
-    ``Done.metrics``: the peak its magnified fit had (``memory_peak``), and the top of its
-    1x curve (``memory_coarse``) when it has one.  {} when that run
-    left none (no magnified fit: no zoom, the dim look, a region wider than the view)."""
+    ``Done.metrics``: the peak its magnified fit had (``memory_peak``), the top of its 1x
+    curve (``memory_coarse``) when it has one, and whether that fit was the dim look's
+    (``memory_dim``).  {} when that run left none (no magnified fit: no zoom, a region
+    wider than the view)."""
     peak = metrics.get("memory_peak")
     if peak is None or peak <= 0:
         return {}
     top = metrics.get("memory_coarse")
-    return {"recall_peak": float(peak), **({"recall_coarse": float(top)} if top else {})}
+    dim = metrics.get("memory_dim")
+    return {
+        "recall_peak": float(peak),
+        **({"recall_coarse": float(top)} if top else {}),
+        **({"recall_dim": True} if dim else {}),
+    }
 
 
 def create_calibration(

@@ -800,6 +800,7 @@ def test_recall_options_come_from_a_magnified_landing_only() -> None:
         "recall_peak": 2.0,
         "recall_coarse": 0.5,
     }
+    assert recall_options({"memory_peak": 2.0, "memory_dim": 1.0}) == {"recall_peak": 2.0, "recall_dim": True}
     # a body without magnification has no magnified fit to remember
     out = _run(syn.SynthCamera(syn.lorentz(420.0), start=150.0, zoom_levels=(1,)))
     assert isinstance(out.end, Done) and recall_options(out.end.metrics) == {}
@@ -808,6 +809,59 @@ def test_recall_options_come_from_a_magnified_landing_only() -> None:
     s = create_strategy("refocus", zoom_levels=(1, 5, 10), capabilities=["zoom"])
     b = syn.run(s, syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=4))
     assert a.commands == b.commands and isinstance(b.end, Done) and b.end.metrics["recall"] == 0.0
+
+
+def _dim_remembered(seed: int = 0) -> dict[str, float]:
+    """What the dim look's landing on ``_dim(430)`` (3 % noise) leaves for a refocus."""
+    out = _run(syn.SynthCamera(_dim(430.0), start=600.0, noise=0.03, seed=seed))
+    assert isinstance(out.end, Done) and out.end.metrics["dim"] == 1.0, out.end
+    memory = recall_options(out.end.metrics)
+    assert set(memory) == {"recall_peak", "recall_dim"} and memory["recall_dim"] is True, out.end.metrics
+    return memory
+
+
+@pytest.mark.parametrize("drift", [-30.0, 0.0, 25.0])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_dim_refocus_scans_as_the_dim_look_did_without_its_sweep(drift: float, seed: int) -> None:
+    # In low light the whole search sweeps the travel magnified from the near end stop
+    # (20 s on the simulator).  A refocus of a dim landing magnifies at once, scans its
+    # window as the dim look's fine stage does (1/8, single level-2 steps, frames averaged)
+    # and lands as it does.
+    memory = _dim_remembered()
+    cam = syn.SynthCamera(_dim(430.0), start=430.0 + drift, noise=0.03, seed=seed)
+    s = create_strategy("refocus", zoom_levels=cam.zoom_levels, capabilities=["zoom"], **memory)
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done), out.end
+    assert abs(cam.position - 430.0) <= TOL, (cam.position, out.end)
+    m = out.end.metrics
+    assert m["recall"] == 1.0 and m["dim"] == 1.0 and m["coarse_samples"] == 0.0, m
+    assert isinstance(s, Default) and s.fine_scale == 8 and s.fine_parts == 1
+    assert not any(isinstance(c, Drive) and c.level == 3 and c.count > 2 for c in out.commands)  # no sweep
+    full = _run(syn.SynthCamera(_dim(430.0), start=430.0 + drift, noise=0.03, seed=seed))
+    assert isinstance(full.end, Done) and m["seconds"] < 0.5 * full.end.metrics["seconds"], (m, full.end)
+    # and it leaves the same kind of memory for the next refocus
+    assert set(recall_options(m)) == {"recall_peak", "recall_dim"}
+
+
+def test_a_dim_refocus_far_from_focus_falls_back_to_the_whole_search_and_its_dim_look() -> None:
+    # Nothing like the remembered peak in the window: the whole search from there, which
+    # takes the dim look of its own (the refocus's dim settings do not leak into it).
+    memory = _dim_remembered()
+    cam = syn.SynthCamera(_dim(430.0), start=180.0, noise=0.03, seed=1)
+    out = _refocus(cam, memory)
+    assert isinstance(out.end, Done) and abs(cam.position - 430.0) <= TOL, out.end
+    assert out.end.metrics["recall"] == -1.0 and out.end.metrics["dim"] == 1.0
+    sweeps = [c for c in out.commands if isinstance(c, Drive) and c.level == 3 and c.count > 2]
+    assert sweeps and sweeps[0].direction == "near"  # the dim look's drive to the near end stop
+
+
+def test_a_quiet_dim_look_leaves_no_memory() -> None:
+    # Its fit is the usual fine stage's, but the 1x curve that would check a refocus was
+    # lost: a faint region's refocus landed 2.8-4.4 steps off in 6 of 64 runs on the
+    # simulator (af-refocus x 8) that the whole search lands.
+    out = _run(syn.SynthCamera(_faint(600.0), start=300.0, noise=0.002, seed=0))
+    assert isinstance(out.end, Done) and out.end.metrics["dim"] == 1.0, out.end
+    assert recall_options(out.end.metrics) == {} and "memory_peak" not in out.end.metrics
 
 
 def test_refocus_options_are_checked() -> None:

@@ -283,3 +283,17 @@ def test_a_refocus_far_from_focus_runs_the_whole_search_from_its_first_frame() -
     assert quick.success and full.success, (quick, full)
     assert quick.metrics["recall"] == -1.0 and quick.zooms == full.zooms, quick
     assert quick.seconds == pytest.approx(full.seconds + 0.04, abs=0.05)  # one frame more
+
+
+def test_a_dim_refocus_lands_without_sweeping_the_travel_again() -> None:
+    # af-refocus.toml's "dim cup rim, drift +18", repeat 0: the whole search looks again
+    # magnified from the near end stop and sweeps the travel (20.2 s; this run lands 3.75
+    # steps off).  The refocus of that dim landing magnifies at once, scans its window as
+    # the dim look's fine stage does, and lands 1.02 steps off in 4.7 s.
+    case = _case(REFOCUS_REFS, "dim cup rim, drift +18")
+    quick = run_case(case, 0, "refocus")
+    full = run_case(case, 0, "default")
+    assert quick.success, quick
+    assert quick.metrics["recall"] == 1.0 and quick.metrics["dim"] == 1.0, quick
+    assert quick.metrics["coarse_samples"] == 0.0 and full.metrics["dim"] == 1.0, (quick, full)
+    assert quick.seconds < 0.5 * full.seconds, (quick.seconds, full.seconds)

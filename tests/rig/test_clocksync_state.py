@@ -10,6 +10,8 @@ import pytest
 
 from controller import presets
 from controller.clocksync import Sample, best_offset, estimate
+from controller.search import create_strategy, recall_options
+from controller.search.default import Default
 from controller.shots import judge, next_dir, write_file
 from controller.state import StateStore
 from protocol import ProtocolError
@@ -74,6 +76,19 @@ def test_the_last_landing_survives_a_reload_for_its_region_only(tmp_path: Path) 
     (tmp_path / "S1.json").write_text(json.dumps({"serial": "S1", "landing": {"roi": [1, 2], "recall": {}}}))
     with pytest.raises(UsageError, match=r"S1\.json: 'landing' must be"):
         StateStore(tmp_path)
+
+
+def test_a_dim_landing_survives_a_reload_as_options_a_refocus_takes(tmp_path: Path) -> None:
+    # recall_dim is a switch: it must come back from the file a bool, which the strategy's
+    # option check insists on, not a number.
+    store = StateStore(tmp_path)
+    st = store.get("S1")
+    st.land([0.4, 0.1, 0.2, 0.15], recall_options({"memory_peak": 0.049, "memory_dim": 1.0}))
+    store.save(st)
+    back = StateStore(tmp_path).get("S1").recall([0.4, 0.1, 0.2, 0.15])
+    assert back == {"recall_peak": 0.049, "recall_dim": True} and back["recall_dim"] is True
+    s = create_strategy("refocus", zoom_levels=(1, 5, 10), capabilities=["zoom"], **back)
+    assert isinstance(s, Default) and s.recall_dim is True
 
 
 def test_a_foreign_file_is_one_clear_error(tmp_path: Path) -> None:

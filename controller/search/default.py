@@ -125,7 +125,9 @@ search from where the motor is (``recall`` in the metrics: 1 landed by the refoc
 fell back, 0 none asked).  A refocus of a landing by the dim look's own fine stage
 (``recall_dim``) takes no 1x check, scans and fits as that stage does (``dim_scale``, its
 steps and frames, every sample fitted) and lands as it does; falling back, it drops those
-settings, so the whole search can take its own dim look.
+settings, so the whole search can take its own dim look.  A region wider than the
+magnified view is remembered when it landed on its own view (not on a part the depth stage
+chose); its refocus scans that view and takes no depth stage.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -412,7 +414,7 @@ class Default(SearchMachine):
         self.recall_coarse_ratio = recall_coarse_ratio
         self.recall_dim = bool(recall_dim)
         # A refocus magnifies at once: only where the fine stage is the magnified one.
-        self._recall = recall_peak if recall_peak and fine_zoom > 1 and not self.depth_mode else 0.0
+        self._recall = recall_peak if recall_peak and fine_zoom > 1 else 0.0
         self._recalled = 0.0  # 1: landed by the recall; -1: fell back to the whole search
         if self._recall:
             self.frames_per_sample = 1  # the first frame only tells the view: no 1x sample
@@ -777,6 +779,10 @@ class Default(SearchMachine):
         self._t_coarse = now - self.t_start
         self.coarse_center = self.pos
         self.scan_dir = "far"
+        # Tiles as the fine stage remembered scores them: none in the dim look's, none for a
+        # region wider than the magnified view (whose landing was on the region's own view,
+        # or it left no memory: no depth stage follows a refocus).
+        self._tiles = 0 if self.depth_mode or self.recall_dim else self.fine_tiles
         if self.recall_dim:
             # The landing remembered came from the dim look's own fine stage: scan as it
             # did (decoded at ``dim_scale``, single level-2 steps, frames averaged as the
@@ -788,8 +794,6 @@ class Default(SearchMachine):
                 self.dim_fine_samples,
                 self.dim_fine_parts,
             )
-        else:
-            self._tiles = self.fine_tiles
         start = self.pos - self._sgn * self.recall_window
         return self._start_scan(start, first=True, window=self.recall_window)
 
@@ -1250,14 +1254,18 @@ class Default(SearchMachine):
 
     def _memory(self) -> dict[str, float]:
         """What a later refocus of this region compares its fit with (``recall_peak``): the
-        peak of the magnified fit, unless the depth stage made it (its parts).  After the dim
+        peak of the magnified fit, on the region's own view (not on a part of a wide region
+        that the depth stage chose, with its tiles: a refocus would have to choose again;
+        a wide region landed on its own view is remembered, and its refocus scans that view
+        with no depth stage, as a drift moves every depth alike).  After the dim
         look, when its own fine stage made it (``dim_scale``, averaged frames): with
         ``memory_dim`` = 1, and no top of a 1x curve that was lost in the noise.  A quiet dim
         look, handed over to the usual fine stage, leaves nothing: a small or faint region's
         refocus, with no 1x curve to check it, landed 2.8-4.4 steps off in 6 of 64 runs
         (af-refocus x 8) that the whole search lands.  Otherwise the top of the 1x curve too
         (``memory_coarse``: the best coarse sample, which a refocus carries on)."""
-        if self.fit is None or self.fine_zoom <= 1 or self.depth_mode or self._fine_select:
+        moved = self.roi_center != self._roi_center0  # the depth stage looked at a part
+        if self.fit is None or self.fine_zoom <= 1 or moved or self._fine_select:
             return {}
         out = {"memory_peak": self.fit.peak}
         if self._dim_mode:

@@ -128,6 +128,26 @@ def test_the_refocus_cases_are_af_toml_regions_moved_from_focus(name: str, low: 
     assert len({c.name for c in cases}) == len(cases)
 
 
+def test_the_wide_refocus_cases_are_the_stress_sets_wide_regions_moved_from_focus() -> None:
+    """af-refocus-wide.toml: every region of the stress sets that the 5x view shows less than
+    half of (the depth stage's), from its first start, moved by 4 drifts of up to 40 steps."""
+    from controller.search.default import _cover
+
+    by_region: dict[tuple[str, tuple[float, ...]], Case] = {}
+    for name in ("af-stress.toml", "af-stress-b.toml"):
+        for c in load_cases(SHIPPED.with_name(name)):
+            if _cover((c.roi[2], c.roi[3]), 5) < 0.5:
+                by_region.setdefault((c.scene, c.roi), c)
+    cases = load_cases(SHIPPED.with_name("af-refocus-wide.toml"))
+    assert len(by_region) == 30 and len(cases) == 4 * 30
+    assert {(c.scene, c.roi) for c in cases} == set(by_region)
+    for c in cases:
+        base = by_region[(c.scene, c.roi)]
+        assert c.start == base.start and c.drift is not None and 0 < abs(c.drift) <= 40, c
+        assert c.name == f"{base.name.split(' @')[0]} @{base.start:g}, drift {c.drift:+g}"
+    assert len({c.name for c in cases}) == len(cases)
+
+
 @pytest.mark.parametrize("name", ["af-stress.toml", "af-stress-b.toml"])
 def test_stress_cases_load(name: str) -> None:
     cases = load_cases(SHIPPED.with_name(name))

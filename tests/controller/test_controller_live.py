@@ -199,9 +199,7 @@ def test_refocus_starts_from_the_last_landing_on_the_region(
     rig_procs: tuple[list[NodeProc], ControllerProc],
 ) -> None:
     # Focus cam1, move its lens 19 steps near (focus "drifted"), then refocus: the search
-    # magnifies at once around where the lens is, and says so in its result.  (A region the
-    # magnified view covers: one wider, like the rig's, is focused on the median depth of its
-    # detail at 1x, which a refocus does not recall.)
+    # magnifies at once around where the lens is, and says so in its result.
     nodes, ctl = rig_procs
     roi = [0.4, 0.4, 0.2, 0.2]
     with Client(ctl.rep, timeout=10) as client, Subscriber(ctl.pub, ["af.cam1"]) as sub:
@@ -228,6 +226,15 @@ def test_refocus_starts_from_the_last_landing_on_the_region(
         )
         r2 = _result(sub, other["run_id"], 60)
         assert r2["refocus"] == "no_memory" and r2["roi"] == [0.1, 0.1, 0.3, 0.3], r2
+        # That region is wider than the magnified view; the chart lies at one depth, so the
+        # whole search landed on the region's own view, and a refocus of it recalls that.
+        again = client.call(
+            "autofocus", {"camera": "cam1", "strategy": "refocus", "roi": [0.1, 0.1, 0.3, 0.3]}
+        )
+        series = []
+        r3 = _result(sub, again["run_id"], 60, series)
+        assert r3["ok"] and r3["refocus"] == "landed", r3
+        assert series[0] == "1x 1/8" and all(k.startswith("5x 1/4 @") for k in series[1:]), series
         client.call("roi.set", {"camera": "cam1", "roi": [0.35, 0.35, 0.3, 0.3]})
 
 

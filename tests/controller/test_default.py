@@ -578,6 +578,34 @@ def test_a_wide_region_at_one_depth_keeps_the_magnified_landing() -> None:
     assert abs(out.end.metrics.get("depth_offset", 0.0)) <= 3.0
 
 
+@pytest.mark.parametrize("drift", [-30.0, 0.0, 25.0])
+def test_a_wide_region_refocuses_on_the_view_it_landed_by(drift: float) -> None:
+    # At one depth, the whole search lands by the magnified view of the region's centre
+    # (its 1x tiles put all of it at that depth): that view's peak is what it remembers.
+    # A refocus magnifies that view at once, with no coarse climb and no 1x depth scan.
+    first = _wide(syn.SynthCamera(syn.flat(), start=250.0, seed=1, tiles=_cup_on_a_saucer(cup=470.0)))
+    assert isinstance(first.end, Done)
+    memory = recall_options(first.end.metrics)
+    assert set(memory) == {"recall_peak", "recall_coarse"}, first.end.metrics
+    cam = syn.SynthCamera(syn.flat(), start=470.0 + drift, seed=2, tiles=_cup_on_a_saucer(cup=470.0))
+    s = create_strategy("refocus", zoom_levels=cam.zoom_levels, capabilities=["zoom"], roi=WIDE, **memory)
+    out = syn.run(s, cam)
+    assert isinstance(out.end, Done) and abs(cam.position - 470.0) <= TOL, (cam.position, out.end)
+    m = out.end.metrics
+    assert m["recall"] == 1.0 and m["coarse_samples"] == 0.0 and "looked_again" not in m, m
+    assert [z.level for z in out.commands if isinstance(z, Zoom)] == [5, 1]  # no 1x depth scan
+    full = _wide(syn.SynthCamera(syn.flat(), start=470.0 + drift, seed=2, tiles=_cup_on_a_saucer(cup=470.0)))
+    assert isinstance(full.end, Done) and m["seconds"] < full.end.metrics["seconds"]
+
+
+def test_a_wide_region_landed_on_a_part_of_it_leaves_no_memory() -> None:
+    # The depth stage moved the magnified view off the region's centre and measured only
+    # the tiles at the median depth: a refocus would have to choose that part again.
+    out = _wide(syn.SynthCamera(syn.flat(), start=250.0, seed=0, tiles=_cup_on_a_saucer()))
+    assert isinstance(out.end, Done) and out.end.metrics["refocused"] == 1.0
+    assert recall_options(out.end.metrics) == {}
+
+
 # (median, low, high, beyond_low, beyond_high) of the fine scan's tiles -> spans depth?
 SPANS = [
     ("one plane", (400.0, 399.5, 400.8, 0.0, 0.0), False),

@@ -258,6 +258,7 @@ def test_a_blind_landing_drives_no_level_3_step() -> None:
 # af-refocus.toml's and af-refocus-far.toml's: focused from af.toml's start, then moved
 REFOCUS_REFS = load_cases(SHIPPED.with_name("af-refocus.toml"))
 REFOCUS_FAR = load_cases(SHIPPED.with_name("af-refocus-far.toml"))
+REFOCUS_WIDE = load_cases(SHIPPED.with_name("af-refocus-wide.toml"))
 
 
 def _case(cases: list[Case], name: str) -> Case:
@@ -297,3 +298,17 @@ def test_a_dim_refocus_lands_without_sweeping_the_travel_again() -> None:
     assert quick.metrics["recall"] == 1.0 and quick.metrics["dim"] == 1.0, quick
     assert quick.metrics["coarse_samples"] == 0.0 and full.metrics["dim"] == 1.0, (quick, full)
     assert quick.seconds < 0.5 * full.seconds, (quick.seconds, full.seconds)
+
+
+def test_a_wide_region_refocuses_without_the_depth_stage() -> None:
+    # af-refocus-wide.toml's "coffee 256px @218, drift -19", repeat 0: a region the 5x view
+    # shows less than half of.  The whole search climbs, fits the magnified view, scans the
+    # region's tiles at 1x, finds its median depth there and looks again (9.0 s).  It
+    # landed on the region's own view, which the refocus scans at once and lands by (2.9 s).
+    case = _case(REFOCUS_WIDE, "coffee 256px @218, drift -19")
+    quick = run_case(case, 0, "refocus")
+    full = run_case(case, 0, "default")
+    assert quick.success and full.success, (quick, full)
+    assert full.metrics["looked_again"] == 1.0 and "looked_again" not in quick.metrics, (quick, full)
+    assert quick.metrics["recall"] == 1.0 and quick.metrics["coarse_samples"] == 0.0, quick
+    assert quick.zooms == 2 and quick.seconds < 0.5 * full.seconds, (quick.zooms, quick.seconds, full.seconds)

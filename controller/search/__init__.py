@@ -93,8 +93,8 @@ def recall_options(metrics: Mapping[str, float]) -> dict[str, float]:
     """The options a ``refocus`` of the same region takes from an earlier run's
     ``Done.metrics``: the peak its magnified fit had (``memory_peak``), the top of its 1x
     curve (``memory_coarse``) when it has one, and whether that fit was the dim look's
-    (``memory_dim``).  {} when that run left none (no magnified fit: no zoom, a region
-    wider than the view)."""
+    (``memory_dim``).  {} when that run left none (no magnified fit, as without zoom; a
+    fit on a part of a wide region that the depth stage chose; a quiet dim look's)."""
     peak = metrics.get("memory_peak")
     if peak is None or peak <= 0:
         return {}

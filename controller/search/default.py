@@ -539,8 +539,7 @@ class Default(SearchMachine):
         # after that fine stage failed may not.
         self._dim_after_coarse = self.state is S.COARSE
         self._to("dim")
-        self._dim_mode = True
-        self._dim_blind = True
+        self._dim_fine(True)
         self._dim = []
         self._shifts = 0  # a fresh fine stage follows: its own budget of shifts and turns
         self._scale = self.dim_scale
@@ -548,18 +547,21 @@ class Default(SearchMachine):
         # chosen by a 1x depth scan that low light had spoilt.
         self.roi_center = self._roi_center0
         self._fine_select = []
-        # The fine stage too: 1/4 of 5x is too noisy, and a broad curve needs a wider scan.
-        self.fine_scale, self.min_fine_samples, self.fine_parts = (
-            self.dim_scale,
-            self.dim_fine_samples,
-            self.dim_fine_parts,
-        )
         parts = math.ceil(self.travel / self.levels[2]) + 1
         near = self.climb.stop_at.get("near") if trust_stops else None
         if near is not None:
             parts = min(parts, math.ceil(1.15 * max(0.0, self.pos - near) / self.levels[2]) + 1)
         self._dim_from = self.pos - parts * self.levels[2]  # the ledger at the end stop
         return self._go([Zoom(self.fine_zoom, self.roi_center), Drive("near", 3, parts)])
+
+    def _dim_fine(self, on: bool) -> None:
+        """The dim look's fine stage (``on``) or the usual one: 1/4 of 5x is too noisy in low
+        light, and a broad curve needs finer steps and more samples; its landing is blind but
+        for ``dim_reading_frames``."""
+        self._dim_mode = self._dim_blind = on
+        self.fine_scale, self.min_fine_samples, self.fine_parts = (
+            (self.dim_scale, self.dim_fine_samples, self.dim_fine_parts) if on else self._usual_fine
+        )
 
     def _on_dim(self, measure: float, now: float) -> list[Command]:
         self._dim.append((self.pos, measure))
@@ -728,9 +730,7 @@ class Default(SearchMachine):
         climb probes both ways as from any start)."""
         self._recalled = -1.0
         self._to("unrecall")
-        if self._dim_mode:  # a dim refocus: the whole search has its own dim look to take
-            self._dim_mode = self._dim_blind = False
-            self.fine_scale, self.min_fine_samples, self.fine_parts = self._usual_fine
+        self._dim_fine(False)  # a dim refocus's: the whole search has its own dim look to take
         return self._climb_again(None)
 
     def _climb_again(self, prefer: Direction | None) -> list[Command]:
@@ -787,13 +787,8 @@ class Default(SearchMachine):
             # The landing remembered came from the dim look's own fine stage: scan as it
             # did (decoded at ``dim_scale``, single level-2 steps, frames averaged as the
             # noise asks) and land as it did, by an averaged reading or blind.
-            self._dim_mode = self._dim_blind = True
+            self._dim_fine(True)
             self._dim_after_coarse = False
-            self.fine_scale, self.min_fine_samples, self.fine_parts = (
-                self.dim_scale,
-                self.dim_fine_samples,
-                self.dim_fine_parts,
-            )
         start = self.pos - self._sgn * self.recall_window
         return self._start_scan(start, first=True, window=self.recall_window)
 

@@ -15,6 +15,7 @@ from camera_node.sim.truth import best_position_at
 from controller.bench.cases import Case, load_cases
 from controller.bench.harness import RunResult, tolerance_steps, travel_seconds
 from controller.bench.report import case_misses, summarize, table
+from controller.search.default import _cover
 from tetherfocus.cli import main
 from tetherfocus.errors import UsageError
 
@@ -131,8 +132,6 @@ def test_the_refocus_cases_are_af_toml_regions_moved_from_focus(name: str, low: 
 def test_the_wide_refocus_cases_are_the_stress_sets_wide_regions_moved_from_focus() -> None:
     """af-refocus-wide.toml: every region of the stress sets that the 5x view shows less than
     half of (the depth stage's), from its first start, moved by 4 drifts of up to 40 steps."""
-    from controller.search.default import _cover
-
     by_region: dict[tuple[str, tuple[float, ...]], Case] = {}
     for name in ("af-stress.toml", "af-stress-b.toml"):
         for c in load_cases(SHIPPED.with_name(name)):

@@ -8,7 +8,10 @@ is an argument) is what the node stamps on every frame header:
 - ``settled``: whether, by the documented level durations plus a margin, the last move is
   over;
 - ``position``: dead-reckoned position in level-1 units from the near end stop, ``None``
-  until the motor has been homed.
+  until the motor has been homed;
+- ``travel``: how far the motor had moved at the moment a frame shows, since the moves
+  before ``move_id`` left it (nominal level-1 units, far positive), from the same timing:
+  a frame read while the motor moves can be placed on the focus curve (:meth:`travel`).
 
 The benchmarks reuse it so virtual-time runs see exactly the headers a node would publish.
 """
@@ -30,6 +33,9 @@ class MotionModel:
     level_durations_s: tuple[float, float, float] = (0.050, 0.080, 0.250)
     margin_s: float = 0.060
     zoom_settle_s: float = 0.300
+    # A frame shows the lens as it stood about this long before it is read: the exposure
+    # and the body's processing (the simulator's default; a body's may differ by a frame).
+    frame_lag_s: float = 0.040
 
     def drive_duration(self, level: int) -> float:
         return self.level_durations_s[level - 1]
@@ -49,6 +55,12 @@ class MoveTracker:
         self._pending = 0
         self._motor_free_at = 0.0
         self._settle_at = 0.0
+        # The planned motion, nominal and relative (no end stops: not homed, the node does
+        # not know them): (start time, end time, from, to), the recent ones only.
+        self._rest = 0.0  # where the parts issued so far leave the motor
+        self._base = 0.0  # where the moves before the current one leave it
+        self._segments: list[tuple[float, float, float, float]] = []
+        self._view_from = float("-inf")  # frames show a settled zoom from here
 
     @property
     def homed(self) -> bool:
@@ -59,7 +71,31 @@ class MoveTracker:
         self.move_id += 1
         self._pending = max(0, parts)
         self._settle_at = max(self._settle_at, now)
+        self._base = self._rest
         return self.move_id
+
+    def _plan(self, start: float, duration: float, delta: float) -> None:
+        self._segments = [g for g in self._segments if g[1] > start - 5.0][-16:]
+        self._segments.append((start, start + duration, self._rest, self._rest + delta))
+        self._rest += delta
+
+    def travel(self, t: float) -> float | None:
+        """How far the motor had moved, by the model, at the moment a frame read at ``t``
+        shows (``frame_lag_s`` before), since the moves before the current one left it:
+        negative while those are still under way.  None while a zoom change settles (the
+        frame may show the old view)."""
+        shown = t - self.model.frame_lag_s
+        if shown < self._view_from:
+            return None
+        at = self._rest
+        for t0, t1, p0, p1 in self._segments:
+            if shown < t0:
+                at = p0
+                break
+            if shown < t1:
+                at = p0 + (shown - t0) / (t1 - t0) * (p1 - p0)
+                break
+        return at - self._base
 
     def drive_issued(self, direction: Direction, level: int, now: float) -> None:
         """One drive reached the camera at ``now``."""
@@ -69,8 +105,9 @@ class MoveTracker:
         # Not before a zoom's settle time: a drive right after a zoom leaves it standing.
         self._settle_at = max(self._settle_at, self._motor_free_at + m.margin_s)
         self._pending = max(0, self._pending - 1)
+        sign = -1.0 if direction == "near" else 1.0
+        self._plan(start, m.drive_duration(level), sign * m.level_sizes[level - 1])
         if self.position is not None:
-            sign = -1.0 if direction == "near" else 1.0
             self.position = max(0.0, self.position + sign * m.level_sizes[level - 1])
 
     def steps_issued(self, steps: int, now: float) -> None:
@@ -79,11 +116,13 @@ class MoveTracker:
         self._motor_free_at = start + m.steps_duration(steps)
         self._settle_at = max(self._settle_at, self._motor_free_at + m.margin_s)
         self._pending = max(0, self._pending - 1)
+        self._plan(start, m.steps_duration(steps), float(steps))
         if self.position is not None:
             self.position = max(0.0, self.position + steps)
 
     def zoom_issued(self, now: float) -> None:
         self._settle_at = max(self._settle_at, now + self.model.zoom_settle_s)
+        self._view_from = max(self._view_from, now + self.model.zoom_settle_s)
         self._pending = max(0, self._pending - 1)
 
     def part_failed(self) -> None:

@@ -416,6 +416,7 @@ class Node:
         its parts or settle time lay beyond ``asked``, so a frame whose ``position`` may be
         stale never says settled.  Returns ``settled``."""
         self.seq += 1
+        current = move_id == self.tracker.move_id
         header = FrameHeader(
             camera=self.name,
             seq=self.seq,
@@ -423,11 +424,12 @@ class Node:
             w=w,
             h=h,
             move_id=move_id,
-            settled=self.tracker.settled(asked) and move_id == self.tracker.move_id,
+            settled=self.tracker.settled(asked) and current,
             position=position,
             homed=position is not None,
             zoom=self.zoom,
             zoom_center=self.zoom_center,
+            travel=self.tracker.travel(t) if current else None,
         )
         self.latency.append(self.clock.now() - t)
         self.publisher.frame(header, jpeg)

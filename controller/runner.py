@@ -123,11 +123,17 @@ class AutofocusRun:
                 return cmd
         return None
 
+    def _on_the_move(self, header: dict[str, Any]) -> bool:
+        """A frame the node read while the motor moved, placed along the move (``travel``),
+        that the strategy wants now (it scores frames on the move)."""
+        return header.get("travel") is not None and self.strategy.wants_moving
+
     def _wanted(self, header: dict[str, Any]) -> bool:
         """The link's filter: a frame worth waking the run for (the header alone decides).
-        A frame that overlaps a move, or was read before this run's last move, is not."""
+        A frame that overlaps a move (unless the strategy scores frames on the move), or was
+        read before this run's last move, is not."""
         self._seen_at = time.monotonic()
-        if not header.get("settled", False):
+        if not header.get("settled", False) and not self._on_the_move(header):
             self.unsettled += 1
             return False
         if int(header.get("move_id", 0)) < self._floor:
@@ -211,9 +217,10 @@ class AutofocusRun:
                     frame = q.get_nowait()
                     self.stale += 1
                 h = frame.header
-                # cheap pre-filters, on the header alone: a frame that overlaps a move, or
-                # was read before the last move this run made, is never decoded
-                if not h.get("settled", False):
+                # cheap pre-filters, on the header alone: a frame that overlaps a move (unless
+                # the strategy scores frames on the move), or was read before the last move
+                # this run made, is never decoded
+                if not h.get("settled", False) and not self._on_the_move(h):
                     self.unsettled += 1
                     continue
                 if int(h.get("move_id", 0)) < self._floor:

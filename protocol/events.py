@@ -66,6 +66,10 @@ class FrameHeader:
     homed: bool
     zoom: int  # 1, 5 or 10
     zoom_center: tuple[float, float] = (0.5, 0.5)  # fractions of the full view
+    # Since 1.8: level-1 units the motor had moved (far positive) at the moment the frame
+    # shows, since the moves before ``move_id`` left it, by the node's timing model; None
+    # while a zoom change settles, or from an older node.
+    travel: float | None = None
 
     def to_header(self) -> dict[str, Any]:
         d = asdict(self)
@@ -78,6 +82,7 @@ class FrameHeader:
         if not (isinstance(zc, list | tuple) and len(zc) == 2 and all(isinstance(c, _NUM) for c in zc)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "header field 'zoom_center' has the wrong type")
         pos = _want(h, "position", _NUM, nullable=True)
+        travel = _want(h, "travel", _NUM, nullable=True) if "travel" in h else None
         return cls(
             camera=_want(h, "camera", str),
             seq=_want(h, "seq", int),
@@ -90,6 +95,7 @@ class FrameHeader:
             homed=_want(h, "homed", bool),
             zoom=_want(h, "zoom", int),
             zoom_center=(float(zc[0]), float(zc[1])),
+            travel=None if travel is None else float(travel),
         )
 
     def event(self, jpeg: bytes) -> Event:

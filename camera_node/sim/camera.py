@@ -253,7 +253,7 @@ class SimCamera:
         if self.faults.slow_extra_s:
             self.clock.sleep(self.faults.slow_extra_s)
         self._frame_index += 1
-        position = self.motor.position(t)
+        position = self.motor.position(t - self.spec.stream.lag_s)
         if self.faults.frozen and self.last_frame is not None:
             frame = Frame(self.last_frame.jpeg, t, self._frame_index, self.last_frame.position)
         else:

@@ -130,7 +130,11 @@ class Motor:
         hit = target != end_p or (size == 0 and end_p in (0.0, self.p.range))
         t0 = max(now + self.p.latency_s, self.busy_until())
         if end_p != start_p:
-            t1 = t0 + duration * abs(end_p - start_p) / max(size, 1e-9)
+            # The motor turns at its speed throughout: the lens stands while the gear takes
+            # up the slack, then moves (and stops early at an end stop).
+            speed = (size + taken) / max(duration, 1e-9)
+            t0 += taken / speed
+            t1 = t0 + abs(end_p - start_p) / speed
             self._moves.append(Move(t0, t1, start_p, end_p))
             self._busy_until = t1
         self._rest = end_p

@@ -18,7 +18,7 @@ depth source)::
     [optics]  # f_number, defocus_um_per_step, sensor_width_mm, liveview, capture, breathing
     [motor]   # range, start, step_sizes, jitter, skip_probability, asymmetry, backlash,
               # latency_s, level_durations_s
-    [stream]  # fps, jpeg_quality, read_noise, shot_noise, flicker, mirror_up_s
+    [stream]  # fps, jpeg_quality, read_noise, shot_noise, flicker, mirror_up_s, lag_s
 
 Errors: :class:`tetherfocus.errors.UsageError` with one line naming the file and the key
 (unknown keys, wrong types, missing files, unreadable images).
@@ -73,6 +73,10 @@ class StreamParams:
     shot_noise: float = 0.04  # variance per 8-bit level of signal
     flicker: float = 0.01  # relative sigma of exposure, frame to frame
     mirror_up_s: float = 1.2
+    # A frame shows the lens as it stood this long before the frame's moment: the exposure
+    # and the body's processing.  It only shows while the motor moves (the node's settle
+    # margin, 60 ms, is longer), so settled frames are the same whatever it is.
+    lag_s: float = 0.04
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,8 @@ def _validate(src: Path, section: str, p: Any) -> None:
             raise bad("jpeg_quality", "must lie in [1, 100]")
         if min(p.read_noise, p.shot_noise, p.flicker, p.mirror_up_s) < 0:
             raise bad("read_noise", "shot_noise, flicker and mirror_up_s must be >= 0")
+        if not 0 <= p.lag_s <= 0.5:
+            raise bad("lag_s", "must lie in [0, 0.5]")
 
 
 def parse_scene(path: Path) -> SceneSpec:

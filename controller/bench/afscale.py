@@ -68,6 +68,10 @@ class Timed:
         return self.inner.wanted_tiles
 
     @property
+    def wants_moving(self) -> bool:
+        return self.inner.wants_moving
+
+    @property
     def finished(self) -> bool:
         return self.inner.finished
 

@@ -5,14 +5,17 @@ The run is what a node plus a controller would do, in one thread and without soc
 - the camera is :func:`camera_node.sim.open_sim` behind :class:`GPhoto2Backend`, so drives
   go through the same ``manualfocusdrive`` None toggle (100 ms of clock each) and zoom
   through ``eoszoom``/``eoszoomposition``;
-- :class:`camera_node.motion.MoveTracker` stamps each frame's ``move_id``, ``settled`` and
-  ``position`` exactly as the node does, ``settled`` as of when the frame is asked for;
+- :class:`camera_node.motion.MoveTracker` stamps each frame's ``move_id``, ``settled``,
+  ``position`` and ``travel`` exactly as the node does, ``settled`` as of when the frame is
+  asked for;
 - frames come from ``preview()``, which blocks on the clock until the next frame (25 fps);
   while the tracker says the motor is still moving the harness lets the clock run to the
   settle estimate and asks for the frame there, as the node does, instead of decoding
   frames every search would ignore (the frame grid, and so the timing, is the same);
-- each settled frame's region is decoded at the strategy's ``wanted_scale`` (in the
-  magnified view when zoomed), measured, and fed to the strategy;
+  unless the strategy ``wants_moving``: then every frame is taken, and those the tracker
+  places along the move (``travel``) are fed too;
+- each frame fed is decoded at the strategy's ``wanted_scale`` (in the magnified view when
+  zoomed) and measured;
 - every command costs ``COMMAND_LATENCY_S`` of clock for the round trip to the node.
 
 Truth (where focus really is) is read from the simulator only after the run.
@@ -199,14 +202,17 @@ class _Session:
                 end = Failed("timeout", f"no result in {time_limit_s:g} s of virtual time")
                 break
             asked = clock.now()
-            due = tracker.settle_due(asked)
+            moving = strategy.wants_moving
+            due = None if moving else tracker.settle_due(asked)
             if due is not None:
                 clock.sleep(due - asked)
                 asked = max(clock.now(), due)  # the clock's sum may fall an ulp short
             jpeg, _w, _h = backend.preview()
             self.seq += 1
             t = clock.now()
-            if not tracker.settled(asked):  # judged when asked for, as the node does
+            settled = tracker.settled(asked)  # judged when asked for, as the node does
+            travel = tracker.travel(t)
+            if not settled and not (moving and travel is not None):
                 continue
             scale, n = strategy.wanted_scale, strategy.wanted_tiles
             value, tiles = score_region(
@@ -214,13 +220,23 @@ class _Session:
             )
             self.frames += 1
             obs = Observation(
-                self.seq, t, tracker.move_id, True, self.zoom, value, scale, tracker.position, tiles
+                self.seq,
+                t,
+                tracker.move_id,
+                settled,
+                self.zoom,
+                value,
+                scale,
+                tracker.position,
+                tiles,
+                travel,
             )
             todo = strategy.feed(obs, t)
             if trace is not None:
                 phase = getattr(strategy, "state", None)
                 where = f"{t - t0:7.3f} true={sim.true_position():7.2f}"
-                trace.append(f"{where} frame z{self.zoom} s{scale} {value:.5g} {phase}")
+                how = "" if settled else f" moving {travel:+.1f}"
+                trace.append(f"{where} frame z{self.zoom} s{scale} {value:.5g} {phase}{how}")
         return end, clock.now() - t0
 
     def settle(self) -> float:

@@ -11,6 +11,9 @@ A concrete search subclasses :class:`SearchMachine` and implements ``_begin`` an
 - averages ``frames_per_sample`` accepted frames into one sample and keeps an estimate of
   the relative frame-to-frame noise, from the frames' tiles too when they carry them
   (:mod:`.noise`);
+- while a search scans with the motor moving (:attr:`wants_moving`), also takes each frame
+  of the last move that the node places along it (``travel``, not settled), one sample per
+  frame, to :meth:`SearchMachine._on_moving`;
 - sends queued moves one at a time: the next only after ``moved`` for the previous one;
 - keeps the nominal position relative to the start, in level-1 units (the node's
   ``position`` is absent until homed, and is dead reckoning too);
@@ -155,6 +158,12 @@ class SearchMachine(abc.ABC):
         self._last_progress = 0.0
         self.last_obs: Observation | None = None
         self.t_start = 0.0
+        self._moving = False  # frames taken while the motor moves are wanted
+        # The last drive sent: where the ledger had the motor before it, its ledger span and
+        # its nominal one (the node's ``travel`` is nominal).
+        self._move_from = 0.0
+        self._move_span = 0.0
+        self._move_nominal = 0.0
         # Counters, reported in the metrics of Done and Failed.
         self.drives = 0
         self.motor_moves = 0
@@ -171,6 +180,10 @@ class SearchMachine(abc.ABC):
     @property
     def wanted_tiles(self) -> int:
         return self._tiles or self._noise_tiles()
+
+    @property
+    def wants_moving(self) -> bool:
+        return self._moving and not self.finished
 
     def start(self, now: float) -> list[Command]:
         if self.started:
@@ -197,6 +210,12 @@ class SearchMachine(abc.ABC):
         self.last_obs = obs
         if self.zoom is None:
             self.zoom = self.start_zoom = obs.zoom
+        if self._moving and self._accepts_moving(obs):
+            assert obs.travel is not None
+            self.frames_used += 1
+            self._last_progress = now
+            self._acc, self._acc_tiles = [], []
+            return self._on_moving(obs.travel, obs.measure, obs.tiles, now)
         if not self._accepts(obs):
             self.frames_ignored += 1
             if now - self._last_progress > self.stall_timeout_s and not self._pending:
@@ -263,6 +282,19 @@ class SearchMachine(abc.ABC):
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         """One averaged sample at the current position; the commands that follow."""
 
+    def _on_moving(
+        self, travel: float, measure: float, tiles: tuple[float, ...], now: float
+    ) -> list[Command]:
+        """One frame taken while the last drive moved the motor ``travel`` nominal units
+        along it (far positive); only while :attr:`_moving`."""
+        return []
+
+    def _travelled(self, travel: float) -> float:
+        """The ledger position of a frame ``travel`` nominal units along the last drive."""
+        if not self._move_nominal:
+            return self._move_from + travel
+        return self._move_from + travel * self._move_span / self._move_nominal
+
     def _noise_tiles(self) -> int:
         """Tiles per side to ask for, when the search wants none, so that a sample of several
         frames estimates its noise from them too (:mod:`.noise`); 0: none."""
@@ -286,13 +318,19 @@ class SearchMachine(abc.ABC):
         return bool(self._noise.get((self.zoom, self._scale)))
 
     def _accepts(self, obs: Observation) -> bool:
+        return obs.settled and self._of_last_move(obs)
+
+    def _accepts_moving(self, obs: Observation) -> bool:
+        """A frame taken while the last move moved the motor, placed along it."""
+        return not obs.settled and obs.travel is not None and self._of_last_move(obs)
+
+    def _of_last_move(self, obs: Observation) -> bool:
         if self._pending or self._queue:
             return False
         if self._floor is not None and obs.move_id < self._floor:
             return False
         return (
-            obs.settled
-            and obs.zoom == self.zoom
+            obs.zoom == self.zoom
             and obs.scale == self._scale
             and (
                 len(obs.tiles) == self._tiles**2
@@ -321,7 +359,10 @@ class SearchMachine(abc.ABC):
         m = self._queue.popleft()
         if isinstance(m, Drive):
             sign = 1.0 if m.direction == "far" else -1.0
-            self.pos += sign * m.count * sizes_toward(self.levels, m.direction)[m.level - 1]
+            self._move_from = self.pos
+            self._move_span = sign * m.count * sizes_toward(self.levels, m.direction)[m.level - 1]
+            self._move_nominal = sign * m.count * LEVEL_SIZES[m.level - 1]
+            self.pos += self._move_span
             self.commanded += sign * m.count * self.levels[m.level - 1]
             self.last_dir = m.direction
             self.drives += 1

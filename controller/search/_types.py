@@ -37,7 +37,9 @@ class Observation:
     :attr:`Strategy.wanted_scale`); ``position`` is the node's dead reckoning (None until
     homed) and is informational only.  ``tiles``: the region's energy per tile, row by row
     (:func:`controller.measures.tile_energy`), when the search asked for a grid
-    (:attr:`Strategy.wanted_tiles`); empty otherwise.
+    (:attr:`Strategy.wanted_tiles`); empty otherwise.  ``travel``: how far the motor had
+    moved along the moves of ``move_id`` when the frame shows (the header's ``travel``;
+    None when the node does not know), which places a frame taken while the motor moves.
     """
 
     seq: int
@@ -49,6 +51,7 @@ class Observation:
     scale: int = 1
     position: float | None = None
     tiles: tuple[float, ...] = ()
+    travel: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.measure) or self.measure < 0:
@@ -59,6 +62,8 @@ class Observation:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
         if not all(math.isfinite(v) and v >= 0 for v in self.tiles):
             raise ValueError("tiles must be finite numbers >= 0")
+        if self.travel is not None and not math.isfinite(self.travel):
+            raise ValueError(f"travel must be a finite number or None, got {self.travel!r}")
 
     @classmethod
     def from_header(
@@ -66,6 +71,7 @@ class Observation:
     ) -> Observation:
         """Build from a frame header (protocol field names).  Raises ``KeyError`` or ``ValueError``."""
         pos = header.get("position")
+        travel = header.get("travel")
         return cls(
             seq=int(header["seq"]),
             t=float(header["t"]),
@@ -76,6 +82,7 @@ class Observation:
             scale=scale,
             position=None if pos is None else float(pos),
             tiles=tiles,
+            travel=None if travel is None else float(travel),
         )
 
 
@@ -164,6 +171,12 @@ class Strategy(Protocol):
     @property
     def wanted_tiles(self) -> int:
         """n: the shell scores the region's n x n tiles too (Observation.tiles); 0: not."""
+        ...
+
+    @property
+    def wants_moving(self) -> bool:
+        """Whether frames taken while the motor moves (not settled, with ``travel``) are
+        wanted now: the shell scores and feeds them too."""
         ...
 
     @property

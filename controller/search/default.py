@@ -129,6 +129,27 @@ settings, so the whole search can take its own dim look.  A region wider than th
 magnified view is remembered when it landed on its own view (not on a part the depth stage
 chose); its refocus scans that view and takes no depth stage.
 
+On the move (session 22; ``glide`` and ``moving_fine``, on by default): when the node
+places its frames along each move (the header's ``travel``; an older node's frames carry
+none, and the search stops for every sample as above), and the last 1x sample's frames
+were quiet (under ``moving_coarse_noise``, their median under twice that):
+
+- once the climb knows which way the measure rises, it *glides*: level-3 drives sent back
+  to back, so the motor never stops, every frame a sample (:mod:`.glide`), until the
+  measure has fallen past a top on ``glide_confirm`` frames in a row (``glide`` = 1 in
+  the metrics), or stopped changing (an end stop: the step-by-step climb takes over from
+  where the frames stopped changing, ``glide`` = -1);
+- the fine stage's first scan is one level-3 command through the coarse centre, every
+  frame a sample, ending ``moving_past`` beyond it (:mod:`.moving` plans what goes before
+  it; ``moving`` = 1).  Its frames are single and placed by a level-3 drive's timing, which
+  its jitter (5 %) stretches: so the magnified noise must be under ``moving_noise`` (else
+  the usual scan runs around its best frame), no landing from it is blind, the reading
+  point is at most ``moving_guard`` short of the centre, a reading more than
+  ``moving_reread`` farther down the flank is taken again closer, one within
+  ``reread_within`` of the top (or above it) is taken again after backing off, and a way
+  to the reading point longer than a level-3 drive and the slack aims ``moving_margin``
+  (at most a fit width) farther down the flank and comes closer by the reading.
+
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
 a fall, a peak) is relative to that noise.  The frames of a sample are scored in tiles
@@ -145,10 +166,11 @@ import functools
 import math
 from collections.abc import Sequence
 
-from controller.search import depth, fits, landing
+from controller.search import depth, fits, landing, moving
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
 from controller.search._types import Command, Direction, Drive, Move, Zoom, view_window
 from controller.search.coarse import CoarseClimb
+from controller.search.glide import Glide
 
 
 class S(enum.Enum):
@@ -277,6 +299,23 @@ class Default(SearchMachine):
         recall_coarse: float = 0.0,
         recall_coarse_ratio: float = 0.75,
         recall_dim: bool = False,
+        moving_fine: bool = True,
+        moving_lead: float = 76.8,
+        moving_before: float = 25.6,
+        moving_past: float = 28.0,
+        moving_keep: float = 32.0,
+        moving_noise: float = 0.008,
+        moving_adjust: int = 3,
+        moving_guard: float = 12.8,
+        reread_within: float = 3.2,
+        moving_margin: float = 12.8,
+        moving_reread: float = 3.2,
+        moving_coarse_noise: float = 0.01,
+        glide: bool = True,
+        glide_ahead: float = 30.0,
+        glide_confirm: int = 2,
+        glide_significance: float = 0.0,
+        glide_sloped: bool = True,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -413,6 +452,34 @@ class Default(SearchMachine):
         self.recall_coarse = recall_coarse
         self.recall_coarse_ratio = recall_coarse_ratio
         self.recall_dim = bool(recall_dim)
+        self.moving_fine = bool(moving_fine)
+        self.moving_lead = moving_lead
+        self.moving_before = moving_before
+        self.moving_past = moving_past
+        self.moving_keep = moving_keep
+        self.moving_noise = moving_noise
+        self.moving_adjust = moving_adjust
+        self.moving_guard = moving_guard
+        self.reread_within = reread_within
+        self.moving_margin = moving_margin
+        self.moving_reread = moving_reread
+        self.moving_coarse_noise = moving_coarse_noise
+        self.glide = bool(glide)
+        self.glide_ahead = glide_ahead
+        self.glide_confirm = glide_confirm
+        self.glide_significance = glide_significance
+        self.glide_sloped = glide_sloped
+        self._glide: Glide | None = None  # the coarse climb on the move, while it runs
+        self._glided = False
+        self._glide_outcome = 0.0  # 1: the glide found the top; -1: it ended without one
+        self._glide_dir: Direction = "far"
+        self._glide_from = 0.0
+        self._glide_reversed = False
+        self._await_zoom: list[Move] = []  # the moving scan's drive, once the zoom shows
+        self._mscan = False  # a fine scan while the motor moves is under way
+        self._mscan_used = False
+        self._mscan_reversed = False
+        self._single = False  # the fine samples are single frames (a moving scan's)
         # A refocus magnifies at once: only where the fine stage is the magnified one.
         self._recall = recall_peak if recall_peak and fine_zoom > 1 else 0.0
         self._recalled = 0.0  # 1: landed by the recall; -1: fell back to the whole search
@@ -486,6 +553,8 @@ class Default(SearchMachine):
                 self._recalled = -1.0  # the whole search, from a sample of its own frames
                 return []
             return self._recall_scan(now)  # the first frame gave the view: magnify here
+        if self._glide is not None:
+            self._glide_over()  # the motor stopped with no top seen: step by step from here
         if self.depth_mode and self.sample_tiles:
             self._coarse_tiles.append((self.pos, self.sample_tiles))
         d = self.climb.add(self.pos, measure, self.noise)
@@ -522,6 +591,8 @@ class Default(SearchMachine):
         if d.stop_at is not None:
             self.pos = d.stop_at  # the probes did not move it: keep the ledger honest
         self._to("climb")
+        if d.outcome == "climb" and self._glide_possible():
+            return self._glide_start("far" if d.target > self.pos else "near")
         drives = plan_drives(d.target - self.pos, self.levels, 3)
         self.climb.moved = drives[0].direction if drives else None
         return self._go(drives)
@@ -755,10 +826,226 @@ class Default(SearchMachine):
             d = "near" if d == "far" else "far"
             sgn = -sgn
         self.scan_dir = d
+        if self._moving_possible():
+            return self._moving_scan(center)
         start = center - sgn * self.fine_window
         if d == self.last_dir and 0.0 <= sgn * (center - self.pos) <= self.fine_window:
             start = self.pos  # inside the window, moving the right way: sample right here
         return self._start_scan(start, first=True)
+
+    # -- 1a: the coarse climb with the motor moving (``glide``) ------------------------------
+    def _glide_possible(self) -> bool:
+        """Once the climb knows which way the measure rises (a sample after the probe, not
+        probing an end stop), in quiet frames, for a plain search."""
+        return (
+            self.glide
+            and self._travel_known
+            and not self._glided
+            and len(self.climb.samples) >= 2
+            and self.climb.probing is None
+            and (self._climb_sloped() or not self.glide_sloped)
+            and self._coarse_quiet
+            and not (self.depth_mode or self._dim_mode or self._recalling)
+        )
+
+    def _climb_sloped(self) -> bool:
+        """The climb's samples differ significantly: it knows which way the measure rises,
+        rather than going its preferred way (maybe into an end stop, where a glide would
+        see nothing change)."""
+        values = [m for _, m in self.climb.samples]
+        return min(values) < max(values) * (1.0 - max(self.climb.significance, 4.0 * self.noise))
+
+    @property
+    def _coarse_quiet(self) -> bool:
+        """The last 1x sample's frames were quiet (under ``moving_coarse_noise``, and the
+        median under twice that): single frames will do.  The last rather than the median:
+        relative noise is highest far from focus, where the measure is small, and a climb's
+        samples come nearer."""
+        seen = self._noise.get((self.start_zoom, self.coarse_scale))
+        median = self.noise_at(self.start_zoom, self.coarse_scale)
+        if not seen:
+            return False
+        return seen[-1] < self.moving_coarse_noise and median < 2 * self.moving_coarse_noise
+
+    @property
+    def _travel_known(self) -> bool:
+        """The node places frames along a move (an older one does not)."""
+        return self.last_obs is not None and self.last_obs.travel is not None
+
+    def _glide_start(self, go: Direction) -> list[Command]:
+        """Drive ``go`` in level-3 drives sent back to back, scoring every frame on the way
+        (:mod:`.glide`)."""
+        self._glided = True
+        self._moving = True
+        self._glide_dir = go
+        self._glide_reversed = self.last_dir is not None and self.last_dir != go
+        self._glide_from = self.pos
+        self._glide = Glide(
+            go,
+            noise=self.noise,
+            significance=self.glide_significance or self.climb.significance,
+            before=self.climb.samples,
+            limit=self.travel,
+            confirm=self.glide_confirm,
+        )
+        self.climb.moved = go
+        return self._go([Drive(go, 3, 1)])
+
+    def _glide_over(self, stop_at: float | None = None) -> None:
+        """No top: the climb goes on step by step from the settled frame where the drives
+        end (the ledger by the prior, as the glide's frames were placed), or where the frames
+        stopped changing, at an end stop (``stop_at``: the drives after it moved nothing)."""
+        self._glide = None
+        self._moving = False
+        self._glide_outcome = -1.0
+        if stop_at is not None:
+            self.pos = stop_at
+        elif self._glide_reversed:
+            self.pos -= (1.0 if self._glide_dir == "far" else -1.0) * self.backlash
+
+    def _on_glide(self, travel: float, measure: float, now: float) -> list[Command]:
+        assert self._glide is not None
+        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        pos = self._travelled(travel)
+        if self._glide_reversed:
+            if sgn * (pos - self._glide_from) < self.cross_slack:
+                return []  # the gear may still be taking up its slack
+            pos -= sgn * self.backlash
+        step = self._glide.add(pos, measure)
+        if step.outcome == "top":
+            glide, self._glide = self._glide, None
+            self._moving = False
+            self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
+            self._glide_outcome = 1.0
+            if self._glide_reversed:
+                self.pos -= sgn * self.backlash
+            self._to("bracketed")
+            self._t_coarse = now - self.t_start
+            return self._fine_from(step.center)
+        if step.outcome == "stall":
+            self._glide_over(step.stop_at)
+            return []
+        if sgn * (self.pos - pos) <= self.glide_ahead:
+            return self._go([Drive(self._glide_dir, 3, 1)])  # the motor never stops
+        return []
+
+    # -- 2a: the fine scan with the motor moving (``moving_fine``) -------------------------
+    def _moving_possible(self) -> bool:
+        """The first fine scan of a plain search: not after the dim look, of a wide region,
+        in a refocus, or once one has been tried."""
+        return (
+            self.moving_fine
+            and self._travel_known
+            and not self._mscan_used
+            and self._coarse_quiet
+            and self.fine_zoom > 1
+            and self.zoom != self.fine_zoom
+            and not (self.depth_mode or self._dim_mode or self._recalling or self._fine_select)
+        )
+
+    def _moving_scan(self, center: float) -> list[Command]:
+        """Magnify and drive through the coarse centre in one level-3 command, scoring the
+        frames on the way (the node places each by its timing, ``travel``), to end
+        ``moving_past`` beyond it (:mod:`.moving`).  With the centre ``moving_lead`` or more
+        ahead, the zoom settles while the drive runs; nearer, or after a glide, the drive
+        waits for the magnified view, and the motor moves while it settles so that the
+        first frame comes ``moving_before`` before the centre."""
+        self._mscan = self._mscan_used = True
+        self._moving = True
+        self._single = True
+        self._scale = self.fine_scale
+        self._fine, self._fine_tiles = [], []
+        sgn = self._sgn
+        lead = sgn * (center - self.pos)
+        reverses = self.last_dir is not None and self.last_dir != self.scan_dir
+        if not self._glided and lead >= self.moving_lead:
+            plan = moving.plan_on_the_way(
+                lead,
+                reverses,
+                levels=self.levels,
+                past=self.moving_past,
+                adjust=self.moving_adjust,
+                backlash=self.backlash,
+            )
+        else:
+            plan = moving.plan_after_zoom(
+                lead,
+                reverses,
+                levels=self.levels,
+                past=self.moving_past,
+                before=self.moving_before,
+                cross=self.cross_slack,
+                backlash=self.backlash,
+            )
+        moves: list[Move] = [Zoom(self.fine_zoom, self.roi_center)]
+        if plan.back3:
+            moves.append(Drive(self._back_dir, 3, plan.back3))
+        if plan.adjust:
+            moves.append(Drive(self.scan_dir if plan.adjust > 0 else self._back_dir, 2, abs(plan.adjust)))
+        if plan.slack_before:
+            self.pos -= sgn * self.backlash  # the ledger by the prior, as for the frames to come
+        self._mscan_reversed = plan.slack_in_scan
+        scan: list[Move] = [Drive(self.scan_dir, 3, plan.k)]
+        if plan.wait:
+            self._await_zoom = scan
+            self.frames_per_sample = 1  # the first frame that shows the view will do
+        else:
+            moves.extend(scan)
+        self._scan_end = center + sgn * self.moving_past
+        return self._go(moves)
+
+    def _on_moving(
+        self, travel: float, measure: float, tiles: tuple[float, ...], now: float
+    ) -> list[Command]:
+        if self._glide is not None:
+            return self._on_glide(travel, measure, now)
+        if self._await_zoom:
+            return self._zoom_shows()
+        if not self._mscan:
+            return []
+        sgn = self._sgn
+        along = sgn * (self._travelled(travel) - self._move_from)
+        if self._mscan_reversed:
+            if along < self.cross_slack:
+                return []  # the gear may still be taking up its slack
+            along -= self.backlash
+        pos = self._move_from + sgn * along
+        if self._fine_select and tiles:
+            measure = sum(tiles[i] for i in self._fine_select)
+        self._fine.append((pos, measure))
+        if not self.depth_mode and tiles and len(tiles) == self.fine_tiles**2:
+            self._fine_tiles.append((pos, tiles))
+        return []
+
+    def _zoom_shows(self) -> list[Command]:
+        """The magnified view shows: the moving scan's drive goes out now."""
+        moves, self._await_zoom = self._await_zoom, []
+        out = self._go(moves)
+        self._adapt_frames()
+        return out
+
+    def _moving_redo(self) -> list[Command]:
+        """The usual fine scan, around the moving scan's best frame: its single frames were
+        too noisy to fit (over ``moving_noise``), or its fit too noisy to read by."""
+        if self._fine:
+            best = max(self._fine, key=lambda p: p[1])[0]
+        else:
+            best = self.coarse_center if self.coarse_center is not None else self.pos
+        self._single = False
+        return self._fine_from(best)
+
+    def _moving_done(self) -> None:
+        """The moving scan's drive has ended (its first settled sample): the ledger takes
+        the prior backlash off a reversal, as the frames' places did, and only the samples
+        within ``moving_keep`` of the best are kept (far down a flank the models fit worst)."""
+        self._mscan = False
+        self._moving = False
+        if self._mscan_reversed:
+            self.pos -= self._sgn * self.backlash
+        if self._fine:
+            best = max(self._fine, key=lambda p: p[1])[0]
+            self._fine = [p for p in self._fine if abs(p[0] - best) <= self.moving_keep]
+            self._fine_tiles = [p for p in self._fine_tiles if abs(p[0] - best) <= self.moving_keep]
 
     def _far_from_recalled(self, measure: float) -> bool:
         """The first frame, at 1x, says that focus has moved too far for a refocus: its
@@ -932,6 +1219,7 @@ class Default(SearchMachine):
         self._scale = self.fine_scale if scale is None else scale
         self._fine = []
         self._fine_tiles = []
+        self._single = False
         sgn = self._sgn
         self._scan_end = start + sgn * 2 * (self.fine_window if window is None else window)
         moves: list[Move] = []
@@ -959,6 +1247,12 @@ class Default(SearchMachine):
         return Drive(self.scan_dir, 2, self.fine_parts)
 
     def _on_fine(self, measure: float, now: float) -> list[Command]:
+        if self._await_zoom:
+            return self._zoom_shows()
+        if self._mscan:
+            self._moving_done()
+            if self.noise > self.moving_noise:
+                return self._moving_redo()
         self._fine.append((self.pos, measure))
         if not self.depth_mode and self.sample_tiles:
             self._fine_tiles.append((self.pos, self.sample_tiles))
@@ -1049,8 +1343,9 @@ class Default(SearchMachine):
         xs = [xs[i] for i in order]
         ys = [ys[i] for i in order]
         models = ("hyperbola", "lorentzian", "gaussian") if len(xs) >= 5 else ("lorentzian", "gaussian")
-        # Each sample averages ``frames_per_sample`` frames: judge the fit by its noise.
-        noise = self.noise / math.sqrt(self.frames_per_sample)
+        # Each sample averages ``frames_per_sample`` frames (a moving scan's, one): judge the
+        # fit by its noise.
+        noise = self.noise / math.sqrt(1 if self._single else self.frames_per_sample)
         return xs, ys, noise, fits.fit_peak(xs, ys, noise=max(noise, 0.005), models=models)
 
     def _inside(self, fit: fits.Fit | None, xs: Sequence[float]) -> bool:
@@ -1099,6 +1394,10 @@ class Default(SearchMachine):
         self.fine_depth = self._fine_depth()
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
+        if self._single:
+            # Frames placed on a level-3 move stretch the curve by its jitter (5 %), and a
+            # reading by as much of its distance: read nearer the top.
+            guard = min(guard, self.moving_guard)
         # Where to focus comes before how to land: a region whose detail may lie at another
         # depth than its centre is looked at whole first, however the landing would go.
         if self._needs_depth(fit.center):
@@ -1107,20 +1406,29 @@ class Default(SearchMachine):
         cap = self.dim_reading_frames if self._dim_blind else self.reading_frames
         frames = self._frames_to_read(landing.reading_error(fit, guard, noise), cap)
         if frames is None or (self._dim_blind and not cap):
+            if self._single:
+                return self._moving_redo()  # never blind by frames placed on the move
             return self._land_blind(fit, now)
         self._read_frames = frames
         self._to("fitted")
+        # After a moving scan the motor may stand far from the peak: a long way to the
+        # reading point in level-3 drives lands a few steps either way of it (their jitter,
+        # the slack), so it aims ``moving_margin`` farther down the flank, and the reading
+        # there brings it closer, still moving far, to read again (``reread_beyond``).
+        long_way = self._single and abs(fit.center - self.pos) - guard > self.levels[2] + self.cross_slack
+        margin = min(self.moving_margin, fit.width) if long_way else 0.0
         plan = landing.approach_legs(
             self.scan_dir,
             self.pos,
             fit.center,
-            guard,
+            guard + margin,
             self.levels,
             self.backlash,
             self.cross_slack,
             self.approach_overshoot,
+            self.levels[2] + self.cross_slack if self._single else math.inf,
         )
-        self._guard = plan.guard
+        self._guard = plan.guard - margin
         self._final_reverses = plan.final_reverses
         # Whether the way to the reading point reverses once, and which way: then the reading
         # measures the slack that reversal crossed (+1: near to far, -1: far to near).
@@ -1175,6 +1483,17 @@ class Default(SearchMachine):
             # This frame is a position reading: on the near flank of the fitted curve, its
             # measure says how far the centre still is.  The drive there reverses (near to
             # far), so it adds the slack; it is in the units the scan was made in.
+            near_top = measure >= self.fit.peak or d < self.reread_within
+            if self._single and near_top and self.cross_slack and not (self._final_reverses or self._reread):
+                # So near the top that a reading says little (a level-3 drive's jitter and
+                # the motor's asymmetry on the way here, after frames placed on a move):
+                # back off near past the guard point by the slack's width, come far again
+                # and read there.
+                self._reread = True
+                self._to("closer")
+                n = landing.crossing_drives(self.cross_slack, self.levels)
+                back = max(1, round((self._guard - min(d, self._guard)) / self.levels[1])) + n
+                return self._go([Drive("near", 2, back), Drive("far", 2, n)])
             if measure >= self.fit.peak:
                 # Above the fitted top (a narrow peak sampled sparsely is fitted low): the
                 # reading says 0 and cannot be trusted there; the plan says ``guard`` but the
@@ -1185,7 +1504,7 @@ class Default(SearchMachine):
                 # says ``d``: the difference is the slack's own (reported, not used).
                 self._slack = self.backlash + self._slack_sign * (d - self._guard)
             if self.cross_slack and not self._final_reverses and not self._reread:
-                if d > self._guard + self.reread_beyond:
+                if d > self._guard + (self.moving_reread if self._single else self.reread_beyond):
                     # Farther down the flank than planned (more slack than the prior), where
                     # a reading is coarser: closer, still moving far, and read again there.
                     self._reread = True
@@ -1236,6 +1555,8 @@ class Default(SearchMachine):
             resumed=float(self._resumed),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
             shifts=float(self._shifts),
+            glide=self._glide_outcome,
+            moving=float(self._single),
             coarse_seconds=self._t_coarse,
             fine_seconds=self._t_fine - self._t_coarse,
             approach_seconds=now - self.t_start - self._t_fine,

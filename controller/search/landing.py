@@ -87,6 +87,7 @@ def approach_legs(
     backlash: float,
     cross: float = 0.0,
     overshoot: float = 0.5,
+    far_level3: float = math.inf,
 ) -> Approach:
     """Plan the drive to ``guard`` short of ``center`` after a scan that ran ``scan_dir``.
 
@@ -108,7 +109,11 @@ def approach_legs(
     goes past its length by at most this many level-2 steps (then level 2 for the rest).
     The reading point then lies that much farther down the flank; a level-3 drive's jitter
     (2.4 steps) only moves it, since the reading measures where the motor is.  One level-3
-    drive covers 47 units in 0.28 s; seven level-2 drives, 45 units, take about 0.6 s."""
+    drive covers 47 units in 0.28 s; seven level-2 drives, 45 units, take about 0.6 s.
+
+    ``far_level3``: a far leg after a near scan longer than this goes mostly in level-3
+    drives (a moving scan may end far past the peak; the reading measures where they
+    land), the last ``cross`` or more in level 2."""
     if cross > 0:
         step = levels[1]
         n_cross = crossing_drives(cross, levels)
@@ -122,6 +127,11 @@ def approach_legs(
         n_far = max(n_cross, math.floor((center - guard - pos + backlash) / step + 0.5))
         pre = center - guard - pos + backlash - n_far * step  # < 0: that much farther near
         legs = plan_drives(pre, levels, 2) if pre < -step / 2 else []
+        if n_far * step > far_level3:
+            bulk = plan_drives(n_far * step - n_cross * step, levels, 2, overshoot=0.0)
+            if bulk and bulk[0].level == 3:
+                legs.append(bulk[0])
+                n_far = max(n_cross, round((n_far * step - span(bulk[:1], levels)) / step))
         legs.append(Drive("far", 2, n_far))
         return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
     if scan_dir == "near":

@@ -71,3 +71,54 @@ def test_the_settle_point_is_due_only_once_every_part_is_out_and_until_it_passes
     assert t.settle_due(0.15) == pytest.approx(due)
     assert t.settle_due(due) is None  # settled then
     assert t.settled(due)
+
+
+# ``travel``: where a frame read at t shows the motor, along its current move.  Frames show
+# the lens frame_lag_s (40 ms) before they are read.
+LAG = MotionModel().frame_lag_s
+
+
+@pytest.mark.parametrize(
+    ("read_at", "travel"),
+    [
+        (0.0, 0.0),  # before the drive: where the moves before it left the motor
+        (0.01 + 0.03 + LAG, 0.0),  # the motor has just started
+        (0.01 + 0.03 + 0.125 + LAG, 23.5),  # half way through a 250 ms level-3 drive
+        (0.01 + 0.03 + 0.25 + LAG, 47.0),  # done
+        (5.0, 47.0),
+    ],
+)
+def test_travel_places_a_frame_along_a_drive(read_at: float, travel: float) -> None:
+    t = MoveTracker()
+    t.accept(0.0)
+    t.drive_issued("far", 3, 0.01)
+    assert t.travel(read_at) == pytest.approx(travel)
+
+
+def test_travel_is_counted_from_where_the_moves_before_leave_the_motor() -> None:
+    """A drive sent while the one before still runs: its frames are placed from where that
+    one will end, so until then their travel is the way still to go, with the other sign."""
+    t = MoveTracker()
+    t.accept(0.0)
+    t.drive_issued("near", 3, 0.0)  # 0.03-0.28, 47 near
+    t.accept(0.2)
+    t.drive_issued("near", 3, 0.2)  # queued: 0.28-0.53
+    assert t.travel(0.155 + LAG) == pytest.approx(47.0 / 2)  # half way through the first
+    assert t.travel(0.28 + LAG) == pytest.approx(0.0)
+    assert t.travel(0.405 + LAG) == pytest.approx(-23.5)
+    assert t.travel(1.0) == pytest.approx(-47.0)
+
+
+def test_travel_of_a_nikon_drive_and_unknown_while_a_zoom_settles() -> None:
+    m = MotionModel()
+    t = MoveTracker(m)
+    t.accept(0.0)
+    t.steps_issued(-20, 0.0)  # 20 near over 0.25 s
+    assert t.travel(1.0) == pytest.approx(-20.0)
+    t.accept(1.0)
+    t.zoom_issued(1.0)
+    t.accept(1.0, parts=2)
+    t.drive_issued("far", 3, 1.0)
+    t.drive_issued("far", 3, 1.1)  # back to back: 1.03-1.53
+    assert t.travel(1.0 + m.zoom_settle_s + LAG - 0.01) is None  # may show the old view
+    assert t.travel(1.0 + m.zoom_settle_s + LAG) == pytest.approx((m.zoom_settle_s - 0.03) / 0.25 * 47.0)

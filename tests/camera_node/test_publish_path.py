@@ -10,12 +10,13 @@ import pytest
 
 from camera_node.publisher import frame_header_bytes
 from camera_node.worker import CameraWorker, WorkerClosed, WorkerTimeout
-from protocol import FrameHeader, decode_event, encode
+from protocol import FrameHeader, ProtocolError, decode_event, encode
 
 HEADERS = [
     FrameHeader("cam1", 1, 12.5, 960, 640, 0, True, None, False, 1),
     FrameHeader("cam-02", 99, 1e6, 960, 640, 7, False, 123.25, True, 5, (0.25, 0.75)),
     FrameHeader("cam_3", 2**40, 0.0, 1, 1, 2**31, True, 0.0, True, 10, (0, 1)),
+    FrameHeader("cam4", 3, 2.0, 960, 640, 4, False, None, False, 5, (0.5, 0.5), -23.5),
 ]
 
 
@@ -26,6 +27,15 @@ def test_frame_header_bytes_are_what_the_codec_makes(header: FrameHeader) -> Non
     assert FrameHeader.from_header(event.header) == FrameHeader(
         **{**event.header, "zoom_center": tuple(event.header["zoom_center"])}
     )
+
+
+def test_travel_in_the_header_from_a_node_and_without_it_from_an_older_one() -> None:
+    header = HEADERS[-1]
+    assert FrameHeader.from_header(header.to_header()).travel == -23.5
+    older = {k: v for k, v in HEADERS[0].to_header().items() if k != "travel"}
+    assert FrameHeader.from_header(older).travel is None
+    with pytest.raises(ProtocolError, match="'travel' has the wrong type"):
+        FrameHeader.from_header({**header.to_header(), "travel": "far"})
 
 
 def test_worker_returns_results_and_raises_the_jobs_errors() -> None:

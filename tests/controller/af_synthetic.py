@@ -5,6 +5,13 @@ imperfections (jitter, level-1 skips, direction asymmetry, backlash, end stops, 
 a focus curve given as a function, frames every 40 ms whose headers carry ``move_id`` and
 ``settled`` as a node would stamp them, and a loop that carries out a strategy's commands
 one move at a time.  Deterministic by seed.
+
+With ``moving=True`` the motor moves in time as ``camera_node.sim.motor`` does (a move
+starts after the latency, the lens stands while the gear takes up its slack, then moves at
+the part's speed), each frame shows the lens ``lag`` seconds before its moment, and its
+header carries ``travel`` from the node's own model (:class:`camera_node.motion.MoveTracker`),
+so a search can score frames taken while the motor moves.  Without it, frames show where
+the last move will leave the lens and carry no ``travel`` (an older node).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from camera_node.motion import MoveTracker
 from controller.search import Command, Done, Drive, Failed, Observation, Strategy, Zoom
 
 Curve = Callable[[float, int, int], float]  # (true position, zoom, scale) -> noise-free measure
@@ -61,6 +69,8 @@ class SynthCamera:
     fps: float = 25.0
     zoom_levels: tuple[int, ...] = (1, 5, 10)
     tiles: Tiles | None = None  # given: the measure is the sum of the tiles, as tile_energy's is
+    moving: bool = False  # the motor moves in time and frames carry ``travel`` (see the module)
+    lag: float = 0.04  # with ``moving``: how long before its moment a frame shows the lens
     position: float = field(init=False)
     t: float = field(init=False, default=0.0)
     move_id: int = field(init=False, default=0)
@@ -76,12 +86,25 @@ class SynthCamera:
     def __post_init__(self) -> None:
         self.position = self.start
         self.rng = random.Random(self.seed)
+        self.moves: list[tuple[float, float, float, float]] = []  # (t0, t1, from, to)
+        self.tracker = MoveTracker()
+
+    def position_at(self, t: float) -> float:
+        """Where the lens is at ``t`` (``moving``): on its way through the planned moves."""
+        for t0, t1, p0, p1 in self.moves:
+            if t < t0:
+                return p0
+            if t < t1:
+                return p0 + (t - t0) / (t1 - t0) * (p1 - p0)
+        return self.position
 
     def drive(self, cmd: Drive) -> int:
         self.move_id += 1
         self.drives += 1
+        self.tracker.accept(self.t, cmd.count)
         for _ in range(cmd.count):
             self.t += 0.1  # the None toggle
+            self.tracker.drive_issued(cmd.direction, cmd.level, self.t)
             size = SIZES[cmd.level - 1]
             if cmd.level == 1 and self.rng.random() < self.skip:
                 size = 0.0
@@ -96,14 +119,22 @@ class SynthCamera:
             size -= taken
             self.slack -= taken
             sign = 1.0 if cmd.direction == "far" else -1.0
+            before = self.position
             self.position = min(max(self.position + sign * size, 0.0), self.travel)
             start = max(self.t + 0.03, self.busy_until)
             self.busy_until = start + DURATIONS[cmd.level - 1]
+            if self.position != before:
+                speed = (size + taken) / DURATIONS[cmd.level - 1]
+                t0 = start + taken / speed
+                self.moves.append((t0, t0 + abs(self.position - before) / speed, before, self.position))
+                self.moves = self.moves[-32:]
         self.settle_at = self.busy_until + 0.06
         return self.move_id
 
     def set_zoom(self, cmd: Zoom) -> int:
         self.move_id += 1
+        self.tracker.accept(self.t, 1)
+        self.tracker.zoom_issued(self.t)
         self.zoom = cmd.level
         self.center = cmd.center
         self.settle_at = max(self.settle_at, self.t + 0.3)
@@ -113,15 +144,16 @@ class SynthCamera:
         period = 1.0 / self.fps
         self.t = (math.floor(self.t / period + 1e-9) + 1) * period
         self.seq += 1
+        shown = self.position_at(self.t - self.lag) if self.moving else self.position
         tiles: tuple[float, ...] = ()
         if self.tiles is not None:
             gain = 1 + self.noise * self.rng.gauss(0, 1)
-            grid = self.tiles(self.position, self.zoom, self.center, max(n, 1))
+            grid = self.tiles(shown, self.zoom, self.center, max(n, 1))
             noisy = [max(0.0, v * gain * (1 + self.noise * self.rng.gauss(0, 1))) for v in grid]
             value = sum(noisy)
             tiles = tuple(noisy) if n else ()
         else:
-            value = self.curve(self.position, self.zoom, scale) * (1 + self.noise * self.rng.gauss(0, 1))
+            value = self.curve(shown, self.zoom, scale) * (1 + self.noise * self.rng.gauss(0, 1))
         return Observation(
             seq=self.seq,
             t=self.t,
@@ -131,6 +163,7 @@ class SynthCamera:
             measure=max(0.0, value),
             scale=scale,
             tiles=tiles,
+            travel=self.tracker.travel(self.t) if self.moving else None,
         )
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from controller.process_cli import STRATEGIES as CLI_STRATEGIES
 from controller.search import NAMES, Default, Done, Drive, Failed, Observation, Zoom, create_strategy
-from controller.search._machine import Levels, plan_drives, sizes_toward, span
+from controller.search._machine import Levels, SearchMachine, plan_drives, sizes_toward, span
+from controller.search._types import Command
 
 
 def obs(
@@ -54,7 +55,9 @@ def test_observation_from_header() -> None:
         "homed": False,
         "zoom": 5,
     }
+    assert Observation.from_header({**h, "travel": -12.5}, 1.0).travel == -12.5
     o = Observation.from_header(h, 2.5, 4)
+    assert o.travel is None  # an older node
     assert (o.seq, o.move_id, o.settled, o.zoom, o.measure, o.scale, o.position) == (
         7,
         3,
@@ -164,6 +167,64 @@ def test_a_move_reply_nobody_asked_for_is_ignored() -> None:
     s.start(0.0)
     assert s.moved(9, 0.0) == []
     assert s.feed(obs(0), 0.0) == []  # the spurious id did not raise the floor
+
+
+class _Mover(SearchMachine):
+    """One drive of two level-3 parts far, scoring frames on the way when ``moving``."""
+
+    def __init__(self, *, moving: bool = True, asymmetry: float = 0.0) -> None:
+        super().__init__(asymmetry=asymmetry)
+        self.moving = moving
+        self.seen: list[tuple[str, float, float]] = []
+
+    def _begin(self, now: float) -> list[Command]:
+        self._moving = self.moving
+        return self._go([Drive("far", 3, 2)])
+
+    def _on_sample(self, measure: float, now: float) -> list[Command]:
+        self.seen.append(("settled", self.pos, measure))
+        return []
+
+    def _on_moving(
+        self, travel: float, measure: float, tiles: tuple[float, ...], now: float
+    ) -> list[Command]:
+        self.seen.append(("moving", self._travelled(travel), measure))
+        return []
+
+
+def _moving_obs(move_id: int, travel: float | None, *, settled: bool = False, zoom: int = 1) -> Observation:
+    return Observation(0, 0.0, move_id, settled, zoom, 2.0, 1, None, (), travel)
+
+
+def test_frames_on_the_move_are_taken_only_when_wanted_and_of_the_last_move() -> None:
+    s = _Mover()
+    assert s.start(0.0) == [Drive("far", 3, 2)]
+    assert s.wants_moving
+    assert s.feed(_moving_obs(1, 5.0), 0.0) == []  # the move is not accepted yet
+    s.moved(1, 0.0)
+    s.feed(_moving_obs(0, 5.0), 0.0)  # a frame of the move before
+    s.feed(_moving_obs(1, None), 0.0)  # not placed (a zoom settling, an older node)
+    s.feed(_moving_obs(1, 47.0, zoom=5), 0.0)  # another view
+    s.feed(_moving_obs(1, 23.5), 0.0)
+    s.feed(_moving_obs(1, 94.0, settled=True), 0.0)  # settled: a sample as ever
+    assert s.seen == [("moving", 23.5, 2.0), ("settled", 94.0, 2.0)]
+    assert (s.frames_ignored, s.frames_used) == (4, 2)
+    s.finished = True
+    assert not s.wants_moving
+
+
+def test_frames_on_the_move_are_ignored_unless_wanted_and_placed_by_the_ledger() -> None:
+    s = _Mover(moving=False)
+    s.start(0.0)
+    s.moved(1, 0.0)
+    s.feed(_moving_obs(1, 23.5), 0.0)
+    assert s.seen == [] and s.frames_ignored == 1
+    # The node's travel is nominal; the ledger counts far drives longer by the asymmetry.
+    t = _Mover(asymmetry=0.04)
+    t.start(0.0)
+    t.moved(1, 0.0)
+    t.feed(_moving_obs(1, 47.0), 0.0)
+    assert t.seen == [("moving", pytest.approx(47.0 * 1.02), 2.0)]
 
 
 # -- endings ---------------------------------------------------------------------------------------

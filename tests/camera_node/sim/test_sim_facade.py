@@ -183,6 +183,26 @@ def test_frames_show_intermediate_positions_during_a_move() -> None:
     assert positions == sorted(positions)
 
 
+def test_a_frame_shows_the_lens_lag_s_before_its_moment() -> None:
+    """Exposure and the body's processing: a frame read while the motor moves shows where
+    the lens was ``stream.lag_s`` (40 ms) earlier, not where it is."""
+    sim, cam, clock = open_test_sim()
+    start_liveview(cam, clock, sim)
+    cam.capture_preview()
+    drive(cam, "Far 3")
+    lag = sim.spec.stream.lag_s
+    assert lag == pytest.approx(0.04)
+    for _ in range(6):
+        cam.capture_preview()
+        frame = sim.last_frame
+        assert frame is not None
+        assert frame.position == pytest.approx(sim.motor.position(frame.t - lag))
+        if frame.position != sim.motor.position(frame.t):
+            break
+    else:
+        raise AssertionError("no frame was taken while the motor moved")
+
+
 def test_zoom_needs_live_view_and_position_is_clamped_sensor_pixels() -> None:
     sim, cam, clock = open_test_sim()
     w = cam.get_single_config("eoszoom")

@@ -130,6 +130,20 @@ def test_latency_then_duration_with_intermediate_positions() -> None:
     assert m.busy_until() == pytest.approx(1.28)
 
 
+def test_after_a_reversal_the_lens_stands_while_the_gear_takes_up_the_slack() -> None:
+    """The motor turns at its speed throughout; the lens does not move until the slack is
+    crossed, then moves at that speed, and the drive ends when it would have anyway."""
+    m = _motor(replace(QUIET, latency_s=0.03, backlash=4.0))
+    m.set_position(400)
+    m.drive_level(0.0, "far", 3)  # 0.03-0.28
+    m.drive_level(1.0, "near", 3)  # 1.03-1.28: 4 units of slack first, at 188 units a second
+    speed = 47 / 0.25
+    assert m.position(1.03 + 0.5 * 4 / speed) == pytest.approx(447)  # still taking up slack
+    assert m.position(1.03 + 4 / speed + 0.1) == pytest.approx(447 - 0.1 * speed)
+    assert m.position(1.28) == pytest.approx(447 - 43)
+    assert m.busy_until() == pytest.approx(1.28)
+
+
 def test_drives_queue_behind_each_other() -> None:
     m = _motor(replace(QUIET, latency_s=0.03))
     m.set_position(100)

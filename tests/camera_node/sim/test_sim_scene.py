@@ -62,6 +62,7 @@ read_noise = 1.0
 shot_noise = 0.05
 flicker = 0.01
 mirror_up_s = 1.2
+lag_s = 0.05
 """
 
 
@@ -73,6 +74,7 @@ def test_every_documented_key_parses(tmp_path: Path) -> None:
     assert spec.optics.f_number == 4.0 and spec.optics.liveview == (960, 640)
     assert spec.motor.start == 100 and spec.motor.step_sizes == (1.0, 6.4, 47.0)
     assert spec.stream.jpeg_quality == 75 and isinstance(spec.stream.jpeg_quality, int)
+    assert spec.stream.lag_s == 0.05
     assert spec.depth.region[0].focus_at == 610
     data = load_scene(spec)
     assert data.rgb.shape == (200, 300, 3)
@@ -142,6 +144,7 @@ def test_any_unknown_top_level_key_is_refused(key: str) -> None:
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\ncapture = [99999, 99999]\n', "16 to 16384"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[optics]\nliveview = [8000, 6000]\n', "16 to 4096"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[stream]\njpeg_quality = 0\n', "jpeg_quality"),
+        ('image = "photo.png"\n[depth]\nfocus_at = 1\n[stream]\nlag_s = 0.6\n', "stream.lag_s"),
         ('image = "photo.png"\n[depth]\nfocus_at = 1\n[motor]\nstart = 900\n', "motor.start"),
         ("image = [\n", "not valid TOML"),
     ],

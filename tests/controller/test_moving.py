@@ -1,0 +1,93 @@
+"""Planning the magnified scan with the motor moving (``controller.search.moving``).
+
+Golden cases (a lead, whether the scan's way reverses the motor's last move, and the plan
+that must come out), and the plan's promises over a range of leads: its first scored frame
+comes ``before`` the centre or earlier, and it ends within the tolerance of ``past``
+beyond it whenever some plan can.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.search.moving import ScanPlan, plan_after_zoom, plan_on_the_way
+
+LEVELS = (1.0, 6.4, 47.0)
+PAST, BEFORE, CROSS, BACKLASH = 28.0, 25.6, 12.8, 4.0
+
+
+@pytest.mark.parametrize(
+    ("lead", "reverses", "plan"),
+    [
+        # 121 + 28 = 149: three level-3 drives and one level-2 drive the scan's way first
+        (121.0, False, ScanPlan(0, 1, 3, False, False, False, 26.4)),
+        # 93 + 28 + the slack = 125: two level-3 drives and 31 more, five level-2 drives:
+        # more than three, so one level-3 drive more and 16 steps farther
+        (93.0, True, ScanPlan(0, 0, 3, False, False, True, 44.0)),
+        # a level-2 drive the scan's way takes up the slack of the reversal before the scan
+        (80.0, True, ScanPlan(0, 3, 2, False, True, False, 29.2)),
+    ],
+)
+def test_on_the_way_golden(lead: float, reverses: bool, plan: ScanPlan) -> None:
+    got = plan_on_the_way(lead, reverses, levels=LEVELS, past=PAST, adjust=3, backlash=BACKLASH)
+    _same(got, plan)
+
+
+@pytest.mark.parametrize(
+    ("lead", "reverses", "plan"),
+    [
+        # after a glide that stopped 57 past the top: two level-3 drives, 33 beyond
+        (57.0, True, ScanPlan(0, 0, 2, True, False, True, 33.0)),
+        # 75 past: two level-2 drives towards it first (they take up the slack), then two
+        (75.0, True, ScanPlan(0, 2, 2, True, True, False, 27.8)),
+        # 30 past: too near for the reversal's slack and 25.6 before it; four level-2
+        # drives back, then two level-3 drives
+        (30.0, True, ScanPlan(0, -4, 2, True, False, True, 34.4)),
+        # almost on it: one level-3 drive back
+        (10.0, True, ScanPlan(1, 0, 2, True, False, True, 33.0)),
+        # the centre behind the motor
+        (-20.0, True, ScanPlan(1, -4, 2, True, False, True, 37.4)),
+        # far ahead: one long scan
+        (287.0, True, ScanPlan(0, -1, 7, True, False, True, 31.6)),
+    ],
+)
+def test_after_zoom_golden(lead: float, reverses: bool, plan: ScanPlan) -> None:
+    got = plan_after_zoom(
+        lead, reverses, levels=LEVELS, past=PAST, before=BEFORE, cross=CROSS, backlash=BACKLASH
+    )
+    _same(got, plan)
+
+
+def _same(got: ScanPlan, want: ScanPlan) -> None:
+    assert got.end == pytest.approx(want.end)
+    assert got == ScanPlan(
+        want.back3, want.adjust, want.k, want.wait, want.slack_before, want.slack_in_scan, got.end
+    )
+
+
+def _lead_at_scan(lead: float, p: ScanPlan) -> float:
+    return lead + p.back3 * LEVELS[2] - p.adjust * LEVELS[1] + (BACKLASH if p.slack_before else 0.0)
+
+
+@pytest.mark.parametrize("reverses", [True, False])
+def test_after_zoom_keeps_its_promises(reverses: bool) -> None:
+    for tenth in range(-600, 4000, 7):
+        lead = tenth / 10
+        p = plan_after_zoom(
+            lead, reverses, levels=LEVELS, past=PAST, before=BEFORE, cross=CROSS, backlash=BACKLASH
+        )
+        at_scan = _lead_at_scan(lead, p)
+        assert at_scan - (CROSS if p.slack_in_scan else 0.0) >= BEFORE, (lead, p)
+        end = p.k * LEVELS[2] - at_scan - (BACKLASH if p.slack_in_scan else 0.0)
+        assert end == pytest.approx(p.end), (lead, p)
+        assert -6.4 <= p.end - PAST <= 9.6, (lead, p)
+        assert p.wait and p.k >= 1 and abs(p.adjust) <= 5
+
+
+def test_on_the_way_ends_past_the_centre_within_a_level_3_drive() -> None:
+    for tenth in range(768, 4000, 7):
+        lead = tenth / 10
+        for reverses in (True, False):
+            p = plan_on_the_way(lead, reverses, levels=LEVELS, past=PAST, adjust=3, backlash=BACKLASH)
+            assert PAST - 3.2 - 1e-9 <= p.end <= PAST + LEVELS[2], (lead, p)
+            assert 0 <= p.adjust <= 3 and not p.wait and p.back3 == 0

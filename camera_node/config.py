@@ -26,6 +26,9 @@ CALL_TIMEOUT_S = 10.0  # one camera call (a frame, a drive, a config get/set)
 CAPTURE_TIMEOUT_S = 60.0  # a capture, download included
 LIVEVIEW_TIMEOUT_S = 15.0  # liveview.start (the mirror takes about 1.2 s)
 PART_HOLD_S = 0.25  # a frame waits for a due drive part at most this long past its due time
+# A frame read within this of asking for it is placed along the move (``travel``); a
+# slower call (a stalled transfer) may bring a frame older than the model's lag says.
+TRAVEL_CALL_S = 0.1
 ANSWER_HOLD_S = 0.02  # after a move's first settled frame, the next frame's call waits this long
 ANSWER_WAIT_S = 0.1  # ... and, once a command has come in meanwhile, this long for its first call
 LOCK_TIMEOUT_S = 2.0  # a short command waits this long for the one before it, then "busy"

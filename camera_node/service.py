@@ -42,6 +42,7 @@ from camera_node.config import (
     LOCK_TIMEOUT_S,
     MAX_PENDING,
     PART_HOLD_S,
+    TRAVEL_CALL_S,
     NodeConfig,
 )
 from camera_node.motion import MoveTracker
@@ -429,7 +430,8 @@ class Node:
             homed=position is not None,
             zoom=self.zoom,
             zoom_center=self.zoom_center,
-            travel=self.tracker.travel(t) if current else None,
+            # A frame whose call took long may be older than the model's lag says.
+            travel=self.tracker.travel(t) if current and t - asked <= TRAVEL_CALL_S else None,
         )
         self.latency.append(self.clock.now() - t)
         self.publisher.frame(header, jpeg)

@@ -29,6 +29,7 @@ from typing import Any
 
 from camera_node.backends.gphoto2 import TOGGLE_GAP_S, GPhoto2Backend
 from camera_node.clock import VirtualClock
+from camera_node.config import TRAVEL_CALL_S
 from camera_node.motion import MoveTracker
 from camera_node.sim import SimCamera, open_sim, resolve_scene
 from camera_node.sim.scene import OpticsParams
@@ -211,7 +212,7 @@ class _Session:
             self.seq += 1
             t = clock.now()
             settled = tracker.settled(asked)  # judged when asked for, as the node does
-            travel = tracker.travel(t)
+            travel = tracker.travel(t) if t - asked <= TRAVEL_CALL_S else None  # as the node does
             if not settled and not (moving and travel is not None):
                 continue
             scale, n = strategy.wanted_scale, strategy.wanted_tiles

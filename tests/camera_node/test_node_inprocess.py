@@ -185,10 +185,12 @@ def test_a_frame_that_arrives_late_is_not_settled_by_its_arrival(small_scene: Pa
     async def body(node: Node, backend: SimBackend, client: AsyncClient) -> None:
         sim = backend.sim
         seen: list[tuple[int, bool, float]] = []  # per frame: move_id, settled, position shown
+        placed: list[float | None] = []  # and where along its move the node put it
         send = node.publisher.frame
 
         def spy(header: Any, jpeg: bytes) -> None:
             seen.append((header.move_id, header.settled, sim.last_frame.position))
+            placed.append(header.travel)
             send(header, jpeg)
 
         node.publisher.frame = spy  # type: ignore[method-assign]
@@ -203,6 +205,8 @@ def test_a_frame_that_arrives_late_is_not_settled_by_its_arrival(small_scene: Pa
         assert {m for m, _ in settled} == set(rests)  # every drive gave settled frames
         for m, shown in settled:
             assert shown == pytest.approx(rests[m], abs=1e-6), (m, shown, rests[m])
+        # Nor is a frame that took 0.4 s to come placed along a move by its arrival.
+        assert placed and all(p is None for p in placed)
 
     _run(small_scene, body)
 

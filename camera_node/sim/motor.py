@@ -19,6 +19,7 @@ import numpy as np
 from camera_node.sim.scene import MotorParams
 
 Direction = Literal["near", "far"]
+HISTORY_S = 1.0  # how long a move is kept after it ends, for positions asked for late
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,10 @@ class Motor:
 
     # -- truth ----------------------------------------------------------------------------
     def position(self, t: float) -> float:
-        """The true position at time ``t`` (for rendering and truth only)."""
-        self._prune(t)
+        """The true position at time ``t`` (for rendering and truth only).  Times a little
+        before the last one asked for are answered too (a frame shows the lens ``lag_s``
+        before its moment): moves are kept for ``HISTORY_S`` after they end."""
+        self._prune(t - HISTORY_S)
         for m in self._moves:
             if t < m.t0:
                 return m.p0

@@ -310,6 +310,9 @@ class Default(SearchMachine):
         reread_within: float = 3.2,
         moving_margin: float = 12.8,
         moving_reread: float = 3.2,
+        moving_edge: float = 9.4,
+        moving_shift: float = 10.0,
+        moving_shift_guard: float = 7.5,
         moving_coarse_noise: float = 0.01,
         glide: bool = True,
         glide_ahead: float = 30.0,
@@ -463,6 +466,10 @@ class Default(SearchMachine):
         self.reread_within = reread_within
         self.moving_margin = moving_margin
         self.moving_reread = moving_reread
+        self.moving_edge = moving_edge
+        self.moving_shift = moving_shift
+        self.moving_shift_guard = moving_shift_guard
+        self._lag_shift = math.nan  # how far the moving scan's frames were moved back (nan: not)
         self.moving_coarse_noise = moving_coarse_noise
         self.glide = bool(glide)
         self.glide_ahead = glide_ahead
@@ -479,6 +486,7 @@ class Default(SearchMachine):
         self._mscan = False  # a fine scan while the motor moves is under way
         self._mscan_used = False
         self._mscan_reversed = False
+        self._mscan_more = False
         self._single = False  # the fine samples are single frames (a moving scan's)
         # A refocus magnifies at once: only where the fine stage is the magnified one.
         self._recall = recall_peak if recall_peak and fine_zoom > 1 else 0.0
@@ -1005,6 +1013,12 @@ class Default(SearchMachine):
             return []
         sgn = self._sgn
         along = sgn * (self._travelled(travel) - self._move_from)
+        if not self.moving_edge <= along <= abs(self._move_span) - self.moving_edge:
+            # Where the motor starts or stops, by the node's model.  A body whose frames lag
+            # otherwise than the model shows the lens there still standing, or still on
+            # its way, and such a frame placed by the model would bend the curve (frames
+            # lagging 80 ms, af-lag.toml: readings up to 7 steps short).
+            return []
         if self._mscan_reversed:
             if along < self.cross_slack:
                 return []  # the gear may still be taking up its slack
@@ -1033,6 +1047,41 @@ class Default(SearchMachine):
             best = self.coarse_center if self.coarse_center is not None else self.pos
         self._single = False
         return self._fine_from(best)
+
+    def _moving_fit(self, end: float, end_measure: float, now: float) -> list[Command]:
+        """Fit the moving scan's frames alone, if they rise to a best frame and fall
+        significantly past it; else the usual scan around the best.
+
+        A body whose frames lag otherwise than the node's model places every frame on the
+        move a few steps off (7.5 for 40 ms at level-3 speed), alike.  The settled sample
+        where the scan ended (``end``, ``end_measure``) says by how much: where the fitted
+        curve falls to its measure past the peak, less where it was taken.  The frames are
+        moved back by that (at most ``moving_shift`` steps; ``lag_shift`` in the metrics),
+        so the reading point lands the guard short of the centre, not on the top."""
+        sgn = self._sgn
+        pts = sorted(self._fine, key=lambda p: sgn * p[0])
+        if len(pts) < self.min_fine_samples:
+            return self._moving_redo()
+        i_best = max(range(len(pts)), key=lambda i: pts[i][1])
+        cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        rose = any(m < cut for _, m in pts[:i_best])
+        fell = any(m < cut for _, m in pts[i_best + 1 :])
+        if rose and not fell and not self._mscan_more:
+            # Still at the top where the drive ended: one level-3 drive more the same way,
+            # its frames scored too (placed alike, so they join these).
+            self._mscan_more = True
+            self._mscan = self._moving = True
+            self._mscan_reversed = False
+            return self._go([Drive(self.scan_dir, 3, 1)])
+        if not (rose and fell):
+            return self._moving_redo()
+        self._lag_shift = math.nan  # unknown unless the end sample tells it
+        shift = _shift_to(pts[i_best:], end, end_measure, sgn, self.moving_shift)
+        if shift is not None:
+            self._lag_shift = shift
+            self._fine = [(p - shift, m) for p, m in self._fine]
+            self._fine_tiles = [(p - shift, t) for p, t in self._fine_tiles]
+        return self._fit_fine(now)
 
     def _moving_done(self) -> None:
         """The moving scan's drive has ended (its first settled sample): the ledger takes
@@ -1253,6 +1302,7 @@ class Default(SearchMachine):
             self._moving_done()
             if self.noise > self.moving_noise:
                 return self._moving_redo()
+            return self._moving_fit(self.pos, measure, now)
         self._fine.append((self.pos, measure))
         if not self.depth_mode and self.sample_tiles:
             self._fine_tiles.append((self.pos, self.sample_tiles))
@@ -1358,6 +1408,13 @@ class Default(SearchMachine):
     ) -> list[Command]:
         xs, ys, noise, fit = fitted or self._fine_fit()
         inner = 0.25 * self.fine_step
+        if self._single and (
+            fit is None
+            or not self._inside(fit, xs)
+            or fit.rms > max(self.poor_fit_rms, 4.0 * noise)
+            or 1.0 - min(ys) / max(ys) < max(self.min_contrast, 6.0 * max(noise, fit.rms))
+        ):
+            return self._moving_redo()  # step by step, around the best frame
         if fit is None or not self._inside(fit, xs):
             ahead = fit is not None and (
                 fit.center > xs[-1] - inner if self.scan_dir == "far" else fit.center < xs[0] + inner
@@ -1396,8 +1453,12 @@ class Default(SearchMachine):
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
         if self._single:
             # Frames placed on a level-3 move stretch the curve by its jitter (5 %), and a
-            # reading by as much of its distance: read nearer the top.
+            # reading by as much of its distance: read nearer the top.  Unless the frames'
+            # lag is unknown (no shift measured): they may all lie a few steps off, and the
+            # reading point with them.
             guard = min(guard, self.moving_guard)
+            if math.isnan(self._lag_shift):
+                guard += self.moving_shift_guard
         # Where to focus comes before how to land: a region whose detail may lie at another
         # depth than its centre is looked at whole first, however the landing would go.
         if self._needs_depth(fit.center):
@@ -1557,6 +1618,7 @@ class Default(SearchMachine):
             shifts=float(self._shifts),
             glide=self._glide_outcome,
             moving=float(self._single),
+            **({} if math.isnan(self._lag_shift) else {"lag_shift": self._lag_shift}),
             coarse_seconds=self._t_coarse,
             fine_seconds=self._t_fine - self._t_coarse,
             approach_seconds=now - self.t_start - self._t_fine,
@@ -1639,6 +1701,26 @@ class Default(SearchMachine):
             "depth_spread": est.spread if math.isfinite(est.spread) else -1.0,
             "depth_samples": float(len(self._depth)),
         }
+
+
+def _shift_to(
+    past: Sequence[tuple[float, float]], end: float, end_measure: float, sgn: float, most: float
+) -> float | None:
+    """How far the frames ``past`` the top (in the scan's order, the best first) lie from
+    where a settled sample (``end``, ``end_measure``) says they are: where the last two of
+    them (the one before the last down the flank, 10 % under the best at least), extended
+    in log measure, fall to ``end_measure``, less ``end``.  Data, not a
+    model's tails (a fit's tail, 72 steps out, put a +7.5 shift at -3.4).  None when they
+    do not fall, or the answer is more than ``most`` away."""
+    if len(past) < 2 or end_measure <= 0:
+        return None
+    (x0, m0), (x1, m1) = past[-2], past[-1]
+    if not 0 < m1 < m0 or sgn * (x1 - x0) <= 0 or (len(past) == 2 and m0 > 0.9 * past[0][1]):
+        return None  # the second from the end must be down the flank, not on the top
+    slope = (math.log(m1) - math.log(m0)) / (x1 - x0)
+    x_e = x1 + (math.log(end_measure) - math.log(m1)) / slope
+    shift = x_e - end
+    return shift if abs(shift) <= most else None
 
 
 LIVEVIEW_PX = (960, 640)  # a Canon body's live view; only sizes the tiles

@@ -8,8 +8,11 @@ beyond it whenever some plan can.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from controller.search.default import _shift_to
 from controller.search.moving import ScanPlan, plan_after_zoom, plan_on_the_way
 
 LEVELS = (1.0, 6.4, 47.0)
@@ -91,3 +94,29 @@ def test_on_the_way_ends_past_the_centre_within_a_level_3_drive() -> None:
             p = plan_on_the_way(lead, reverses, levels=LEVELS, past=PAST, adjust=3, backlash=BACKLASH)
             assert PAST - 3.2 - 1e-9 <= p.end <= PAST + LEVELS[2], (lead, p)
             assert 0 <= p.adjust <= 3 and not p.wait and p.back3 == 0
+
+
+@pytest.mark.parametrize(
+    ("past", "end", "end_measure", "sgn", "shift"),
+    [
+        # a far scan, falling e-fold every 10 steps past its last two frames (20, 27.5): the
+        # settled end at 30 reads what they put there, no shift; at 25, they lie 5 ahead
+        ([(0.0, 1.0), (20.0, math.exp(-1.25)), (27.5, math.exp(-2.0))], 30.0, math.exp(-2.25), 1.0, 0.0),
+        ([(0.0, 1.0), (20.0, math.exp(-1.25)), (27.5, math.exp(-2.0))], 25.0, math.exp(-2.25), 1.0, 5.0),
+        # a near scan: they put e^-2.25 at -22.5, the settled end read it at -30
+        ([(0.0, 1.0), (-20.0, math.exp(-2.0)), (-27.5, math.exp(-2.75))], -30.0, math.exp(-2.25), -1.0, 7.5),
+        # not falling, too short, the one before the last still on the top, too far off
+        ([(0.0, 1.0), (20.0, 0.5), (27.5, 0.6)], 30.0, 0.4, 1.0, None),
+        ([(0.0, 1.0)], 30.0, 0.4, 1.0, None),
+        ([(0.0, 1.0), (20.0, 0.95)], 30.0, 0.4, 1.0, None),
+        ([(0.0, 1.0), (20.0, math.exp(-1.25)), (27.5, math.exp(-2.0))], 60.0, math.exp(-2.25), 1.0, None),
+    ],
+)
+def test_the_shift_of_frames_on_the_move_from_the_settled_end(
+    past: list[tuple[float, float]], end: float, end_measure: float, sgn: float, shift: float | None
+) -> None:
+    got = _shift_to(past, end, end_measure, sgn, 10.0)
+    if shift is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(shift)

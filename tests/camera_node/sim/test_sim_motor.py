@@ -144,6 +144,16 @@ def test_after_a_reversal_the_lens_stands_while_the_gear_takes_up_the_slack() ->
     assert m.busy_until() == pytest.approx(1.28)
 
 
+def test_a_position_a_little_before_the_last_one_asked_for_is_still_known() -> None:
+    """A frame shows the lens ``lag_s`` before its moment, after something asked where it
+    is now (the benchmark's trace did, between frames): the move is still remembered."""
+    m = _motor(replace(QUIET, latency_s=0.03))
+    m.set_position(400)
+    m.drive_level(0.0, "far", 3)  # 0.03-0.28
+    assert m.position(0.5) == pytest.approx(447)
+    assert m.position(0.155) == pytest.approx(423.5)
+
+
 def test_drives_queue_behind_each_other() -> None:
     m = _motor(replace(QUIET, latency_s=0.03))
     m.set_position(100)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from camera_node.clock import VirtualClock
-from camera_node.sim import open_sim
+from camera_node.sim import SimCamera, open_sim
 from camera_node.sim.scene import OpticsParams
 from camera_node.sim.truth import best_position_at
 from controller.bench.cases import Case, load_cases
@@ -92,19 +92,28 @@ def test_the_lowlight_cases_are_well_posed_regions_of_the_lowlight_scene() -> No
     assert len(truths) == 6 and all(abs(t5 - t1) <= tol / 2 for _, t1, t5, tol in truths)
 
 
+def _af_toml_variants(name: str) -> list[tuple[str, Case, Case, SimCamera, SimCamera]]:
+    """A shipped file of af.toml's cases on scene variants: (tag, case, af.toml's case,
+    the variant's simulator, af.toml's), its regions, starts, repeats and seeds checked."""
+    by_name = {c.name: c for c in load_cases(SHIPPED)}
+    cases = load_cases(SHIPPED.with_name(name))
+    assert len(cases) == 18
+    out = []
+    for c in cases:
+        tag, base_name = c.name.split(" ", 1)
+        base = by_name[base_name]
+        assert (c.roi, c.start, c.repeats, c.seed) == (base.roi, base.start, base.repeats, base.seed)
+        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
+        ref, _ = open_sim(base.scene, clock=VirtualClock(), seed=1)
+        out.append((tag, c, base, sim, ref))
+    return out
+
+
 def test_the_backlash_cases_are_af_toml_on_other_lenses() -> None:
     """af-backlash.toml: af.toml's chart, tabletop and coffee cases (regions, starts,
     repeats), on the same scenes but for the lens's backlash: 0 and 12, against the 4 of
     the built-ins and of the search's prior."""
-    by_name = {c.name: c for c in load_cases(SHIPPED)}
-    cases = load_cases(SHIPPED.with_name("af-backlash.toml"))
-    assert len(cases) == 18
-    for c in cases:
-        tag, name = c.name.split(" ", 1)
-        base = by_name[name]
-        assert (c.roi, c.start, c.repeats, c.seed) == (base.roi, base.start, base.repeats, base.seed)
-        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
-        ref, _ = open_sim(base.scene, clock=VirtualClock(), seed=1)
+    for tag, c, base, sim, ref in _af_toml_variants("af-backlash.toml"):
         assert sim.spec.motor.backlash == float(tag[1:]) != ref.spec.motor.backlash == 4.0
         assert replace(sim.spec.motor, backlash=4.0) == ref.spec.motor
         assert sim.spec.depth == ref.spec.depth and sim.spec.optics == ref.spec.optics
@@ -115,15 +124,7 @@ def test_the_lag_cases_are_af_toml_with_frames_that_lag_otherwise() -> None:
     """af-lag.toml: af.toml's chart, tabletop and coffee cases, on the same scenes but for
     how long before its moment a frame shows the lens: 0 and 80 ms, against the 40 of the
     built-ins and of the node's model."""
-    by_name = {c.name: c for c in load_cases(SHIPPED)}
-    cases = load_cases(SHIPPED.with_name("af-lag.toml"))
-    assert len(cases) == 18
-    for c in cases:
-        tag, name = c.name.split(" ", 1)
-        base = by_name[name]
-        assert (c.roi, c.start, c.repeats, c.seed) == (base.roi, base.start, base.repeats, base.seed)
-        sim, _ = open_sim(c.scene, clock=VirtualClock(), seed=1)
-        ref, _ = open_sim(base.scene, clock=VirtualClock(), seed=1)
+    for tag, _c, _base, sim, ref in _af_toml_variants("af-lag.toml"):
         assert sim.spec.stream.lag_s == int(tag[3:]) / 1000 != ref.spec.stream.lag_s == 0.04
         assert replace(sim.spec.stream, lag_s=0.04) == ref.spec.stream
         assert sim.spec.motor == ref.spec.motor and sim.spec.depth == ref.spec.depth

@@ -144,8 +144,7 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   it; ``moving`` = 1).  Frames within ``moving_edge`` of where the node's model starts or
   stops the motor are not scored; the fit takes the moving frames alone, after moving them
   back by the shift the settled end measures (a body's frames may lag otherwise than the
-  model: ``lag_shift``, at most ``moving_shift``); a scan that ended on the top goes one
-  level-3 drive more.  Its frames are single and placed by a level-3 drive's timing, which
+  model: ``lag_shift``, at most ``moving_shift``).  Its frames are single and placed by a level-3 drive's timing, which
   its jitter (5 %) stretches: so the magnified noise must be under ``moving_noise`` (else
   the usual scan runs around its best frame), no landing from it is blind, the reading
   point is at most ``moving_guard`` short of the centre (``moving_shift_guard`` more with no

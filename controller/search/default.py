@@ -144,11 +144,11 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   it; ``moving`` = 1).  Frames within ``moving_edge`` of where the node's model starts or
   stops the motor are not scored; the fit takes the moving frames alone, after moving them
   back by the shift the settled end measures (a body's frames may lag otherwise than the
-  model: ``lag_shift``, at most ``moving_shift``).  Its frames are single and placed by a level-3 drive's timing, which
-  its jitter (5 %) stretches: so the magnified noise must be under ``moving_noise`` (else
-  the usual scan runs around its best frame), no landing from it is blind, the reading
-  point is at most ``moving_guard`` short of the centre (``moving_shift_guard`` more with no
-  shift measured), a reading more than
+  model: ``lag_shift``, at most ``moving_shift``).  Its frames are single and placed by a
+  level-3 drive's timing, which its jitter (5 %) stretches: so the magnified noise must
+  be under ``moving_noise`` (else the usual scan runs around its best frame), no landing
+  from it is blind, the reading point is at most ``moving_guard`` short of the centre
+  (``moving_shift_guard`` more with no shift measured), a reading more than
   ``moving_reread`` farther down the flank is taken again closer, one within
   ``reread_within`` of the top (or above it) is taken again after backing off, and a way
   to the reading point longer than a level-3 drive and the slack aims ``moving_margin``

@@ -321,8 +321,6 @@ class Default(SearchMachine):
         glide: bool = True,
         glide_ahead: float = 30.0,
         glide_confirm: int = 2,
-        glide_significance: float = 0.0,
-        glide_sloped: bool = True,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -478,8 +476,6 @@ class Default(SearchMachine):
         self.glide = bool(glide)
         self.glide_ahead = glide_ahead
         self.glide_confirm = glide_confirm
-        self.glide_significance = glide_significance
-        self.glide_sloped = glide_sloped
         self._glide: Glide | None = None  # the coarse climb on the move, while it runs
         self._glided = False
         self._glide_outcome = 0.0  # 1: the glide found the top; -1: it ended without one
@@ -850,13 +846,11 @@ class Default(SearchMachine):
         probing an end stop), in quiet frames, for a plain search."""
         return (
             self.glide
-            and self._travel_known
             and not self._glided
             and len(self.climb.samples) >= 2
             and self.climb.probing is None
-            and (self._climb_sloped() or not self.glide_sloped)
-            and self._coarse_quiet
-            and not (self.depth_mode or self._dim_mode or self._recalling)
+            and self._climb_sloped()
+            and self._quiet_plain_search
         )
 
     def _climb_sloped(self) -> bool:
@@ -867,21 +861,38 @@ class Default(SearchMachine):
         return min(values) < max(values) * (1.0 - max(self.climb.significance, 4.0 * self.noise))
 
     @property
-    def _coarse_quiet(self) -> bool:
-        """The last 1x sample's frames were quiet (under ``moving_coarse_noise``, and the
-        median under twice that): single frames will do.  The last rather than the median:
-        relative noise is highest far from focus, where the measure is small, and a climb's
-        samples come nearer."""
+    def _quiet_plain_search(self) -> bool:
+        """What both searches on the move need: a node that places frames along a move (an
+        older one does not), quiet 1x frames, and a plain search (not the dim look, a wide
+        region or a refocus).  Quiet: the last 1x sample's frames under
+        ``moving_coarse_noise``, and the median under twice that, so that single frames will
+        do.  The last rather than the median: relative noise is highest far from focus,
+        where the measure is small, and a climb's samples come nearer."""
+        if self.last_obs is None or self.last_obs.travel is None:
+            return False
+        if self.depth_mode or self._dim_mode or self._recalling:
+            return False
         seen = self._noise.get((self.start_zoom, self.coarse_scale))
         median = self.noise_at(self.start_zoom, self.coarse_scale)
         if not seen:
             return False
         return seen[-1] < self.moving_coarse_noise and median < 2 * self.moving_coarse_noise
 
-    @property
-    def _travel_known(self) -> bool:
-        """The node places frames along a move (an older one does not)."""
-        return self.last_obs is not None and self.last_obs.travel is not None
+    def _placed(self, travel: float, origin: float, sgn: float, reversed_: bool) -> float | None:
+        """The ledger position of a frame ``travel`` along the last drive, for motion the
+        ``sgn`` way that began at ``origin``; after a reversal (``reversed_``) the prior's
+        slack comes off, and a frame within ``cross_slack`` of the start, where the gear may
+        still be taking up its slack, is None."""
+        pos = self._travelled(travel)
+        if not reversed_:
+            return pos
+        if sgn * (pos - origin) < self.cross_slack:
+            return None
+        return pos - sgn * self.backlash
+
+    def _slack_taken(self, sgn: float) -> None:
+        """A move the ``sgn`` way that reversed the gear is over: the ledger by the prior."""
+        self.pos -= sgn * self.backlash
 
     def _glide_start(self, go: Direction) -> list[Command]:
         """Drive ``go`` in level-3 drives sent back to back, scoring every frame on the way
@@ -894,7 +905,7 @@ class Default(SearchMachine):
         self._glide = Glide(
             go,
             noise=self.noise,
-            significance=self.glide_significance or self.climb.significance,
+            significance=self.climb.significance,
             before=self.climb.samples,
             limit=self.travel,
             confirm=self.glide_confirm,
@@ -912,16 +923,14 @@ class Default(SearchMachine):
         if stop_at is not None:
             self.pos = stop_at
         elif self._glide_reversed:
-            self.pos -= (1.0 if self._glide_dir == "far" else -1.0) * self.backlash
+            self._slack_taken(1.0 if self._glide_dir == "far" else -1.0)
 
     def _on_glide(self, travel: float, measure: float, now: float) -> list[Command]:
         assert self._glide is not None
         sgn = 1.0 if self._glide_dir == "far" else -1.0
-        pos = self._travelled(travel)
-        if self._glide_reversed:
-            if sgn * (pos - self._glide_from) < self.cross_slack:
-                return []  # the gear may still be taking up its slack
-            pos -= sgn * self.backlash
+        pos = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
+        if pos is None:
+            return []
         step = self._glide.add(pos, measure)
         if step.outcome == "top":
             glide, self._glide = self._glide, None
@@ -929,7 +938,7 @@ class Default(SearchMachine):
             self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
             self._glide_outcome = 1.0
             if self._glide_reversed:
-                self.pos -= sgn * self.backlash
+                self._slack_taken(sgn)
             self._to("bracketed")
             self._t_coarse = now - self.t_start
             return self._fine_from(step.center)
@@ -946,12 +955,11 @@ class Default(SearchMachine):
         in a refocus, or once one has been tried."""
         return (
             self.moving_fine
-            and self._travel_known
             and not self._mscan_used
-            and self._coarse_quiet
             and self.fine_zoom > 1
             and self.zoom != self.fine_zoom
-            and not (self.depth_mode or self._dim_mode or self._recalling or self._fine_select)
+            and not self._fine_select
+            and self._quiet_plain_search
         )
 
     def _moving_scan(self, center: float) -> list[Command]:
@@ -994,7 +1002,7 @@ class Default(SearchMachine):
         if plan.adjust:
             moves.append(Drive(self.scan_dir if plan.adjust > 0 else self._back_dir, 2, abs(plan.adjust)))
         if plan.slack_before:
-            self.pos -= sgn * self.backlash  # the ledger by the prior, as for the frames to come
+            self._slack_taken(sgn)  # now: the frames to come are placed from after it
         self._mscan_reversed = plan.slack_in_scan
         scan: list[Move] = [Drive(self.scan_dir, 3, plan.k)]
         if plan.wait:
@@ -1022,11 +1030,9 @@ class Default(SearchMachine):
             # its way, and such a frame placed by the model would bend the curve (frames
             # lagging 80 ms, af-lag.toml: readings up to 7 steps short).
             return []
-        if self._mscan_reversed:
-            if along < self.cross_slack:
-                return []  # the gear may still be taking up its slack
-            along -= self.backlash
-        pos = self._move_from + sgn * along
+        pos = self._placed(travel, self._move_from, sgn, self._mscan_reversed)
+        if pos is None:
+            return []
         if self._fine_select and tiles:
             measure = sum(tiles[i] for i in self._fine_select)
         self._fine.append((pos, measure))
@@ -1091,7 +1097,7 @@ class Default(SearchMachine):
         self._mscan = False
         self._moving = False
         if self._mscan_reversed:
-            self.pos -= self._sgn * self.backlash
+            self._slack_taken(self._sgn)
         if self._fine:
             best = max(self._fine, key=lambda p: p[1])[0]
             self._fine = [p for p in self._fine if abs(p[0] - best) <= self.moving_keep]

@@ -138,7 +138,12 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   to back, so the motor never stops, every frame a sample (:mod:`.glide`), until the
   measure has fallen past a top on ``glide_confirm`` frames in a row (``glide`` = 1 in
   the metrics), or stopped changing (an end stop: the step-by-step climb takes over from
-  where the frames stopped changing, ``glide`` = -1);
+  where the frames stopped changing, ``glide`` = -1).  Its frames alternate between the
+  coarse scale and ``glide_scale`` (1/2, session 23), a curve several times narrower near
+  the top: two finer frames past their best (or one twice as far down) bracket it sooner,
+  where the coarse frames have levelled off and the finer ones rise or fall
+  ``sharp_contrast`` or more; and no next drive goes out once the last finer frame is
+  below an earlier one, so the motor stops near the top;
 - the fine stage's first scan is one level-3 command through the coarse centre, every
   frame a sample, ending ``moving_past`` beyond it (:mod:`.moving` plans what goes before
   it; ``moving`` = 1).  Frames within ``moving_edge`` of where the node's model starts or
@@ -146,7 +151,8 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   back by the shift the settled end measures (a body's frames may lag otherwise than the
   model: ``lag_shift``, at most ``moving_shift``).  Its frames are single and placed by a
   level-3 drive's timing, which its jitter (5 %) stretches: so the magnified noise must
-  be under ``moving_noise`` (else the usual scan runs around its best frame), no landing
+  be under ``moving_noise`` and the fit no narrower than ``moving_min_width`` to 80 % of
+  its top (else the usual scan runs around its best frame), no landing
   from it is blind, the reading point is at most ``moving_guard`` short of the centre
   (``moving_shift_guard`` more with no shift measured), a reading more than
   ``moving_reread`` farther down the flank is taken again closer, one within
@@ -321,6 +327,8 @@ class Default(SearchMachine):
         glide: bool = True,
         glide_ahead: float = 30.0,
         glide_confirm: int = 2,
+        moving_min_width: float = 7.0,
+        glide_scale: int | None = 2,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -476,6 +484,8 @@ class Default(SearchMachine):
         self.glide = bool(glide)
         self.glide_ahead = glide_ahead
         self.glide_confirm = glide_confirm
+        self.moving_min_width = moving_min_width
+        self.glide_scale = coarse_scale if glide_scale is None else glide_scale
         self._glide: Glide | None = None  # the coarse climb on the move, while it runs
         self._glided = False
         self._glide_outcome = 0.0  # 1: the glide found the top; -1: it ended without one
@@ -534,6 +544,8 @@ class Default(SearchMachine):
                 self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
         if self._read_frames and self.state in (S.APPROACH, S.CHECK):
             self.frames_per_sample = self._read_frames
+        if self._glide is not None:
+            self.frames_per_sample = 1  # where the glide's drives ran out: frames of it
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
         if self._fine_select and self.state is not S.DEPTH and self.sample_tiles:
@@ -561,6 +573,8 @@ class Default(SearchMachine):
                 return []
             return self._recall_scan(now)  # the first frame gave the view: magnify here
         if self._glide is not None:
+            if self._glide.sharp:
+                return self._on_glide_stopped(measure, now)
             self._glide_over()  # the motor stopped with no top seen: step by step from here
         if self.depth_mode and self.sample_tiles:
             self._coarse_tiles.append((self.pos, self.sample_tiles))
@@ -904,7 +918,7 @@ class Default(SearchMachine):
         self._glide_from = self.pos
         self._glide = Glide(
             go,
-            noise=self.noise,
+            noise=self.noise_at(self.start_zoom, self.coarse_scale),
             significance=self.climb.significance,
             before=self.climb.samples,
             limit=self.travel,
@@ -920,6 +934,7 @@ class Default(SearchMachine):
         self._glide = None
         self._moving = False
         self._glide_outcome = -1.0
+        self._scale = self.coarse_scale
         if stop_at is not None:
             self.pos = stop_at
         elif self._glide_reversed:
@@ -931,7 +946,25 @@ class Default(SearchMachine):
         pos = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
         if pos is None:
             return []
-        step = self._glide.add(pos, measure)
+        return self._glide_step(pos, measure, now, moving=True)
+
+    def _on_glide_stopped(self, measure: float, now: float) -> list[Command]:
+        """The glide's drives ran out at a top not yet confirmed (it sent no more where the
+        finer frames began to fall): the settled frames where they ended are frames of
+        the glide too, and the decision waits for a finer one."""
+        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        pos = self.pos - (sgn * self.backlash if self._glide_reversed else 0.0)
+        return self._glide_step(pos, measure, now, moving=False)
+
+    def _glide_step(self, pos: float, measure: float, now: float, *, moving: bool) -> list[Command]:
+        """One frame of the glide at ``pos``; frames alternate between the coarse scale and
+        ``glide_scale`` (:meth:`.Glide.add_sharp`)."""
+        assert self._glide is not None and self.last_obs is not None
+        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        sharp = self.last_obs.scale != self.coarse_scale
+        if self.glide_scale != self.coarse_scale:
+            self._scale = self.coarse_scale if sharp else self.glide_scale
+        step = self._glide.add_sharp(pos, measure) if sharp else self._glide.add(pos, measure)
         if step.outcome == "top":
             glide, self._glide = self._glide, None
             self._moving = False
@@ -945,7 +978,13 @@ class Default(SearchMachine):
         if step.outcome == "stall":
             self._glide_over(step.stop_at)
             return []
+        if not moving:
+            if not sharp:
+                return []  # the finer frame next decides
+            return self._go([Drive(self._glide_dir, 3, 1)])  # no top after all: on
         if sgn * (self.pos - pos) <= self.glide_ahead:
+            if self._glide.past_best():
+                return []  # at the top, maybe: the drives sent will show it
             return self._go([Drive(self._glide_dir, 3, 1)])  # the motor never stops
         return []
 
@@ -1420,6 +1459,7 @@ class Default(SearchMachine):
             or not self._inside(fit, xs)
             or fit.rms > max(self.poor_fit_rms, 4.0 * noise)
             or 1.0 - min(ys) / max(ys) < max(self.min_contrast, 6.0 * max(noise, fit.rms))
+            or fit.offset_for(0.8 * fit.peak) < self.moving_min_width  # frames 7.5 steps apart
         ):
             return self._moving_redo()  # step by step, around the best frame
         if fit is None or not self._inside(fit, xs):
@@ -1459,6 +1499,10 @@ class Default(SearchMachine):
         self._t_fine = now - self.t_start
         guard = min(max(self.levels[1], self.guard_widths * fit.width), 3 * self.levels[1])
         if self._single:
+            # The width a Gaussian would have (a hyperbola's own is its tip's, a few steps on
+            # a curve 40 wide: `dim saucer` #2 read on the top, 1.5 steps past it).
+            sigma = fit.offset_for(fit.peak * math.exp(-0.5))
+            guard = min(max(self.levels[1], self.guard_widths * sigma), 3 * self.levels[1])
             # Frames placed on a level-3 move stretch the curve by its jitter (5 %), and a
             # reading by as much of its distance: read nearer the top.  Unless the frames'
             # lag is unknown (no shift measured): they may all lie a few steps off, and the
@@ -1722,7 +1766,7 @@ def _shift_to(
     if len(past) < 2 or end_measure <= 0:
         return None
     (x0, m0), (x1, m1) = past[-2], past[-1]
-    if not 0 < m1 < m0 or sgn * (x1 - x0) <= 0 or (len(past) == 2 and m0 > 0.9 * past[0][1]):
+    if not 0 < m1 < m0 or sgn * (x1 - x0) <= 0 or m0 > 0.9 * past[0][1]:
         return None  # the second from the end must be down the flank, not on the top
     slope = (math.log(m1) - math.log(m0)) / (x1 - x0)
     x_e = x1 + (math.log(end_measure) - math.log(m1)) / slope

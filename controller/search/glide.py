@@ -20,6 +20,14 @@ answers:
   so that the two sides of a broad top do not look alike).  The stepwise climb
   takes over from a settled sample.
 
+Frames may come at two decode scales (``default`` alternates them): :meth:`Glide.add`
+takes the coarse ones, which decide all of the above, and :meth:`Glide.add_sharp` the
+finer ones, whose curve is several times narrower near the top.  They answer ``top``
+sooner, where the coarse frames have levelled off (:meth:`Glide.level`: a region that
+spans depth can show a small part's top finer while the coarse measure still climbs to
+the rest's) and they rise or fall ``sharp_contrast`` (their own noise is not known).
+:meth:`Glide.past_best` says when no more drives should go out: the top is near.
+
 It holds no commands and no clock (``default`` sends the drives), and never sleeps.
 """
 
@@ -56,6 +64,9 @@ class Glide:
         confirm: int = 2,
         fit_reach: float = 30.0,
         flat_reach: float = 94.0,
+        level_reach: float = 30.0,
+        level_rise: float = 0.02,
+        sharp_contrast: float = 0.2,
     ) -> None:
         self.sgn = 1.0 if direction == "far" else -1.0
         self.noise = noise
@@ -65,21 +76,21 @@ class Glide:
         self.confirm = confirm
         self.fit_reach = fit_reach
         self.flat_reach = flat_reach
+        self.level_reach = level_reach
+        self.level_rise = level_rise
+        self.sharp_contrast = sharp_contrast
         self.samples: list[tuple[float, float]] = []  # the frames, in the order taken
+        self.sharp: list[tuple[float, float]] = []  # the frames decoded finer, in order
 
     def add(self, pos: float, measure: float) -> GlideStep:
+        """A frame decoded at the coarse scale: see the module."""
         self.samples.append((pos, measure))
         sgn = self.sgn
-        pts = self.before + self.samples
         # The top is a frame of the glide: a settled sample before it, averaged and placed
         # by a ledger the slack of the glide's reversal may shift, is only a side of it.
-        best_p, best_m = max(self.samples, key=lambda p: p[1])
-        cut = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
-        last = self.samples[-self.confirm :]
-        fallen = len(last) == self.confirm and all(sgn * (p - best_p) > 0 and m < cut for p, m in last)
-        behind = any(sgn * (p - best_p) < 0 and m < cut for p, m in pts)
-        if fallen and behind:
-            return GlideStep("top", center=self._center(best_p))
+        best_p = self._fallen_from(self.samples, self.before)
+        if best_p is not None:
+            return GlideStep("top", center=self._center(self.samples, best_p))
         start = self.samples[0][0]
         if sgn * (pos - start) >= self.limit:
             return GlideStep("stall", detail="no top over the whole travel")
@@ -104,8 +115,73 @@ class Glide:
             first = p
         return first
 
-    def _center(self, best_p: float) -> float:
-        near = sorted((p, m) for p, m in self.samples if abs(p - best_p) <= self.fit_reach)
+    def add_sharp(self, pos: float, measure: float) -> GlideStep:
+        """A frame decoded finer: ``top`` once these frames fall past a top (as the coarse
+        ones must, module) where the coarse frames have levelled off (:meth:`level`); a
+        finer decode narrows the curve, so its top shows sooner.  The coarse frames guard
+        it: a region that spans depth can show a small part's top finer while the coarse
+        measure still climbs to the rest's."""
+        self.sharp.append((pos, measure))
+        # Half as many frames as the coarse ones, and a steeper fall past the top: one frame
+        # twice as far down will do too.
+        best_p = self._fallen_from(self.sharp, ()) or self._fallen_from(self.sharp, (), confirm=1, depth=2.0)
+        if best_p is None and self.sharp[0][1] >= max(m for _, m in self.sharp):
+            # Falling from its first frame: the top lies behind, where the coarse climb
+            # left off (its samples said the measure rose this way).
+            best_p = self._fallen_from(self.sharp, (), behind=False)
+        if best_p is not None and self._clear() and self.level():
+            return GlideStep("top", center=self._center(self.sharp, best_p))
+        return GlideStep("on")
+
+    def _clear(self) -> bool:
+        """The finer frames' best stands ``sharp_contrast`` above their lowest: their own
+        noise is not known, and in a faint region it is several times the coarse frames'."""
+        values = [m for _, m in self.sharp]
+        return min(values) <= (1.0 - self.sharp_contrast) * max(values)
+
+    def past_best(self) -> bool:
+        """The last finer frame is below an earlier one where the coarse frames have
+        levelled off: at or past the top, or noise."""
+        s = self.sharp
+        return len(s) >= 2 and s[-1][1] < max(m for _, m in s[:-1]) and self._clear() and self.level()
+
+    def level(self) -> bool:
+        """The last coarse frame is at most ``level_rise`` above the one ``level_reach``
+        steps behind it (or the climb's last sample): the coarse curve is near its top."""
+        pts = self.before[-1:] + self.samples
+        if len(pts) < 2:
+            return False
+        p1, m1 = pts[-1]
+        back = [m for p, m in pts[:-1] if self.sgn * (p1 - p) >= self.level_reach]
+        ref = back[-1] if back else pts[0][1]
+        return m1 <= (1.0 + self.level_rise) * ref
+
+    def _fallen_from(
+        self,
+        samples: Sequence[tuple[float, float]],
+        before: Sequence[tuple[float, float]],
+        *,
+        behind: bool = True,
+        confirm: int | None = None,
+        depth: float = 1.0,
+    ) -> float | None:
+        """The best of ``samples`` if the last ``confirm`` lie beyond it significantly
+        lower (``depth`` times the significance), and (``behind``) so does one before it (of
+        ``before`` too); else None."""
+        sgn = self.sgn
+        n = self.confirm if confirm is None else confirm
+        best_p, best_m = max(samples, key=lambda p: p[1])
+        cut = best_m * (1.0 - depth * max(self.significance, 4.0 * self.noise))
+        last = samples[-n:]
+        if not (len(last) == n and all(sgn * (p - best_p) > 0 and m < cut for p, m in last)):
+            return None
+        cut = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
+        if behind and not any(sgn * (p - best_p) < 0 and m < cut for p, m in [*before, *samples]):
+            return None
+        return best_p
+
+    def _center(self, samples: Sequence[tuple[float, float]], best_p: float) -> float:
+        near = sorted((p, m) for p, m in samples if abs(p - best_p) <= self.fit_reach)
         if len(near) >= 3:
             fit = fits.fit_peak(
                 [p for p, _ in near], [m for _, m in near], models=("gaussian",), max_reject=1

@@ -977,3 +977,27 @@ def test_refocus_options_are_checked() -> None:
     for bad in ({"recall_peak": -1.0}, {"recall_band": 0.5}, {"recall_window": 0.0}, {"recall_keep": 0}):
         with pytest.raises(ValueError, match="recall"):
             create_strategy("refocus", zoom_levels=(1, 5), capabilities=["zoom"], **bad)
+
+
+def test_a_peak_too_narrow_for_frames_on_the_move_is_scanned_step_by_step() -> None:
+    """A magnified peak 8 steps wide, 4 to 80 % of its top: frames on a level-3 move lie
+    7.5 steps apart.  On the simulator such fits (`coffee cup rim`, 6 to 80 %) landed 8.5
+    steps off (af-at-focus #1): the reading point, a few steps down so narrow a flank,
+    ended on the other side of the top.  Under ``moving_min_width`` (7) the usual scan
+    runs around the best frame instead, and lands.  (On a peak 5 wide that scan, in
+    12.8-step parts, fails honestly 2 runs in 12: ``poor_fit``.)"""
+    curve = syn.lorentz(420.0, widths={(5, 4): 8.0})
+    landed, moved = 0, 0
+    for seed in range(12):
+        cam = syn.SynthCamera(curve, seed=seed, start=150.0, moving=True)
+        out = _run(cam)
+        assert isinstance(out.end, Done), (seed, out.end)
+        moved += out.end.metrics["moving"] == 1.0
+        landed += abs(cam.position - 420.0) <= TOL
+    assert moved == 0 and landed == 12, (moved, landed)
+    # Without the rule, most of these runs land from the moving fit: the rule decided.
+    off = [
+        _run(syn.SynthCamera(curve, seed=seed, start=150.0, moving=True), moving_min_width=0.0)
+        for seed in range(12)
+    ]
+    assert sum(isinstance(o.end, Done) and o.end.metrics["moving"] == 1.0 for o in off) >= 6

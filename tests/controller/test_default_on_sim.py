@@ -147,7 +147,9 @@ def test_a_region_that_spans_depth_is_reported_as_such() -> None:
     r = run_case(MOTO_CENTRE, 0, "default")
     assert r.failure is None and r.spans_depth, r
     m = r.metrics or {}
-    assert m["fine_beyond"] >= 0.15 or m["fine_spread"] >= 15.0, m
+    # -1: the spread is unbounded, 10 % of the detail peaking beyond one end of the scan
+    # (the glide's finer frames, session 23, put this scan's end nearer the top).
+    assert m["fine_beyond"] >= 0.15 or m["fine_spread"] >= 15.0 or m["fine_spread"] == -1.0, m
     flat = run_case(CHART_CENTRE, 0, "default")
     assert flat.success and not flat.spans_depth, flat
     assert 0.0 <= (flat.metrics or {})["fine_spread"] < 5.0, flat
@@ -275,7 +277,9 @@ def test_a_refocus_lands_where_the_whole_search_does_in_less_time(name: str) -> 
     full = run_case(case, 0, "default")
     assert quick.success and full.success, (quick, full)
     assert quick.metrics["recall"] == 1.0 and quick.metrics["coarse_samples"] == 0.0, quick
-    assert quick.seconds < full.seconds and quick.drives <= full.drives, (quick, full)
+    # In time, not drives: since the glide's finer frames (session 23) the whole search
+    # from a 20-step drift takes as few drives as the refocus (12 and 13 on the coins).
+    assert quick.seconds < full.seconds, (quick, full)
 
 
 def test_a_refocus_far_from_focus_runs_the_whole_search_from_its_first_frame() -> None:
@@ -283,7 +287,7 @@ def test_a_refocus_far_from_focus_runs_the_whole_search_from_its_first_frame() -
     # the refocus is the whole search, a 3-frame sample later, and lands as it does.  Step
     # by step that is that sample more at most, on the same path; gliding, the climb's
     # samples fall a frame apart from the whole search's, and so does where the glide
-    # begins (0.2 s later here).
+    # begins: a path within 0.3 s of it, either way (0.12 s quicker here).
     case = _case(REFOCUS_FAR, "chart centre, drift -233")
     for options in ({"glide": False, "moving_fine": False}, {}):
         quick = run_case(case, 0, "refocus", options=options)
@@ -292,10 +296,11 @@ def test_a_refocus_far_from_focus_runs_the_whole_search_from_its_first_frame() -
         assert quick.metrics["recall"] == -1.0 and quick.zooms == full.zooms, quick
         if options:
             assert quick.final_position == full.final_position  # the same path
-            assert full.seconds < quick.seconds <= full.seconds + 0.13  # a 3-frame sample at most
+            # A 3-frame sample at most; at times none, once frames 40 ms apart line up again.
+            assert full.seconds <= quick.seconds <= full.seconds + 0.13
         else:
             assert full.metrics["glide"] == quick.metrics["glide"] == 1.0, (quick, full)
-            assert full.seconds < quick.seconds <= full.seconds + 0.3
+            assert abs(quick.seconds - full.seconds) <= 0.3  # either way: another path
 
 
 def test_a_dim_refocus_lands_without_sweeping_the_travel_again() -> None:

@@ -107,3 +107,115 @@ def test_a_broad_top_is_a_top_and_not_an_end_stop() -> None:
     outcomes = [g.add(p, m).outcome for p, m in frames]
     assert "stall" not in outcomes
     assert outcomes[-1] == "top"
+
+
+# -- two scales: coarse frames and finer ones, alternately -------------------------------
+
+
+def _two_scales(
+    coarse: object,
+    sharp: object,
+    start: float,
+    direction: str,
+    n: int,
+    *,
+    noise: float = 0.003,
+    seed: int = 0,
+) -> tuple[list[tuple[str, GlideStep]], Glide]:
+    """Frames alternate coarse (even) and finer (odd), as ``default`` decodes them."""
+    c, s = coarse, sharp
+    sgn = 1.0 if direction == "far" else -1.0
+    before = [(start - sgn * 47.0, c(start - sgn * 47.0)), (start, c(start))]  # type: ignore[operator]
+    g = Glide(direction, noise=noise, significance=0.04, before=before)  # type: ignore[arg-type]
+    rnd = random.Random(seed)
+    out: list[tuple[str, GlideStep]] = []
+    for i in range(1, n + 1):
+        p = start + sgn * i * STEP
+        e = 1.0 + noise * rnd.gauss(0.0, 1.0)
+        if i % 2:
+            out.append(("sharp", g.add_sharp(p, s(p) * e)))  # type: ignore[operator]
+        else:
+            out.append(("coarse", g.add(p, c(p) * e)))  # type: ignore[operator]
+        if out[-1][1].outcome != "on":
+            break
+    return out, g
+
+
+@pytest.mark.parametrize(
+    ("label", "focus", "start", "direction"),
+    [
+        ("from far below", 400.0, 150.0, "far"),
+        ("from far above", 400.0, 700.0, "near"),
+        ("from just below", 400.0, 340.0, "far"),
+    ],
+)
+def test_finer_frames_bracket_the_top_much_sooner(
+    label: str, focus: float, start: float, direction: str
+) -> None:
+    """A coarse 1x curve 160 steps wide falls 4 % some 50 steps past the top; the same
+    region decoded finer, 30 wide, within a few steps (sim: tabletop cup, scale 8 and 2)."""
+    coarse, sharp = lorentz(focus, 160.0), lorentz(focus, 30.0)
+    steps, g = _two_scales(coarse, sharp, start, direction, 120)
+    kind, last = steps[-1]
+    assert (kind, last.outcome) == ("sharp", "top"), label
+    sgn = 1.0 if direction == "far" else -1.0
+    past = sgn * (g.sharp[-1][0] - focus)
+    # Two finer frames, 15 steps apart, 4 % down: within some 40 steps.
+    assert 0.0 < past <= 4 * STEP + 8.0, past
+    assert abs(last.center - focus) <= 4.0, last.center
+    # The coarse frames alone, as before, pass it by far more.
+    steps1, g1 = _glide_over(coarse, start, direction, 120)
+    assert steps1[-1].outcome == "top" and sgn * (g1.samples[-1][0] - focus) > past + 15.0
+
+
+def test_a_finer_top_where_the_coarse_curve_still_climbs_is_no_top() -> None:
+    """A region that spans depth: a small part (the cup's rim, 430) peaks first in the finer
+    decode while the coarse measure, most of the region the wall behind (650), still
+    climbs (sim: af-stress ``tabletop small``).  The glide passes the small top and stops
+    at the wall's."""
+    coarse = lorentz(650.0, 200.0)
+
+    def sharp(p: float) -> float:
+        return 0.4 / (1.0 + ((p - 430.0) / 20.0) ** 2) + 1.0 / (1.0 + ((p - 650.0) / 30.0) ** 2)
+
+    steps, g = _two_scales(coarse, sharp, 240.0, "far", 200)
+    kind, last = steps[-1]
+    assert last.outcome == "top" and abs(last.center - 650.0) <= 6.0, (kind, last)
+    assert not any(s.outcome == "top" for _, s in steps[:-1])
+    assert g.sharp[-1][0] > 650.0
+
+
+def test_finer_frames_with_little_contrast_make_no_top() -> None:
+    """A faint region at an end stop: the finer frames scatter 2-3 % about one level (their
+    noise unknown, several times the coarse frames' 0.5 %), the coarse ones are flat.  No
+    top from the finer frames; the coarse ones stall the glide (sim: af.toml moto door)."""
+    rnd = random.Random(5)
+    g = Glide("near", noise=0.005, significance=0.04, before=[(152.0, 0.035), (106.0, 0.039)])
+    outcomes = []
+    for i in range(1, 40):
+        p = 106.0 - i * STEP
+        if i % 2:
+            outcomes.append(g.add_sharp(p, 0.0057 * (1 + 0.025 * rnd.gauss(0, 1))).outcome)
+        else:
+            outcomes.append(g.add(p, 0.05 * (1 + 0.005 * rnd.gauss(0, 1))).outcome)
+        if outcomes[-1] != "on":
+            break
+    assert outcomes[-1] == "stall", outcomes
+
+
+def test_past_best_asks_for_a_fall_where_the_coarse_curve_is_level() -> None:
+    """No more drives once the last finer frame is below an earlier one where the coarse
+    frames have levelled off; while the coarse curve still rises, a finer dip is not it."""
+    g = Glide("far", noise=0.003, significance=0.04, before=[(0.0, 0.5)])
+    g.add(10.0, 0.80)
+    g.add_sharp(15.0, 0.50)
+    g.add(40.0, 0.90)  # coarse still rising 12 % over 30 steps
+    g.add_sharp(45.0, 0.80)
+    g.add_sharp(50.0, 0.78)
+    assert not g.past_best()
+    g.add(60.0, 0.905)  # level: 0.6 % over the last 20+ steps
+    g.add(75.0, 0.91)
+    assert g.level()
+    assert g.past_best()
+    g.add_sharp(80.0, 0.85)
+    assert not g.past_best()  # a new finer best: still climbing

@@ -109,6 +109,10 @@ def test_on_the_way_ends_past_the_centre_within_a_level_3_drive() -> None:
         ([(0.0, 1.0), (20.0, 0.5), (27.5, 0.6)], 30.0, 0.4, 1.0, None),
         ([(0.0, 1.0)], 30.0, 0.4, 1.0, None),
         ([(0.0, 1.0), (20.0, 0.95)], 30.0, 0.4, 1.0, None),
+        # three frames, the one before the last still 99 % of the best: its shallow slope
+        # extended 19 steps put a shift of 9 where there was none (af-backlash `b0 coffee
+        # saucer` #1, 10 steps off); the rule held for two frames only
+        ([(179.5, 3.3836), (172.0, 3.3515), (164.5, 3.0452)], 154.3, 2.377, -1.0, None),
         ([(0.0, 1.0), (20.0, math.exp(-1.25)), (27.5, math.exp(-2.0))], 60.0, math.exp(-2.25), 1.0, None),
     ],
 )

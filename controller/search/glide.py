@@ -124,7 +124,9 @@ class Glide:
         self.sharp.append((pos, measure))
         # Half as many frames as the coarse ones, and a steeper fall past the top: one frame
         # twice as far down will do too.
-        best_p = self._fallen_from(self.sharp, ()) or self._fallen_from(self.sharp, (), confirm=1, depth=2.0)
+        best_p = self._fallen_from(self.sharp, ())
+        if best_p is None:
+            best_p = self._fallen_from(self.sharp, (), confirm=1, depth=2.0)
         if best_p is None and self.sharp[0][1] >= max(m for _, m in self.sharp):
             # Falling from its first frame: the top lies behind, where the coarse climb
             # left off (its samples said the measure rose this way).

@@ -219,3 +219,18 @@ def test_past_best_asks_for_a_fall_where_the_coarse_curve_is_level() -> None:
     assert g.past_best()
     g.add_sharp(80.0, 0.85)
     assert not g.past_best()  # a new finer best: still climbing
+
+
+def test_a_finer_top_at_ledger_zero_is_a_top() -> None:
+    """The ledger starts at 0: a top there is a position like any other, not "none"."""
+    g = Glide("far", noise=0.003, significance=0.04, before=[(-47.0, 0.5), (-10.0, 0.9)])
+    g.add(-7.5, 0.97)
+    g.add(-2.0, 0.99)
+    g.add_sharp(-15.0, 0.6)
+    assert g.add_sharp(0.0, 1.0).outcome == "on"
+    g.add(5.0, 0.99)
+    g.add(25.0, 0.98)
+    assert g.add_sharp(15.0, 0.95).outcome == "on"  # 5 % down: one frame is not enough
+    g.add(35.0, 0.975)
+    step = g.add_sharp(30.0, 0.94)  # two frames 5-6 % down
+    assert step.outcome == "top", step  # (its centre: a Gaussian through these frames)

@@ -12,7 +12,8 @@ import math
 
 import pytest
 
-from controller.search.default import _shift_to
+from controller.search.default import _guard_width, _shift_to
+from controller.search.fits import Fit
 from controller.search.moving import ScanPlan, plan_after_zoom, plan_on_the_way
 
 LEVELS = (1.0, 6.4, 47.0)
@@ -124,3 +125,18 @@ def test_the_shift_of_frames_on_the_move_from_the_settled_end(
         assert got is None
     else:
         assert got == pytest.approx(shift)
+
+
+@pytest.mark.parametrize(
+    ("fit", "width"),
+    [
+        # a Gaussian's own width is where it falls to e^-1/2
+        (Fit("gaussian", 0.0, 1.0, 12.0), 12.0),
+        # a Lorentzian's half width (more than that point, 0.80 of it) stays
+        (Fit("lorentzian", 0.0, 1.0, 20.0), 20.0),
+        # a hyperbola's tip of 4 steps on `dim saucer`'s curve: the Gaussian's, about 50
+        (Fit("hyperbola", -181.76, 5.0647, 4.12, slope=0.002771), 50.2),
+    ],
+)
+def test_the_reading_point_of_a_moving_fit_is_set_from_a_width_of_the_curve(fit: Fit, width: float) -> None:
+    assert _guard_width(fit) == pytest.approx(width, abs=0.1)

@@ -1752,12 +1752,13 @@ class Default(SearchMachine):
 
 
 def _guard_width(fit: fits.Fit) -> float:
-    """The width a moving fit's reading point is set from: the model's own, or the width
-    a Gaussian would have (where the fit falls to e^-1/2 of its top) if that is more.  A
-    hyperbola's own is its tip's, a few steps on a curve 40 wide (`dim saucer` #2 read on
-    the top, 1.5 steps past it); a Lorentzian's half width is more than the Gaussian's
-    and stays (less put af-refocus `tabletop coins, drift +19` past the top, 7 steps off)."""
-    return max(fit.width, fit.offset_for(fit.peak * math.exp(-0.5)))
+    """The width a moving fit's reading point is set from: the width a Gaussian would have
+    (where the fit falls to e^-1/2 of its top), whatever the model.  A hyperbola's own
+    ``width`` is its tip's, a few steps on a curve 40 wide (`dim saucer` #2 read on the
+    top, 1.5 steps past it).  Keeping a Lorentzian's half width where it is more (session
+    23) put af-refocus `tabletop coins, drift +19` 3 steps off rather than 7, both misses,
+    and lost a synthetic lag row a seed: left out."""
+    return fit.offset_for(fit.peak * math.exp(-0.5))
 
 
 def _shift_to(

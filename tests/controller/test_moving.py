@@ -132,8 +132,8 @@ def test_the_shift_of_frames_on_the_move_from_the_settled_end(
     [
         # a Gaussian's own width is where it falls to e^-1/2
         (Fit("gaussian", 0.0, 1.0, 12.0), 12.0),
-        # a Lorentzian's half width (more than that point, 0.80 of it) stays
-        (Fit("lorentzian", 0.0, 1.0, 20.0), 20.0),
+        # a Lorentzian falls to e^-1/2 at 0.80 of its half width
+        (Fit("lorentzian", 0.0, 1.0, 20.0), 16.1),
         # a hyperbola's tip of 4 steps on `dim saucer`'s curve: the Gaussian's, about 50
         (Fit("hyperbola", -181.76, 5.0647, 4.12, slope=0.002771), 50.2),
     ],

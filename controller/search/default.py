@@ -179,7 +179,7 @@ from collections.abc import Sequence
 from controller.search import depth, fits, landing, moving
 from controller.search._machine import LEVEL_SIZES, SearchMachine, plan_drives
 from controller.search._types import Command, Direction, Drive, Move, Zoom, view_window
-from controller.search.coarse import CoarseClimb
+from controller.search.coarse import CoarseClimb, sign
 from controller.search.glide import Glide
 
 
@@ -942,7 +942,7 @@ class Default(SearchMachine):
 
     def _on_glide(self, travel: float, measure: float, now: float) -> list[Command]:
         assert self._glide is not None
-        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        sgn = sign(self._glide_dir)
         pos = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
         if pos is None:
             return []
@@ -952,7 +952,7 @@ class Default(SearchMachine):
         """The glide's drives ran out at a top not yet confirmed (it sent no more where the
         finer frames began to fall): the settled frames where they ended are frames of
         the glide too, and the decision waits for a finer one."""
-        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        sgn = sign(self._glide_dir)
         pos = self.pos - (sgn * self.backlash if self._glide_reversed else 0.0)
         return self._glide_step(pos, measure, now, moving=False)
 
@@ -960,7 +960,7 @@ class Default(SearchMachine):
         """One frame of the glide at ``pos``; frames alternate between the coarse scale and
         ``glide_scale`` (:meth:`.Glide.add_sharp`)."""
         assert self._glide is not None and self.last_obs is not None
-        sgn = 1.0 if self._glide_dir == "far" else -1.0
+        sgn = sign(self._glide_dir)
         sharp = self.last_obs.scale != self.coarse_scale
         if self.glide_scale != self.coarse_scale:
             self._scale = self.coarse_scale if sharp else self.glide_scale

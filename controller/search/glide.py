@@ -173,12 +173,15 @@ class Glide:
         sgn = self.sgn
         n = self.confirm if confirm is None else confirm
         best_p, best_m = max(samples, key=lambda p: p[1])
-        cut = best_m * (1.0 - depth * max(self.significance, 4.0 * self.noise))
+        fall = max(self.significance, 4.0 * self.noise)
         last = samples[-n:]
-        if not (len(last) == n and all(sgn * (p - best_p) > 0 and m < cut for p, m in last)):
+        if not (
+            len(last) == n
+            and all(sgn * (p - best_p) > 0 and m < best_m * (1.0 - depth * fall) for p, m in last)
+        ):
             return None
-        cut = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
-        if behind and not any(sgn * (p - best_p) < 0 and m < cut for p, m in [*before, *samples]):
+        lower = best_m * (1.0 - fall)
+        if behind and not any(sgn * (p - best_p) < 0 and m < lower for p, m in [*before, *samples]):
             return None
         return best_p
 

@@ -158,7 +158,14 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   ``moving_reread`` farther down the flank is taken again closer, one within
   ``reread_within`` of the top (or above it) is taken again after backing off, and a way
   to the reading point longer than a level-3 drive and the slack aims ``moving_margin``
-  (at most a fit width) farther down the flank and comes closer by the reading.
+  (at most a fit width) farther down the flank and comes closer by the reading;
+- ``glide_zoom`` (session 24; off by default, see BENCHMARKS.md): the glide magnifies as
+  it sets off, every frame at ``fine_scale``.  Its frames past the top are the moving
+  scan's, and the settled frames where its drives end are the end sample (the lag shift
+  is measured from the frames nearest that end), so there is no zoom after the top and
+  no scan back through it.  Magnified frames that fall from the first and halve say that
+  the top went by while the zoom settled: the moving scan goes back for it.  A glide
+  that stalls magnified zooms back to 1x for the step-by-step climb.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -329,6 +336,7 @@ class Default(SearchMachine):
         glide_confirm: int = 2,
         moving_min_width: float = 7.0,
         glide_scale: int | None = 2,
+        glide_zoom: bool = False,
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -492,6 +500,10 @@ class Default(SearchMachine):
         self._glide_dir: Direction = "far"
         self._glide_from = 0.0
         self._glide_reversed = False
+        self.glide_zoom = glide_zoom
+        self._glide_zoomed = False  # the glide magnified as it set off
+        self._glide_fine_on = False  # its frames past the top are the moving scan's
+        self._glide_all: list[tuple[float, float]] = []
         self._await_zoom: list[Move] = []  # the moving scan's drive, once the zoom shows
         self._mscan = False  # a fine scan while the motor moves is under way
         self._mscan_used = False
@@ -573,9 +585,11 @@ class Default(SearchMachine):
                 return []
             return self._recall_scan(now)  # the first frame gave the view: magnify here
         if self._glide is not None:
-            if self._glide.sharp:
+            if self._glide.sharp or self._glide_zoomed:
                 return self._on_glide_stopped(measure, now)
             self._glide_over()  # the motor stopped with no top seen: step by step from here
+            if self._glide_zoomed:
+                return self._unzoom_glide()
         if self.depth_mode and self.sample_tiles:
             self._coarse_tiles.append((self.pos, self.sample_tiles))
         d = self.climb.add(self.pos, measure, self.noise)
@@ -916,16 +930,29 @@ class Default(SearchMachine):
         self._glide_dir = go
         self._glide_reversed = self.last_dir is not None and self.last_dir != go
         self._glide_from = self.pos
+        moves: list[Move] = []
+        if self.glide_zoom and self._moving_possible():
+            self._glide_zoomed = True
+            self._scale = self.fine_scale
+            moves.append(Zoom(self.fine_zoom, self.roi_center))
         self._glide = Glide(
             go,
             noise=self.noise_at(self.start_zoom, self.coarse_scale),
             significance=self.climb.significance,
-            before=self.climb.samples,
+            before=[] if self._glide_zoomed else self.climb.samples,
             limit=self.travel,
             confirm=self.glide_confirm,
         )
         self.climb.moved = go
-        return self._go([Drive(go, 3, 1)])
+        moves.append(Drive(go, 3, 1))
+        return self._go(moves)
+
+    def _unzoom_glide(self) -> list[Command]:
+        """After a magnified glide without a top: back to the climb's view."""
+        if not self._glide_zoomed:
+            return []
+        self._glide_zoomed = False
+        return self._go([Zoom(self.start_zoom or 1)])
 
     def _glide_over(self, stop_at: float | None = None) -> None:
         """No top: the climb goes on step by step from the settled frame where the drives
@@ -961,32 +988,86 @@ class Default(SearchMachine):
         ``glide_scale`` (:meth:`.Glide.add_sharp`)."""
         assert self._glide is not None and self.last_obs is not None
         sgn = sign(self._glide_dir)
-        sharp = self.last_obs.scale != self.coarse_scale
-        if self.glide_scale != self.coarse_scale:
-            self._scale = self.coarse_scale if sharp else self.glide_scale
+        if self._glide_zoomed:
+            sharp = False
+            self._scale = self.fine_scale
+        else:
+            sharp = self.last_obs.scale != self.coarse_scale
+            if self.glide_scale != self.coarse_scale:
+                self._scale = self.coarse_scale if sharp else self.glide_scale
         step = self._glide.add_sharp(pos, measure) if sharp else self._glide.add(pos, measure)
         if step.outcome == "top":
-            glide, self._glide = self._glide, None
-            self._moving = False
-            self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
-            self._glide_outcome = 1.0
-            if self._glide_reversed:
-                self._slack_taken(sgn)
-            self._to("bracketed")
-            self._t_coarse = now - self.t_start
+            glide = self._glide_topped(now)
+            if not self._glide_zoomed:
+                self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
+            elif self._rose_to(glide.samples):
+                return self._glide_fine(glide, step.center, measure, now, moving=moving)
             return self._fine_from(step.center)
+        if self._glide_zoomed and step.outcome == "on" and self._fell_from_first(self._glide.samples):
+            # The top went by while the zoom settled: it lies behind the first frame.
+            self._glide_topped(now)
+            return self._fine_from(self._glide_from)
         if step.outcome == "stall":
             self._glide_over(step.stop_at)
-            return []
+            return self._unzoom_glide()
         if not moving:
-            if not sharp:
+            if not sharp and not self._glide_zoomed:
                 return []  # the finer frame next decides
             return self._go([Drive(self._glide_dir, 3, 1)])  # no top after all: on
         if sgn * (self.pos - pos) <= self.glide_ahead:
-            if self._glide.past_best():
+            if self._glide.past_best(coarse=self._glide_zoomed):
                 return []  # at the top, maybe: the drives sent will show it
             return self._go([Drive(self._glide_dir, 3, 1)])  # the motor never stops
         return []
+
+    def _glide_topped(self, now: float) -> Glide:
+        """The glide is over at a top: the ledger takes the prior's slack off a reversal, as
+        the frames' places did.  The glide, for its frames."""
+        assert self._glide is not None
+        glide, self._glide = self._glide, None
+        self._moving = False
+        self._glide_outcome = 1.0
+        if self._glide_reversed:
+            self._slack_taken(sign(self._glide_dir))
+        self._to("bracketed")
+        self._t_coarse = now - self.t_start
+        return glide
+
+    @staticmethod
+    def _fell_from_first(frames: Sequence[tuple[float, float]]) -> bool:
+        """The magnified glide's frames are highest in the first two and have halved since."""
+        if len(frames) < 3:
+            return False
+        first = max(frames[0][1], frames[1][1])
+        return first >= max(m for _, m in frames) and frames[-1][1] < 0.5 * first
+
+    def _rose_to(self, frames: Sequence[tuple[float, float]]) -> bool:
+        """The magnified glide's frames rose to their best: a frame before it lies
+        significantly lower (the top was not passed while the zoom settled)."""
+        best_p, best_m = max(frames, key=lambda p: p[1])
+        cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        sgn = sign(self._glide_dir)
+        return any(sgn * (p - best_p) < 0 and m < cut for p, m in frames)
+
+    def _glide_fine(
+        self, glide: Glide, center: float, measure: float, now: float, *, moving: bool
+    ) -> list[Command]:
+        """The magnified glide passed the top: its frames are the moving scan's, and the
+        settled frames where its drives end are that scan's end sample."""
+        self.coarse_center = center
+        self.scan_dir = self._glide_dir
+        self._mscan = self._mscan_used = True
+        self._single = True
+        self._mscan_reversed = False
+        self._glide_fine_on = True
+        self._fine = list(glide.samples)
+        self._fine_tiles = []
+        self._scale = self.fine_scale
+        if moving:
+            self._moving = True
+            return []
+        self._moving_done()
+        return self._moving_fit(self.pos, measure, now)
 
     # -- 2a: the fine scan with the motor moving (``moving_fine``) -------------------------
     def _moving_possible(self) -> bool:
@@ -996,7 +1077,7 @@ class Default(SearchMachine):
             self.moving_fine
             and not self._mscan_used
             and self.fine_zoom > 1
-            and self.zoom != self.fine_zoom
+            and (self.zoom != self.fine_zoom or self._glide_zoomed)
             and not self._fine_select
             and self._quiet_plain_search
         )
@@ -1035,7 +1116,8 @@ class Default(SearchMachine):
                 cross=self.cross_slack,
                 backlash=self.backlash,
             )
-        moves: list[Move] = [Zoom(self.fine_zoom, self.roi_center)]
+        zoomed = self.zoom == self.fine_zoom
+        moves: list[Move] = [] if zoomed else [Zoom(self.fine_zoom, self.roi_center)]
         if plan.back3:
             moves.append(Drive(self._back_dir, 3, plan.back3))
         if plan.adjust:
@@ -1044,7 +1126,7 @@ class Default(SearchMachine):
             self._slack_taken(sgn)  # now: the frames to come are placed from after it
         self._mscan_reversed = plan.slack_in_scan
         scan: list[Move] = [Drive(self.scan_dir, 3, plan.k)]
-        if plan.wait:
+        if plan.wait and not zoomed:
             self._await_zoom = scan
             self.frames_per_sample = 1  # the first frame that shows the view will do
         else:
@@ -1063,6 +1145,13 @@ class Default(SearchMachine):
             return []
         sgn = self._sgn
         along = sgn * (self._travelled(travel) - self._move_from)
+        if self._glide_fine_on:
+            # The glide's drives ran back to back: only the last one's end is a stop.
+            if along <= abs(self._move_span) - self.moving_edge:
+                p = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
+                if p is not None:
+                    self._fine.append((p, measure))
+            return []
         if not self.moving_edge <= along <= abs(self._move_span) - self.moving_edge:
             # Where the motor starts or stops, by the node's model.  A body whose frames lag
             # otherwise than the model shows the lens there still standing, or still on
@@ -1122,7 +1211,11 @@ class Default(SearchMachine):
             # 5-7 steps off in 3 of 4 runs).
             return self._moving_redo()
         self._lag_shift = math.nan  # unknown unless the end sample tells it
-        shift = _shift_to(pts[i_best:], end, end_measure, sgn, self.moving_shift)
+        # After a glide its drives may end far past the top: the frames nearest the end.
+        past = [
+            p for p in sorted(self._glide_all, key=lambda p: sgn * p[0]) if sgn * (p[0] - pts[i_best][0]) >= 0
+        ]
+        shift = _shift_to(past or pts[i_best:], end, end_measure, sgn, self.moving_shift)
         if shift is not None:
             self._lag_shift = shift
             self._fine = [(p - shift, m) for p, m in self._fine]
@@ -1135,6 +1228,8 @@ class Default(SearchMachine):
         within ``moving_keep`` of the best are kept (far down a flank the models fit worst)."""
         self._mscan = False
         self._moving = False
+        self._glide_all = list(self._fine) if self._glide_fine_on else []
+        self._glide_fine_on = False
         if self._mscan_reversed:
             self._slack_taken(self._sgn)
         if self._fine:

@@ -141,9 +141,16 @@ class Glide:
         values = [m for _, m in self.sharp]
         return min(values) <= (1.0 - self.sharp_contrast) * max(values)
 
-    def past_best(self) -> bool:
+    def past_best(self, coarse: bool = False) -> bool:
         """The last finer frame is below an earlier one where the coarse frames have
-        levelled off: at or past the top, or noise."""
+        levelled off: at or past the top, or noise.  ``coarse``: of the coarse frames
+        alone (a glide with frames at one scale), significantly below."""
+        if coarse:
+            s = self.samples
+            if len(s) < 2:
+                return False
+            best = max(m for _, m in s[:-1])
+            return s[-1][1] < best * (1.0 - max(self.significance, 4.0 * self.noise))
         s = self.sharp
         return len(s) >= 2 and s[-1][1] < max(m for _, m in s[:-1]) and self._clear() and self.level()
 

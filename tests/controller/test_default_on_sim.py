@@ -329,3 +329,29 @@ def test_a_wide_region_refocuses_without_the_depth_stage() -> None:
     assert full.metrics["looked_again"] == 1.0 and "looked_again" not in quick.metrics, (quick, full)
     assert quick.metrics["recall"] == 1.0 and quick.metrics["coarse_samples"] == 0.0, quick
     assert quick.zooms == 2 and quick.seconds < 0.5 * full.seconds, (quick.zooms, quick.seconds, full.seconds)
+
+
+AF = load_cases(SHIPPED)
+
+
+def test_a_glide_magnified_as_it_sets_off_lands_from_its_own_frames() -> None:
+    # ``glide_zoom`` (session 24; not the default: see BENCHMARKS.md): the glide magnifies
+    # as it sets off, and its frames past the top are the moving scan's, with the settled
+    # frames where its drives end as the end sample.  No zoom after the top, no scan back
+    # through it: af.toml's "chart centre" #2 takes 8 drives, not 12 (3.85 s: 2.85).
+    case = _case(AF, "chart centre")
+    r = run_case(case, 2, "default", options={"glide_zoom": True})
+    old = run_case(case, 2, "default")
+    assert r.success and old.success, (r, old)
+    assert r.metrics["glide"] == 1.0 and r.metrics["moving"] == 1.0, r
+    assert r.drives < old.drives and r.seconds < old.seconds, (r, old)
+
+
+def test_a_top_passed_while_the_magnified_view_settles_is_scanned_for_behind() -> None:
+    # af.toml's "coffee table" #2: the probe lands on the top (379 of 380), and the glide
+    # far passes it while the zoom settles: its magnified frames fall from the first and
+    # halve.  The top lies behind them, and the moving scan goes back for it.  (Before
+    # that rule it glided on to the far end stop and failed no_peak, 275 steps off.)
+    case = _case(AF, "coffee table")
+    r = run_case(case, 2, "default", options={"glide_zoom": True})
+    assert r.success and r.metrics["glide"] == 1.0, r

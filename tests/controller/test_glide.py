@@ -234,3 +234,20 @@ def test_a_finer_top_at_ledger_zero_is_a_top() -> None:
     g.add(35.0, 0.975)
     step = g.add_sharp(30.0, 0.94)  # two frames 5-6 % down
     assert step.outcome == "top", step  # (its centre: a Gaussian through these frames)
+
+
+def test_past_best_of_one_scale_asks_for_a_significant_fall() -> None:
+    """A glide whose frames come at one scale (the magnified one, ``glide_zoom``): no more
+    drives once the last frame lies significantly (4 %, or 4 times the noise) below the
+    best before it; a dip within that is noise, and a new best is still the climb."""
+    g = Glide("near", noise=0.003, significance=0.04)
+    assert not g.past_best(coarse=True)
+    g.add(-10.0, 1.0)
+    g.add(-17.5, 2.0)
+    assert not g.past_best(coarse=True)  # rising
+    g.add(-25.0, 1.95)
+    assert not g.past_best(coarse=True)  # 2.5 % down: within the significance
+    g.add(-32.5, 1.90)
+    assert g.past_best(coarse=True)  # 5 % down
+    g.add(-40.0, 2.10)
+    assert not g.past_best(coarse=True)  # a new best

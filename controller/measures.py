@@ -69,6 +69,17 @@ def tenengrad(gray: Gray) -> float:
     return float(np.mean(_sobel_energy(_as_float(gray))))
 
 
+def block_mean(gray: Gray, k: int) -> npt.NDArray[np.float64]:
+    """``gray`` shrunk ``k`` times on each side by the mean of each k x k block (the rows and
+    columns left over dropped); as it is for ``k`` <= 1 or a region under one block."""
+    a = _as_float(gray)
+    h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+    if k <= 1 or h == 0 or w == 0:
+        return a
+    out: npt.NDArray[np.float64] = a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+    return out
+
+
 def tile_energy(gray: Gray, n: int) -> npt.NDArray[np.float64]:
     """Tenengrad's share of each of ``n`` x ``n`` tiles, row by row, over the squared mean
     brightness: the values sum to ``tenengrad_n`` of the whole region.

@@ -11,13 +11,22 @@ falls outside the magnified view.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from controller import measures
 from controller.decode import Roi, roi_gray, roi_gray_reference
 from controller.search._types import Observation, view_window
 
-__all__ = ["observe", "roi_in_view", "score_region", "view_window"]
+__all__ = ["Scored", "observe", "roi_in_view", "score_region", "view_window"]
+
+
+class Scored(NamedTuple):
+    """A region's focus measure, its tile energies (() if none asked for) and its coarse
+    measure (None if none asked for, or the measure reads the JPEG, not pixels)."""
+
+    value: float
+    tiles: tuple[float, ...]
+    coarse: float | None = None
 
 
 def roi_in_view(roi: Sequence[float], zoom: int, center: Sequence[float]) -> Roi:
@@ -47,10 +56,12 @@ def score_region(
     measure: str = measures.DEFAULT,
     reference: bool = False,
     tiles: int = 0,
-) -> tuple[float, tuple[float, ...]]:
+    coarse: int = 0,
+) -> Scored:
     """The focus measure of ``roi`` (full-view fractions) in a frame shown at ``zoom``, and
     with ``tiles`` = n the region's n x n tile energies (:func:`controller.measures.tile_energy`)
-    from the same decode; () for 0.
+    from the same decode; () for 0.  With ``coarse`` = k > 1, the measure of that decode
+    shrunk k times by block means too (:func:`controller.measures.block_mean`).
 
     Decodes only the region, at DCT ``scale`` (``reference``: every pixel in colour, then
     shrunk, as benchmarks compare against).  Raises ``ValueError`` (bad JPEG, region not
@@ -66,10 +77,13 @@ def score_region(
     else:
         assert m.pixels is not None and gray is not None
         value = m.pixels(gray)
+    low = None
+    if coarse > 1 and m.pixels is not None and gray is not None:
+        low = m.pixels(measures.block_mean(gray, coarse))
     if not tiles:
-        return value, ()
+        return Scored(value, (), low)
     assert gray is not None
-    return value, tuple(measures.tile_energy(gray, tiles).tolist())
+    return Scored(value, tuple(measures.tile_energy(gray, tiles).tolist()), low)
 
 
 def observe(
@@ -81,10 +95,11 @@ def observe(
     measure: str = measures.DEFAULT,
     reference: bool = False,
     tiles: int = 0,
+    coarse: int = 0,
 ) -> Observation:
-    """Score a frame's region at ``scale`` (and its ``tiles`` x ``tiles`` tiles, if asked)
-    and wrap it with the header's move bookkeeping."""
-    value, energies = score_region(
+    """Score a frame's region at ``scale`` (and its ``tiles`` x ``tiles`` tiles, and its
+    ``coarse`` measure, if asked) and wrap it with the header's move bookkeeping."""
+    value, energies, low = score_region(
         jpeg,
         roi,
         zoom=int(header.get("zoom", 1)),
@@ -93,5 +108,6 @@ def observe(
         measure=measure,
         reference=reference,
         tiles=tiles,
+        coarse=coarse,
     )
-    return Observation.from_header(header, value, scale, energies)
+    return Observation.from_header(header, value, scale, energies, low)

@@ -229,6 +229,7 @@ class AutofocusRun:
                 kwargs: dict[str, Any] = {
                     "scale": self.strategy.wanted_scale,
                     "tiles": self.strategy.wanted_tiles,
+                    "coarse": self.strategy.wanted_coarse,
                     "reference": self.reference_decode,
                 }
                 if self.measure:

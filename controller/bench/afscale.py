@@ -68,6 +68,10 @@ class Timed:
         return self.inner.wanted_tiles
 
     @property
+    def wanted_coarse(self) -> int:
+        return self.inner.wanted_coarse
+
+    @property
     def wants_moving(self) -> bool:
         return self.inner.wants_moving
 

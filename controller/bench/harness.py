@@ -215,9 +215,16 @@ class _Session:
             travel = tracker.travel(t) if t - asked <= TRAVEL_CALL_S else None  # as the node does
             if not settled and not (moving and travel is not None):
                 continue
-            scale, n = strategy.wanted_scale, strategy.wanted_tiles
-            value, tiles = score_region(
-                jpeg, case.roi, zoom=self.zoom, center=self.center, scale=scale, measure=self.m.name, tiles=n
+            scale, n, k = strategy.wanted_scale, strategy.wanted_tiles, strategy.wanted_coarse
+            value, tiles, low = score_region(
+                jpeg,
+                case.roi,
+                zoom=self.zoom,
+                center=self.center,
+                scale=scale,
+                measure=self.m.name,
+                tiles=n,
+                coarse=k,
             )
             self.frames += 1
             obs = Observation(
@@ -231,6 +238,7 @@ class _Session:
                 tracker.position,
                 tiles,
                 travel,
+                low,
             )
             todo = strategy.feed(obs, t)
             if trace is not None:

@@ -60,6 +60,10 @@ class Recorder:
         return 0
 
     @property
+    def wanted_coarse(self) -> int:
+        return 0
+
+    @property
     def wants_moving(self) -> bool:
         return False
 

@@ -145,6 +145,7 @@ class SearchMachine(abc.ABC):
         self.start_zoom: int | None = None
         self._scale = 1
         self._tiles = 0  # n x n tile scores wanted with each frame (0: none)
+        self._coarse = 0  # block size of a coarse measure wanted with each frame (0: none)
         self.sample_tiles: tuple[float, ...] = ()  # the last sample's tiles, averaged
         self._acc_tiles: list[tuple[float, ...]] = []
         self._queue: deque[Move] = deque()
@@ -180,6 +181,10 @@ class SearchMachine(abc.ABC):
     @property
     def wanted_tiles(self) -> int:
         return self._tiles or self._noise_tiles()
+
+    @property
+    def wanted_coarse(self) -> int:
+        return self._coarse
 
     @property
     def wants_moving(self) -> bool:

@@ -40,6 +40,8 @@ class Observation:
     (:attr:`Strategy.wanted_tiles`); empty otherwise.  ``travel``: how far the motor had
     moved along the moves of ``move_id`` when the frame shows (the header's ``travel``;
     None when the node does not know), which places a frame taken while the motor moves.
+    ``coarse``: the measure of the same decode shrunk by block means, when the search asked
+    for it (:attr:`Strategy.wanted_coarse`); None otherwise.
     """
 
     seq: int
@@ -52,6 +54,7 @@ class Observation:
     position: float | None = None
     tiles: tuple[float, ...] = ()
     travel: float | None = None
+    coarse: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.measure) or self.measure < 0:
@@ -64,10 +67,17 @@ class Observation:
             raise ValueError("tiles must be finite numbers >= 0")
         if self.travel is not None and not math.isfinite(self.travel):
             raise ValueError(f"travel must be a finite number or None, got {self.travel!r}")
+        if self.coarse is not None and not (math.isfinite(self.coarse) and self.coarse >= 0):
+            raise ValueError(f"coarse must be a finite number >= 0 or None, got {self.coarse!r}")
 
     @classmethod
     def from_header(
-        cls, header: Mapping[str, Any], measure: float, scale: int = 1, tiles: tuple[float, ...] = ()
+        cls,
+        header: Mapping[str, Any],
+        measure: float,
+        scale: int = 1,
+        tiles: tuple[float, ...] = (),
+        coarse: float | None = None,
     ) -> Observation:
         """Build from a frame header (protocol field names).  Raises ``KeyError`` or ``ValueError``."""
         pos = header.get("position")
@@ -83,6 +93,7 @@ class Observation:
             position=None if pos is None else float(pos),
             tiles=tiles,
             travel=None if travel is None else float(travel),
+            coarse=coarse,
         )
 
 
@@ -171,6 +182,12 @@ class Strategy(Protocol):
     @property
     def wanted_tiles(self) -> int:
         """n: the shell scores the region's n x n tiles too (Observation.tiles); 0: not."""
+        ...
+
+    @property
+    def wanted_coarse(self) -> int:
+        """k > 1: the shell measures the region's decode shrunk k times by block means too
+        (Observation.coarse), a curve as wide as a k times coarser decode's; 0: not."""
         ...
 
     @property

@@ -160,12 +160,19 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   to the reading point longer than a level-3 drive and the slack aims ``moving_margin``
   (at most a fit width) farther down the flank and comes closer by the reading;
 - ``glide_zoom`` (session 24; off by default, see BENCHMARKS.md): the glide magnifies as
-  it sets off, every frame at ``fine_scale``.  Its frames past the top are the moving
-  scan's, and the settled frames where its drives end are the end sample (the lag shift
-  is measured from the frames nearest that end), so there is no zoom after the top and
-  no scan back through it.  Magnified frames that fall from the first and halve say that
-  the top went by while the zoom settled: the moving scan goes back for it.  A glide
-  that stalls magnified zooms back to 1x for the step-by-step climb.
+  it sets off, every frame decoded at ``fine_scale`` and measured twice: as it is (the
+  finer frames) and shrunk ``glide_zoom_coarse`` times by block means (the coarse ones,
+  a curve as wide as the 1x one's, for the level guard).  Its finer frames past the top
+  are the moving scan's, and the settled frames where its drives end are the end sample
+  (the lag shift is measured from the frames nearest that end): no zoom after the top,
+  no scan back through it.  Unless the frames before the top rose less than
+  ``glide_rise`` (a top the zoom's settling hid most of the way to): then the moving
+  scan runs through it again; and finer frames that halve without rising say that the
+  top went by while the zoom settled: the moving scan goes back for it.  A glide that
+  stalls magnified zooms back to 1x for the step-by-step climb.  A far leg to the
+  reading point after a near moving scan that one level-3 drive would end within
+  ``one_level3`` (nearer the top, farther down the flank) of the guard point is that
+  drive alone.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -337,6 +344,9 @@ class Default(SearchMachine):
         moving_min_width: float = 7.0,
         glide_scale: int | None = 2,
         glide_zoom: bool = False,
+        glide_zoom_coarse: int = 8,
+        glide_rise: float = 0.3,
+        one_level3: tuple[float, float] = (2.0, 12.0),
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
         zooms = sorted(z for z in zoom_levels if z > 1)
@@ -501,6 +511,9 @@ class Default(SearchMachine):
         self._glide_from = 0.0
         self._glide_reversed = False
         self.glide_zoom = glide_zoom
+        self.glide_zoom_coarse = glide_zoom_coarse
+        self.glide_rise = glide_rise
+        self.one_level3 = (float(one_level3[0]), float(one_level3[1]))
         self._glide_zoomed = False  # the glide magnified as it set off
         self._glide_fine_on = False  # its frames past the top are the moving scan's
         self._glide_all: list[tuple[float, float]] = []
@@ -934,6 +947,7 @@ class Default(SearchMachine):
         if self.glide_zoom and self._moving_possible():
             self._glide_zoomed = True
             self._scale = self.fine_scale
+            self._coarse = self.glide_zoom_coarse
             moves.append(Zoom(self.fine_zoom, self.roi_center))
         self._glide = Glide(
             go,
@@ -960,6 +974,7 @@ class Default(SearchMachine):
         stopped changing, at an end stop (``stop_at``: the drives after it moved nothing)."""
         self._glide = None
         self._moving = False
+        self._coarse = 0
         self._glide_outcome = -1.0
         self._scale = self.coarse_scale
         if stop_at is not None:
@@ -989,33 +1004,43 @@ class Default(SearchMachine):
         assert self._glide is not None and self.last_obs is not None
         sgn = sign(self._glide_dir)
         if self._glide_zoomed:
-            sharp = False
-            self._scale = self.fine_scale
+            # Every magnified frame is both: its measure, and its coarse one (the same decode
+            # shrunk ``glide_zoom_coarse`` times), whose curve is as wide as the 1x one's.
+            sharp = True
+            low = self.last_obs.coarse if self.last_obs.coarse is not None else measure
+            wide = self._glide.add(pos, low)
+            step = self._glide.add_sharp(pos, measure)
+            if step.outcome != "top":
+                step = wide
         else:
             sharp = self.last_obs.scale != self.coarse_scale
             if self.glide_scale != self.coarse_scale:
                 self._scale = self.coarse_scale if sharp else self.glide_scale
-        step = self._glide.add_sharp(pos, measure) if sharp else self._glide.add(pos, measure)
+            step = self._glide.add_sharp(pos, measure) if sharp else self._glide.add(pos, measure)
         if step.outcome == "top":
             glide = self._glide_topped(now)
             if not self._glide_zoomed:
                 self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
-            elif self._rose_to(glide.samples):
+            elif self._rose_to(glide.sharp, self.glide_rise):
                 return self._glide_fine(glide, step.center, measure, now, moving=moving)
+            elif self._rose_to(glide.sharp):
+                return self._fine_from(step.center)  # a top, but too little of its near side
+            else:
+                return self._fine_from(self._behind(glide.sharp))  # passed while the zoom settled
             return self._fine_from(step.center)
-        if self._glide_zoomed and step.outcome == "on" and self._fell_from_first(self._glide.samples):
-            # The top went by while the zoom settled: it lies behind the first frame.
-            self._glide_topped(now)
-            return self._fine_from(self._glide_from)
+        if self._glide_zoomed and step.outcome == "on" and self._glide.fell_unrisen(sharp=True):
+            # The top went by while the zoom settled, or lies among the first frames.
+            glide = self._glide_topped(now)
+            return self._fine_from(self._behind(glide.sharp))
         if step.outcome == "stall":
             self._glide_over(step.stop_at)
             return self._unzoom_glide()
         if not moving:
-            if not sharp and not self._glide_zoomed:
+            if not sharp:
                 return []  # the finer frame next decides
             return self._go([Drive(self._glide_dir, 3, 1)])  # no top after all: on
         if sgn * (self.pos - pos) <= self.glide_ahead:
-            if self._glide.past_best(coarse=self._glide_zoomed):
+            if self._glide.past_best():
                 return []  # at the top, maybe: the drives sent will show it
             return self._go([Drive(self._glide_dir, 3, 1)])  # the motor never stops
         return []
@@ -1026,6 +1051,7 @@ class Default(SearchMachine):
         assert self._glide is not None
         glide, self._glide = self._glide, None
         self._moving = False
+        self._coarse = 0
         self._glide_outcome = 1.0
         if self._glide_reversed:
             self._slack_taken(sign(self._glide_dir))
@@ -1033,19 +1059,26 @@ class Default(SearchMachine):
         self._t_coarse = now - self.t_start
         return glide
 
-    @staticmethod
-    def _fell_from_first(frames: Sequence[tuple[float, float]]) -> bool:
-        """The magnified glide's frames are highest in the first two and have halved since."""
-        if len(frames) < 3:
-            return False
-        first = max(frames[0][1], frames[1][1])
-        return first >= max(m for _, m in frames) and frames[-1][1] < 0.5 * first
+    def _behind(self, frames: Sequence[tuple[float, float]]) -> float:
+        """Where the top lies when the magnified glide's frames fell without rising: at
+        their best, unless that is the first frame; then where the 1x climb's best sample
+        lies between the glide's start and that frame (a glide back through the start), or
+        halfway there."""
+        best_p = max(frames, key=lambda p: p[1])[0]
+        first = frames[0][0]
+        if best_p != first:
+            return best_p
+        sgn = sign(self._glide_dir)
+        top = max(self.climb.samples, key=lambda p: p[1])[0] if self.climb.samples else self._glide_from
+        if 0.0 <= sgn * (top - self._glide_from) <= sgn * (first - self._glide_from):
+            return top
+        return (self._glide_from + first) / 2
 
-    def _rose_to(self, frames: Sequence[tuple[float, float]]) -> bool:
+    def _rose_to(self, frames: Sequence[tuple[float, float]], rise: float = 0.0) -> bool:
         """The magnified glide's frames rose to their best: a frame before it lies
         significantly lower (the top was not passed while the zoom settled)."""
         best_p, best_m = max(frames, key=lambda p: p[1])
-        cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise, rise))
         sgn = sign(self._glide_dir)
         return any(sgn * (p - best_p) < 0 and m < cut for p, m in frames)
 
@@ -1060,7 +1093,7 @@ class Default(SearchMachine):
         self._single = True
         self._mscan_reversed = False
         self._glide_fine_on = True
-        self._fine = list(glide.samples)
+        self._fine = list(glide.sharp)
         self._fine_tiles = []
         self._scale = self.fine_scale
         if moving:
@@ -1631,6 +1664,7 @@ class Default(SearchMachine):
             self.cross_slack,
             self.approach_overshoot,
             self.levels[2] + self.cross_slack if self._single else math.inf,
+            self.one_level3 if self._single and self.one_level3[1] > 0 else None,
         )
         self._guard = plan.guard - margin
         self._final_reverses = plan.final_reverses

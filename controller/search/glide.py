@@ -141,18 +141,24 @@ class Glide:
         values = [m for _, m in self.sharp]
         return min(values) <= (1.0 - self.sharp_contrast) * max(values)
 
-    def past_best(self, coarse: bool = False) -> bool:
+    def past_best(self) -> bool:
         """The last finer frame is below an earlier one where the coarse frames have
-        levelled off: at or past the top, or noise.  ``coarse``: of the coarse frames
-        alone (a glide with frames at one scale), significantly below."""
-        if coarse:
-            s = self.samples
-            if len(s) < 2:
-                return False
-            best = max(m for _, m in s[:-1])
-            return s[-1][1] < best * (1.0 - max(self.significance, 4.0 * self.noise))
+        levelled off: at or past the top, or noise."""
         s = self.sharp
         return len(s) >= 2 and s[-1][1] < max(m for _, m in s[:-1]) and self._clear() and self.level()
+
+    def fell_unrisen(self, fall: float = 0.5, *, sharp: bool = False) -> bool:
+        """The frames (``sharp``: the finer ones) have fallen to ``fall`` of their best
+        without rising to it (no frame before it significantly lower): the top lies behind
+        the first frame, or among the first ones (a glide whose first frames came late, as
+        a magnified one's do)."""
+        s = self.sharp if sharp else self.samples
+        if len(s) < 3:
+            return False
+        best_p, best_m = max(s, key=lambda p: p[1])
+        lower = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
+        rose = any(self.sgn * (p - best_p) < 0 and m < lower for p, m in s)
+        return s[-1][1] < fall * best_m and not rose
 
     def level(self) -> bool:
         """The last coarse frame is at most ``level_rise`` above the one ``level_reach``

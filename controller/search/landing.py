@@ -88,6 +88,7 @@ def approach_legs(
     cross: float = 0.0,
     overshoot: float = 0.5,
     far_level3: float = math.inf,
+    one_level3: tuple[float, float] | None = None,
 ) -> Approach:
     """Plan the drive to ``guard`` short of ``center`` after a scan that ran ``scan_dir``.
 
@@ -113,7 +114,12 @@ def approach_legs(
 
     ``far_level3``: a far leg after a near scan longer than this goes mostly in level-3
     drives (a moving scan may end far past the peak; the reading measures where they
-    land), the last ``cross`` or more in level 2."""
+    land), the last ``cross`` or more in level 2.
+
+    ``one_level3`` = (closer, farther): a far leg after a near scan that one level-3
+    drive would end within ``closer`` nearer the top than ``guard`` or ``farther`` farther
+    down the flank is that drive alone (it crosses the slack itself; the reading measures
+    where it lands): 0.28 s where level-2 drives take 0.1 s for each 6.4 steps."""
     if cross > 0:
         step = levels[1]
         n_cross = crossing_drives(cross, levels)
@@ -127,6 +133,10 @@ def approach_legs(
         n_far = max(n_cross, math.floor((center - guard - pos + backlash) / step + 0.5))
         pre = center - guard - pos + backlash - n_far * step  # < 0: that much farther near
         legs = plan_drives(pre, levels, 2) if pre < -step / 2 else []
+        need = center - guard - pos + backlash  # far travel to the guard point
+        if one_level3 is not None and need - one_level3[1] <= levels[2] <= need + one_level3[0]:
+            legs = [Drive("far", 3, 1)]
+            return Approach(legs, center - (pos + span(legs, levels) - backlash), False)
         if n_far * step > far_level3:
             bulk = plan_drives(n_far * step - n_cross * step, levels, 2, overshoot=0.0)
             if bulk and bulk[0].level == 3:

@@ -332,15 +332,18 @@ def test_a_wide_region_refocuses_without_the_depth_stage() -> None:
 
 
 AF = load_cases(SHIPPED)
+STRESS = load_cases(SHIPPED.with_name("af-stress.toml"))
+LAG = load_cases(SHIPPED.with_name("af-lag.toml"))
+ZOOMED = {"glide_zoom": True}
 
 
 def test_a_glide_magnified_as_it_sets_off_lands_from_its_own_frames() -> None:
     # ``glide_zoom`` (session 24; not the default: see BENCHMARKS.md): the glide magnifies
     # as it sets off, and its frames past the top are the moving scan's, with the settled
     # frames where its drives end as the end sample.  No zoom after the top, no scan back
-    # through it: af.toml's "chart centre" #2 takes 8 drives, not 12 (3.85 s: 2.85).
+    # through it: af.toml's "chart centre" #2 takes 8 drives, not 12 (2.85 s, not 3.85).
     case = _case(AF, "chart centre")
-    r = run_case(case, 2, "default", options={"glide_zoom": True})
+    r = run_case(case, 2, "default", options=ZOOMED)
     old = run_case(case, 2, "default")
     assert r.success and old.success, (r, old)
     assert r.metrics["glide"] == 1.0 and r.metrics["moving"] == 1.0, r
@@ -353,5 +356,30 @@ def test_a_top_passed_while_the_magnified_view_settles_is_scanned_for_behind() -
     # halve.  The top lies behind them, and the moving scan goes back for it.  (Before
     # that rule it glided on to the far end stop and failed no_peak, 275 steps off.)
     case = _case(AF, "coffee table")
-    r = run_case(case, 2, "default", options={"glide_zoom": True})
+    r = run_case(case, 2, "default", options=ZOOMED)
     assert r.success and r.metrics["glide"] == 1.0, r
+
+
+def test_a_magnified_glide_keeps_the_wide_curve_of_its_coarse_measure() -> None:
+    # af-stress's "tabletop small @194": the cup's rim peaks magnified 218 steps before the
+    # wall the region mostly shows.  Each magnified frame is measured shrunk 8 times too,
+    # a curve as wide as the 1x one's, which still climbs there: the glide's level guard
+    # holds.  Without it (``glide_zoom_coarse`` = 1: the same curve twice) it stops on the
+    # rim.
+    case = _case(STRESS, "tabletop small @194")
+    r = run_case(case, 0, "default", options=ZOOMED)
+    assert r.success and r.metrics["glide"] == 1.0, r
+    same = run_case(case, 0, "default", options={**ZOOMED, "glide_zoom_coarse": 1})
+    assert same.abs_error_steps > 100, same
+
+
+def test_a_magnified_glide_that_saw_little_of_the_rise_scans_the_top_again() -> None:
+    # af-lag's "lag80 tabletop cup, in focus" #3: the magnified frames begin 19 steps before
+    # the top of a wide curve and rise by a quarter only.  A fit to those lands 5 steps
+    # off; with less than ``glide_rise`` (30 %) of rise, the moving scan runs through the
+    # top again, and lands.
+    case = _case(LAG, "lag80 tabletop cup, in focus")
+    r = run_case(case, 3, "default", options=ZOOMED)
+    assert r.success, r
+    less = run_case(case, 3, "default", options={**ZOOMED, "glide_rise": 0.0})
+    assert not less.success and less.abs_error_steps > 4, less

@@ -236,18 +236,19 @@ def test_a_finer_top_at_ledger_zero_is_a_top() -> None:
     assert step.outcome == "top", step  # (its centre: a Gaussian through these frames)
 
 
-def test_past_best_of_one_scale_asks_for_a_significant_fall() -> None:
-    """A glide whose frames come at one scale (the magnified one, ``glide_zoom``): no more
-    drives once the last frame lies significantly (4 %, or 4 times the noise) below the
-    best before it; a dip within that is noise, and a new best is still the climb."""
-    g = Glide("near", noise=0.003, significance=0.04)
-    assert not g.past_best(coarse=True)
-    g.add(-10.0, 1.0)
-    g.add(-17.5, 2.0)
-    assert not g.past_best(coarse=True)  # rising
-    g.add(-25.0, 1.95)
-    assert not g.past_best(coarse=True)  # 2.5 % down: within the significance
-    g.add(-32.5, 1.90)
-    assert g.past_best(coarse=True)  # 5 % down
-    g.add(-40.0, 2.10)
-    assert not g.past_best(coarse=True)  # a new best
+def test_frames_that_fall_without_rising_put_the_top_behind() -> None:
+    """A magnified glide's first frames come once the zoom settles, maybe past the top:
+    frames that halve from their best with none before it significantly lower say the top
+    lies behind them (or among the first).  Frames that rose first do not; nor does a fall
+    short of half."""
+    g = Glide("far", noise=0.003, significance=0.04)
+    for p, m in [(0.0, 1.0), (7.5, 1.01), (15.0, 0.8), (22.5, 0.6)]:
+        g.add_sharp(p, m)
+    assert not g.fell_unrisen(sharp=True)  # 0.6 of the best: not yet half
+    g.add_sharp(30.0, 0.45)
+    assert g.fell_unrisen(sharp=True)
+    assert not g.fell_unrisen()  # the coarse frames: none yet
+    risen = Glide("far", noise=0.003, significance=0.04)
+    for p, m in [(0.0, 0.5), (7.5, 1.0), (15.0, 0.6), (22.5, 0.4)]:
+        risen.add_sharp(p, m)
+    assert not risen.fell_unrisen(sharp=True)  # it rose to its best: a top, not behind

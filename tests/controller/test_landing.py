@@ -235,3 +235,30 @@ def test_blind_drives_land_whatever_the_slack(
         assert all(d.level <= 2 for d in drives)
     elif abs(offset) > 60:
         assert any(d.level == 3 for d in drives)  # the table can tell the two apart
+
+
+@pytest.mark.parametrize(
+    ("pos", "one", "guard"),
+    [
+        # near scan 55 short: 49 far to the guard point (with the slack); one level-3 drive
+        # (47) lands 12 short, within (2, 12) of it: that drive alone
+        (-55.0, True, 12.0),
+        # 65 short: it lands 22 short, 12 farther down the flank: still one drive
+        (-65.0, True, 22.0),
+        # 50 short: it would land 7 short, 3 nearer the top than the guard: level 2
+        (-50.0, False, 0.0),
+        # 66 short: 23 short, more than 12 farther down: level 2 (and level 3 beyond 59.8)
+        (-66.0, False, 0.0),
+    ],
+)
+def test_a_far_leg_within_reach_of_one_level_3_drive_is_that_drive(
+    pos: float, one: bool, guard: float
+) -> None:
+    kw = {"cross": 12.8, "far_level3": 59.8}
+    plan = approach_legs("near", pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, one_level3=(2.0, 12.0), **kw)  # type: ignore[arg-type]
+    without = approach_legs("near", pos, 0.0, 10.0, LEVEL_SIZES, BACKLASH, **kw)  # type: ignore[arg-type]
+    if one:
+        assert plan.legs == [Drive("far", 3, 1)] and plan.guard == pytest.approx(guard), plan
+        assert not plan.final_reverses and without.legs != plan.legs
+    else:
+        assert plan == without

@@ -1064,6 +1064,8 @@ class Default(SearchMachine):
         their best, unless that is the first frame; then where the 1x climb's best sample
         lies between the glide's start and that frame (a glide back through the start), or
         halfway there."""
+        if not frames:
+            return self._glide_from
         best_p = max(frames, key=lambda p: p[1])[0]
         first = frames[0][0]
         if best_p != first:
@@ -1076,7 +1078,10 @@ class Default(SearchMachine):
 
     def _rose_to(self, frames: Sequence[tuple[float, float]], rise: float = 0.0) -> bool:
         """The magnified glide's frames rose to their best: a frame before it lies
-        significantly lower (the top was not passed while the zoom settled)."""
+        significantly lower, and (``rise``) at least that share lower (the zoom's settling
+        did not hide the top, nor most of the way up to it)."""
+        if not frames:
+            return False
         best_p, best_m = max(frames, key=lambda p: p[1])
         cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise, rise))
         sgn = sign(self._glide_dir)

@@ -172,7 +172,9 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   stalls magnified zooms back to 1x for the step-by-step climb.  A far leg to the
   reading point after a near moving scan that one level-3 drive would end within
   ``one_level3`` (nearer the top, farther down the flank) of the guard point is that
-  drive alone.
+  drive alone.  ``leg_scale`` (an option): after a magnified near glide, the far leg to
+  the reading point goes in level-2 drives, and its frames say how many of the fitted
+  curve's steps a far step goes (:func:`_leg_scale`); the reading is divided by that.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
 view and scale is known, then as that noise requires.  Every significance test (a rise,
@@ -346,6 +348,7 @@ class Default(SearchMachine):
         glide_zoom: bool = False,
         glide_zoom_coarse: int = 8,
         glide_rise: float = 0.3,
+        leg_scale: bool = False,
         one_level3: tuple[float, float] = (2.0, 12.0),
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
@@ -513,6 +516,10 @@ class Default(SearchMachine):
         self.glide_zoom = glide_zoom
         self.glide_zoom_coarse = glide_zoom_coarse
         self.glide_rise = glide_rise
+        self.leg_scale = leg_scale
+        self._leg: list[tuple[float, float]] | None = None  # frames of the far leg, to scale by
+        self._leg_from = 0.0
+        self._leg_k = 1.0
         self.one_level3 = (float(one_level3[0]), float(one_level3[1]))
         self._glide_zoomed = False  # the glide magnified as it set off
         self._glide_fine_on = False  # its frames past the top are the moving scan's
@@ -1179,6 +1186,13 @@ class Default(SearchMachine):
             return self._on_glide(travel, measure, now)
         if self._await_zoom:
             return self._zoom_shows()
+        if self._leg is not None:
+            p = self._placed(travel, self._leg_from, 1.0, True)
+            if p is not None:
+                self._leg.append((p, measure))
+            if self._travelled(travel) >= self._move_from + self._move_span - 0.5:
+                self._moving = False  # the motor has stopped, by the node's model: the reading next
+            return []
         if not self._mscan:
             return []
         sgn = self._sgn
@@ -1657,6 +1671,9 @@ class Default(SearchMachine):
         # reading point in level-3 drives lands a few steps either way of it (their jitter,
         # the slack), so it aims ``moving_margin`` farther down the flank, and the reading
         # there brings it closer, still moving far, to read again (``reread_beyond``).
+        # After a magnified near glide, the far leg's frames say how far a far step goes
+        # along the fitted curve (``leg_scale``).
+        scale_leg = self.leg_scale and self._glide_zoomed and self.scan_dir == "near" and self._single
         long_way = self._single and abs(fit.center - self.pos) - guard > self.levels[2] + self.cross_slack
         margin = min(self.moving_margin, fit.width) if long_way else 0.0
         plan = landing.approach_legs(
@@ -1668,9 +1685,11 @@ class Default(SearchMachine):
             self.backlash,
             self.cross_slack,
             self.approach_overshoot,
-            self.levels[2] + self.cross_slack if self._single else math.inf,
-            self.one_level3 if self._single and self.one_level3[1] > 0 else None,
+            self.levels[2] + self.cross_slack if self._single and not scale_leg else math.inf,
+            self.one_level3 if self._single and self.one_level3[1] > 0 and not scale_leg else None,
         )
+        if scale_leg and plan.legs and all(d.direction == "far" for d in plan.legs):
+            self._leg, self._leg_from, self._moving = [], self.pos, True
         self._guard = plan.guard - margin
         self._final_reverses = plan.final_reverses
         # Whether the way to the reading point reverses once, and which way: then the reading
@@ -1722,6 +1741,10 @@ class Default(SearchMachine):
     def _on_landing(self, measure: float, now: float) -> list[Command]:
         assert self.fit is not None
         d = self._read(measure)
+        if self._leg is not None:
+            leg, self._leg, self._moving = self._leg, None, False
+            self._leg_k = _leg_scale(self.fit, leg, self.pos, measure)
+        d /= self._leg_k
         if self.state is S.APPROACH:
             # This frame is a position reading: on the near flank of the fitted curve, its
             # measure says how far the centre still is.  The drive there reverses (near to
@@ -1789,6 +1812,7 @@ class Default(SearchMachine):
             fit_width=self.fit.width,
             expected=self.fit.peak,
             reading=self.reading,
+            leg_scale=self._leg_k,
             **({} if self._slack is None else {"slack": self._slack}),
             landing_offset=d,
             checked=float(self._checked),
@@ -1893,6 +1917,25 @@ def _guard_width(fit: fits.Fit) -> float:
     23) put af-refocus `tabletop coins, drift +19` 3 steps off rather than 7, both misses,
     and lost a synthetic lag row a seed: left out."""
     return fit.offset_for(fit.peak * math.exp(-0.5))
+
+
+def _leg_scale(fit: fits.Fit, leg: Sequence[tuple[float, float]], at: float, measure: float) -> float:
+    """Fitted-curve steps per step of a far leg (1.0 when its frames cannot tell): the
+    frames ``leg`` (ledger position, measure) on the way to ``at``, where the reading of
+    ``measure`` was taken, lie ``at - x`` before it; the curve puts them ``offset_for(m)``
+    from the top.  The slope of the one against the other, through any constant offset
+    (a frame's lag)."""
+    pts = [(at - x, fit.offset_for(m)) for x, m in leg if m < 0.98 * measure and at - x > 1.0]
+    if len(pts) < 4:
+        return 1.0
+    xs = [p for p, _ in pts]
+    ys = [q for _, q in pts]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if max(xs) - min(xs) < 8.0 or sxx <= 0:
+        return 1.0
+    k = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return k if 0.85 <= k <= 1.15 else 1.0
 
 
 def _shift_to(

@@ -383,3 +383,16 @@ def test_a_magnified_glide_that_saw_little_of_the_rise_scans_the_top_again() -> 
     assert r.success, r
     less = run_case(case, 3, "default", options={**ZOOMED, "glide_rise": 0.0})
     assert not less.success and less.abs_error_steps > 4, less
+
+
+def test_a_far_leg_after_a_magnified_near_glide_scales_the_reading() -> None:
+    # ``leg_scale`` (session 24; an option): af.toml's "moto tank" #4 with ``glide_zoom``.
+    # The fit from the near glide's frames is 13 % wider than a far step goes (a level-3
+    # drive's jitter and the lens's asymmetry), and the reading said 16.7 steps where 14.7
+    # were left: 2.85 off.  The far leg's frames to the reading point, in the units of the
+    # last drives, scale it: 0.13 off.
+    case = _case(AF, "moto tank")
+    r = run_case(case, 4, "default", options={**ZOOMED, "leg_scale": True})
+    assert r.success and r.metrics["leg_scale"] == pytest.approx(1.13, abs=0.02), r
+    old = run_case(case, 4, "default", options=ZOOMED)
+    assert not old.success and old.metrics["leg_scale"] == 1.0, old

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from controller.search.default import _guard_width, _shift_to
+from controller.search.default import _guard_width, _leg_scale, _shift_to
 from controller.search.fits import Fit
 from controller.search.moving import ScanPlan, plan_after_zoom, plan_on_the_way
 
@@ -140,3 +140,46 @@ def test_the_shift_of_frames_on_the_move_from_the_settled_end(
 )
 def test_the_reading_point_of_a_moving_fit_is_set_from_a_width_of_the_curve(fit: Fit, width: float) -> None:
     assert _guard_width(fit) == pytest.approx(width, abs=0.1)
+
+
+def _leg(fit: Fit, scale: float, at: float, lag: float = 0.0) -> list[tuple[float, float]]:
+    """Frames of a far leg ending ``at`` (ledger), every 2.6 steps, on a lens whose far
+    steps go ``scale`` fitted-curve steps each; ``lag``: each frame placed that much late."""
+    top = fit.center
+    out = []
+    for i in range(1, 9):
+        x = at - 2.6 * i
+        true_off = (top - at) + scale * (at - x)  # curve steps from the top
+        out.append((x + lag, fit.predict(top - true_off)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("scale", "lag", "want"),
+    [
+        (1.0, 0.0, 1.0),
+        # the fit from near moves is 13 % wider than a far step goes (moto tank #4)
+        (1.13, 0.0, 1.13),
+        (0.95, 0.0, 0.95),
+        # a frame lag shifts every frame alike: the slope does not change
+        (1.07, 2.6, 1.07),
+        # beyond 15 %: not believed
+        (1.3, 0.0, 1.0),
+    ],
+)
+def test_a_far_leg_says_how_far_its_steps_go_along_the_fitted_curve(
+    scale: float, lag: float, want: float
+) -> None:
+    fit = Fit("lorentzian", 0.0, 1.0, 35.0)
+    at = -12.0
+    measure = fit.predict(at)
+    assert _leg_scale(fit, _leg(fit, scale, at, lag), at, measure) == pytest.approx(want, abs=0.01)
+
+
+def test_a_far_leg_with_too_few_frames_or_too_short_says_nothing() -> None:
+    fit = Fit("lorentzian", 0.0, 1.0, 35.0)
+    at = -12.0
+    frames = _leg(fit, 1.1, at)
+    assert _leg_scale(fit, frames[:3], at, fit.predict(at)) == 1.0  # three frames
+    short = [(at - 0.5 * i, fit.predict(at - 0.55 * i)) for i in range(2, 12)]  # 5 steps
+    assert _leg_scale(fit, short, at, fit.predict(at)) == 1.0

@@ -294,7 +294,7 @@ async def _focus_once(
             f" measure {r['measure']:.5g}, {common}{_depth_note(r)}{_slack_note(r)}{_refocus_note(r)}"
         )
         return 0
-    print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}")
+    print(f"{name}: autofocus failed ({r['reason']}): {r.get('detail', '')}; {common}{_refocus_note(r)}")
     return 1
 
 

@@ -291,9 +291,6 @@ class AutofocusRun:
                 depth_spread=None if spread is None or spread < 0 else round(spread, 1),
                 slack=None if slack is None else round(slack, 1),
             )
-            recall = end.metrics.get("recall")
-            if self.strategy_name == "refocus":
-                result["refocus"] = {1.0: "landed", -1.0: "fell_back"}.get(recall or 0.0, "no_memory")
             self.memory = recall_options(end.metrics)
             if "asymmetry" in end.metrics:  # a calibration's result (controller.search.calibrate)
                 se = end.metrics.get("asymmetry_se", math.nan)
@@ -306,6 +303,9 @@ class AutofocusRun:
             assert isinstance(end, Failed)
             result.update(reason=end.reason, detail=end.detail, position=None, measure=None)
             self._phase("failed")
+        if self.strategy_name == "refocus":  # whether it started from the last landing, either way
+            recall = end.metrics.get("recall")
+            result["refocus"] = {1.0: "landed", -1.0: "fell_back"}.get(recall or 0.0, "no_memory")
         self.result = result
         self.emit("result", {"result": result})
         return result

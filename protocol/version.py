@@ -8,4 +8,4 @@ that receives a request with another major version answers ``unsupported_version
 from typing import Final
 
 PROTOCOL_VERSION: Final = 1
-SPEC_VERSION: Final = "1.8"
+SPEC_VERSION: Final = "1.9"

@@ -778,6 +778,10 @@ class Default(SearchMachine):
         """The dim fallback is on, not yet tried, and the camera can magnify."""
         return bool(self.dim_scale) and not self._dim_mode and self.fine_zoom > 1
 
+    def metrics(self, now: float) -> dict[str, float]:
+        """The machine's counts, and how a refocus went (``recall``), a failure's too."""
+        return {**super().metrics(now), "recall": self._recalled}
+
     def _fine_failed(self, outcome: str, detail: str, now: float) -> list[Command]:
         """A failed fine stage.  When the magnified curve still rose steeply at the scan's
         leading edge, the coarse bracket was a false top (a sidelobe of a far-defocused

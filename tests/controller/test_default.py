@@ -918,6 +918,10 @@ def test_recall_options_come_from_a_magnified_landing_only() -> None:
     s = create_strategy("refocus", zoom_levels=(1, 5, 10), capabilities=["zoom"])
     b = syn.run(s, syn.SynthCamera(syn.lorentz(420.0), start=150.0, seed=4))
     assert a.commands == b.commands and isinstance(b.end, Done) and b.end.metrics["recall"] == 0.0
+    # ... and so is its failure, which says so too (the shells' "no landing kept" note)
+    s = create_strategy("refocus", zoom_levels=(1, 5, 10), capabilities=["zoom"])
+    flat = syn.run(s, syn.SynthCamera(syn.flat(), start=150.0, seed=4))
+    assert isinstance(flat.end, Failed) and flat.end.metrics["recall"] == 0.0, flat.end
 
 
 def _dim_remembered(seed: int = 0) -> dict[str, float]:

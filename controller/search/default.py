@@ -1032,9 +1032,9 @@ class Default(SearchMachine):
             glide = self._glide_topped(now)
             if not self._glide_zoomed:
                 self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
-            elif self._rose_to(glide.sharp, self.glide_rise):
+            elif glide.rose(max(self._fall, self.glide_rise), sharp=True):
                 return self._glide_fine(glide, step.center, measure, now, moving=moving)
-            elif self._rose_to(glide.sharp):
+            elif glide.rose(self._fall, sharp=True):
                 return self._fine_from(step.center)  # a top, but too little of its near side
             else:
                 return self._fine_from(self._behind(glide.sharp))  # passed while the zoom settled
@@ -1087,16 +1087,10 @@ class Default(SearchMachine):
             return top
         return (self._glide_from + first) / 2
 
-    def _rose_to(self, frames: Sequence[tuple[float, float]], rise: float = 0.0) -> bool:
-        """The magnified glide's frames rose to their best: a frame before it lies
-        significantly lower, and (``rise``) at least that share lower (the zoom's settling
-        did not hide the top, nor most of the way up to it)."""
-        if not frames:
-            return False
-        best_p, best_m = max(frames, key=lambda p: p[1])
-        cut = best_m * (1.0 - max(self.fine_significance, 4.0 * self.noise, rise))
-        sgn = sign(self._glide_dir)
-        return any(sgn * (p - best_p) < 0 and m < cut for p, m in frames)
+    @property
+    def _fall(self) -> float:
+        """A significant fall of the fine measure, by its noise in the current view."""
+        return max(self.fine_significance, 4.0 * self.noise)
 
     def _glide_fine(
         self, glide: Glide, center: float, measure: float, now: float, *, moving: bool
@@ -1256,7 +1250,7 @@ class Default(SearchMachine):
         if len(pts) < self.min_fine_samples:
             return self._moving_redo()
         i_best = max(range(len(pts)), key=lambda i: pts[i][1])
-        cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        cut = pts[i_best][1] * (1.0 - self._fall)
         rose = any(m < cut for _, m in pts[:i_best])
         fell = any(m < cut for _, m in pts[i_best + 1 :])
         if not (rose and fell):
@@ -1512,7 +1506,7 @@ class Default(SearchMachine):
             if sgn * (pts[i_best + 1][0] - self.pos) > 1.5 * self.fine_step:
                 self._to("scan")
                 return self._go([self._step()])
-        cut = pts[i_best][1] * (1.0 - max(self.fine_significance, 4.0 * self.noise))
+        cut = pts[i_best][1] * (1.0 - self._fall)
         low_after = any(m < cut for _, m in pts[i_best + 1 :])
         if low_after and i_best > 0 and len(pts) >= self.min_fine_samples:
             if self._recalling and not self._dim_mode and i_best > self.recall_keep:

@@ -155,10 +155,17 @@ class Glide:
         s = self.sharp if sharp else self.samples
         if len(s) < 3:
             return False
+        best = max(m for _, m in s)
+        return s[-1][1] < fall * best and not self.rose(max(self.significance, 4.0 * self.noise), sharp=sharp)
+
+    def rose(self, fall: float, *, sharp: bool = False) -> bool:
+        """The frames (``sharp``: the finer ones) rose to their best: one before it lies
+        ``fall`` (a share of the best) or more below it."""
+        s = self.sharp if sharp else self.samples
+        if not s:
+            return False
         best_p, best_m = max(s, key=lambda p: p[1])
-        lower = best_m * (1.0 - max(self.significance, 4.0 * self.noise))
-        rose = any(self.sgn * (p - best_p) < 0 and m < lower for p, m in s)
-        return s[-1][1] < fall * best_m and not rose
+        return any(self.sgn * (p - best_p) < 0 and m < best_m * (1.0 - fall) for p, m in s)
 
     def level(self) -> bool:
         """The last coarse frame is at most ``level_rise`` above the one ``level_reach``

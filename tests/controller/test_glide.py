@@ -252,3 +252,5 @@ def test_frames_that_fall_without_rising_put_the_top_behind() -> None:
     for p, m in [(0.0, 0.5), (7.5, 1.0), (15.0, 0.6), (22.5, 0.4)]:
         risen.add_sharp(p, m)
     assert not risen.fell_unrisen(sharp=True)  # it rose to its best: a top, not behind
+    assert risen.rose(0.3, sharp=True) and not risen.rose(0.6, sharp=True)  # by half, not more
+    assert not g.rose(0.04, sharp=True) and not g.rose(0.04)  # no frame before the best

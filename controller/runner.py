@@ -16,17 +16,22 @@ is bounded by ``frame_timeout``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+from controller import measures
 from controller.links import CameraLink, Frame
 from controller.observe import observe
-from controller.search import recall_options
+from controller.search import recall_options, with_landing_top
 from controller.search._types import Command, Done, Drive, Failed, Observation, Strategy, Zoom
 from tetherfocus.client import RemoteError
+
+#: How long a run that landed waits for a frame at 1x to remember its region's 1x measure by.
+LANDING_TOP_WAIT_S = 2.0
 
 Emit = Callable[[str, dict[str, Any]], None]  # (kind, fields) -> publish an af event
 
@@ -77,6 +82,7 @@ class AutofocusRun:
         # What a later refocus of this region starts from (controller.search.recall_options):
         # None until the run ends, {} when it left nothing to recall.
         self.memory: dict[str, float] | None = None
+        self._ended: float | None = None  # when the search reported Done
         self.started = time.monotonic()
         self.result: dict[str, Any] | None = None
         self._cancel = asyncio.Event()
@@ -188,6 +194,35 @@ class AutofocusRun:
         phase = getattr(self.strategy, "phase", None)
         return obs, position, phase, self.strategy.feed(obs, time.monotonic())
 
+    async def _landing_top(self, q: asyncio.Queue[Frame]) -> float | None:
+        """The region's measure on the first settled frame after the last move (the view
+        back at 1x), at the search's coarse scale: the top of the 1x curve that a refocus
+        of it compares its first frame with (:func:`controller.search.with_landing_top`).
+        None if the view is not at 1x, the strategy has no coarse scale, or no such frame
+        comes within ``LANDING_TOP_WAIT_S``."""
+        scale = getattr(self.strategy, "coarse_scale", None)
+        if not isinstance(scale, int):
+            return None
+        deadline = time.monotonic() + LANDING_TOP_WAIT_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frame = await asyncio.wait_for(q.get(), left)
+            except TimeoutError:
+                return None
+            h = frame.header
+            if not h.get("settled", False) or int(h.get("move_id", 0)) < self._floor:
+                continue
+            if int(h.get("zoom", 1) or 1) != 1:
+                return None
+            measure = self.measure or measures.DEFAULT
+            score = functools.partial(observe, h, frame.jpeg, self.roi, scale=scale, measure=measure)
+            try:
+                obs = await asyncio.get_running_loop().run_in_executor(self.executor, score)
+            except ValueError:
+                return None
+            return obs.measure
+        return None
+
     def _sample_position(self, obs: Observation) -> float | None:
         pos = getattr(self.strategy, "position", None)
         if isinstance(pos, int | float):
@@ -260,6 +295,9 @@ class AutofocusRun:
                 if isinstance(phase, str):
                     self._phase(phase)
                 end = await self._carry_out(cmds)
+            if isinstance(end, Done):
+                self._ended = time.monotonic()
+                self.memory = with_landing_top(recall_options(end.metrics), await self._landing_top(q))
         except RunFailed as exc:
             end = Failed(exc.reason, exc.detail)
             # best effort: let the strategy send the motor back
@@ -272,7 +310,7 @@ class AutofocusRun:
             self.link.detach()
             if self._cancel_waiter is not None:
                 self._cancel_waiter.cancel()
-        seconds = time.monotonic() - self.started
+        seconds = (self._ended or time.monotonic()) - self.started
         result: dict[str, Any] = {
             "ok": isinstance(end, Done),
             "strategy": self.strategy_name,
@@ -291,7 +329,6 @@ class AutofocusRun:
                 depth_spread=None if spread is None or spread < 0 else round(spread, 1),
                 slack=None if slack is None else round(slack, 1),
             )
-            self.memory = recall_options(end.metrics)
             if "asymmetry" in end.metrics:  # a calibration's result (controller.search.calibrate)
                 se = end.metrics.get("asymmetry_se", math.nan)
                 result.update(

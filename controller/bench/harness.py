@@ -48,6 +48,7 @@ from controller.search import (
     create_calibration,
     create_strategy,
     recall_options,
+    with_landing_top,
 )
 from controller.search._machine import plan_drives
 from controller.search.calibrate import DISTANCE, TRIALS
@@ -248,6 +249,16 @@ class _Session:
                 trace.append(f"{where} frame z{self.zoom} s{scale} {value:.5g} {phase}{how}")
         return end, clock.now() - t0
 
+    def landing_top(self, search: Strategy) -> float | None:
+        """The region's measure on the frame now (the view back at 1x after ``search``
+        landed), at its coarse scale, as the runner scores it for a refocus's memory
+        (:func:`controller.search.with_landing_top`); None unless at 1x."""
+        scale = getattr(search, "coarse_scale", None)
+        if self.zoom != 1 or not isinstance(scale, int):
+            return None
+        jpeg, _w, _h = self.backend.preview()
+        return score_region(jpeg, self.case.roi, zoom=1, scale=scale, measure=self.m.name).value
+
     def settle(self) -> float:
         """Let the last drives finish; the true position then."""
         self.clock.sleep(max(0.0, self.sim.motor.busy_until() - self.clock.now()) + 0.01)
@@ -278,11 +289,12 @@ def run_case(
         focused, _ = run.carry_out(first, time_limit_s)
         run.settle()
         run.clock.sleep(max(0.0, run.tracker.settle_at - run.clock.now()))  # the zoom back, too
+        top = run.landing_top(first)
         sim.displace(case.drift)
         run.start = sim.true_position()
         run.drives = run.motor_moves = run.zooms = run.frames = 0
         if strategy_name == "refocus":
-            options = {**recall_options(focused.metrics), **options}
+            options = {**with_landing_top(recall_options(focused.metrics), top), **options}
         if trace is not None:
             trace.append(f"-- focused ({focused}); displaced by {case.drift:+g} to {run.start:.2f}")
     strategy = create_strategy(

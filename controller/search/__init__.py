@@ -60,6 +60,7 @@ __all__ = [
     "create_calibration",
     "create_strategy",
     "recall_options",
+    "with_landing_top",
 ]
 
 
@@ -105,6 +106,18 @@ def recall_options(metrics: Mapping[str, float]) -> dict[str, float]:
         **({"recall_coarse": float(top)} if top else {}),
         **({"recall_dim": True} if dim else {}),
     }
+
+
+def with_landing_top(recall: Mapping[str, float], top: float | None) -> dict[str, float]:
+    """``recall`` (:func:`recall_options`) with ``top``, the region's 1x measure on the
+    first settled frame after the landing (the view back at 1x, scored at the search's
+    coarse scale), as the top of its 1x curve where the search had none: a magnified glide
+    sees no 1x frame near focus.  Nothing for a dim look's memory (its 1x curve was lost in
+    the noise) or a frame that could not be scored (``top`` None or not positive)."""
+    out = dict(recall)
+    if out and "recall_coarse" not in out and not out.get("recall_dim") and top is not None and top > 0:
+        out["recall_coarse"] = float(top)
+    return out
 
 
 def create_calibration(

@@ -239,6 +239,7 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.FINE, "resume"): S.COARSE,
     (S.APPROACH, "read"): S.CHECK,
     (S.APPROACH, "closer"): S.APPROACH,
+    (S.APPROACH, "noisy"): S.FINE,
     (S.CHECK, "landed"): S.DONE,
 }
 
@@ -331,6 +332,9 @@ class Default(SearchMachine):
         moving_past: float = 28.0,
         moving_keep: float = 32.0,
         moving_noise: float = 0.008,
+        reading_topup_aim: float = 0.8,
+        glide_gap: float = 15.0,
+        glide_gap_reach: float = 20.0,
         moving_adjust: int = 3,
         moving_guard: float = 12.8,
         reread_within: float = 3.2,
@@ -345,10 +349,10 @@ class Default(SearchMachine):
         glide_confirm: int = 2,
         moving_min_width: float = 7.0,
         glide_scale: int | None = 2,
-        glide_zoom: bool = False,
+        glide_zoom: bool = True,
         glide_zoom_coarse: int = 8,
         glide_rise: float = 0.3,
-        leg_scale: bool = False,
+        leg_scale: bool = True,
         one_level3: tuple[float, float] = (2.0, 12.0),
     ) -> None:
         super().__init__(level_sizes=level_sizes, frames_per_sample=3, asymmetry=asymmetry)
@@ -485,6 +489,8 @@ class Default(SearchMachine):
         self.recall_keep = recall_keep
         self.recall_coarse = recall_coarse
         self.recall_coarse_ratio = recall_coarse_ratio
+        self._tiles_seen = False  # a sample's frames carried tiles: its noise from them too
+        self._glide_tiles: list[tuple[float, tuple[float, ...]]] = []  # a magnified glide's
         self.recall_dim = bool(recall_dim)
         self.moving_fine = bool(moving_fine)
         self.moving_lead = moving_lead
@@ -492,6 +498,11 @@ class Default(SearchMachine):
         self.moving_past = moving_past
         self.moving_keep = moving_keep
         self.moving_noise = moving_noise
+        self.reading_topup_aim = reading_topup_aim
+        self.glide_gap = glide_gap
+        self.glide_gap_reach = glide_gap_reach
+        self._read_sum, self._read_n, self._read_more = 0.0, 0, 0
+        self._read_averaged = 0  # frames in the last reading (after a moving scan: topped up)
         self.moving_adjust = moving_adjust
         self.moving_guard = moving_guard
         self.reread_within = reread_within
@@ -569,17 +580,24 @@ class Default(SearchMachine):
         """Three frames until the noise of this view and scale is known, then 1-3 by noise."""
         n = self.noise
         if not self.noise_known:
-            self.frames_per_sample = 3
+            # After a moving scan's single frames, two where frames carry tiles (many
+            # degrees of freedom; two frames alone have one): its end sample judges the
+            # scan's noise, and a reading is topped up once the noise is known
+            # (:meth:`_reading_topped`).
+            self.frames_per_sample = 2 if self._single and self._tiles_seen else 3
         else:
             self.frames_per_sample = 1 if n < 0.01 else 2 if n < 0.03 else 3
             if self._dim_mode and n >= self.dim_noise / 2:
                 self.frames_per_sample = self.dim_frames  # a shallow, noisy curve: average harder
         if self._read_frames and self.state in (S.APPROACH, S.CHECK):
             self.frames_per_sample = self._read_frames
+        if self._read_more:
+            self.frames_per_sample = self._read_more
         if self._glide is not None:
             self.frames_per_sample = 1  # where the glide's drives ran out: frames of it
 
     def _on_sample(self, measure: float, now: float) -> list[Command]:
+        self._tiles_seen = self._tiles_seen or bool(self.last_obs is not None and self.last_obs.tiles)
         if self._fine_select and self.state is not S.DEPTH and self.sample_tiles:
             measure = sum(self.sample_tiles[i] for i in self._fine_select)  # the parts at the depth
         if self.state is S.COARSE:
@@ -959,6 +977,8 @@ class Default(SearchMachine):
             self._glide_zoomed = True
             self._scale = self.fine_scale
             self._coarse = self.glide_zoom_coarse
+            if not self.depth_mode:
+                self._tiles = self.fine_tiles  # where the region's parts peak (reported)
             moves.append(Zoom(self.fine_zoom, self.roi_center))
         self._glide = Glide(
             go,
@@ -986,6 +1006,8 @@ class Default(SearchMachine):
         self._glide = None
         self._moving = False
         self._coarse = 0
+        if not self.depth_mode:
+            self._tiles = 0
         self._glide_outcome = -1.0
         self._scale = self.coarse_scale
         if stop_at is not None:
@@ -993,13 +1015,19 @@ class Default(SearchMachine):
         elif self._glide_reversed:
             self._slack_taken(1.0 if self._glide_dir == "far" else -1.0)
 
-    def _on_glide(self, travel: float, measure: float, now: float) -> list[Command]:
+    def _on_glide(self, travel: float, measure: float, tiles: tuple[float, ...], now: float) -> list[Command]:
         assert self._glide is not None
         sgn = sign(self._glide_dir)
         pos = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
         if pos is None:
             return []
+        if self._glide_zoomed and self._fine_grid(tiles):
+            self._glide_tiles.append((pos, tiles))  # where the region's parts peak (reported)
         return self._glide_step(pos, measure, now, moving=True)
+
+    def _fine_grid(self, tiles: tuple[float, ...]) -> bool:
+        """A magnified frame's tiles in the fine stage's grid (outside the depth stage)."""
+        return not self.depth_mode and bool(tiles) and len(tiles) == self.fine_tiles**2
 
     def _on_glide_stopped(self, measure: float, now: float) -> list[Command]:
         """The glide's drives ran out at a top not yet confirmed (it sent no more where the
@@ -1032,7 +1060,9 @@ class Default(SearchMachine):
             glide = self._glide_topped(now)
             if not self._glide_zoomed:
                 self.climb.samples.extend(glide.samples)  # the 1x curve, for the checks to come
-            elif glide.rose(max(self._fall, self.glide_rise), sharp=True):
+            elif glide.rose(max(self._fall, self.glide_rise), sharp=True) and (
+                glide.top_gap(self.glide_gap_reach, sharp=True) <= self.glide_gap
+            ):
                 return self._glide_fine(glide, step.center, measure, now, moving=moving)
             elif glide.rose(self._fall, sharp=True):
                 return self._fine_from(step.center)  # a top, but too little of its near side
@@ -1104,10 +1134,11 @@ class Default(SearchMachine):
         self._mscan_reversed = False
         self._glide_fine_on = True
         self._fine = list(glide.sharp)
-        self._fine_tiles = []
+        self._fine_tiles = list(self._glide_tiles)
         self._scale = self.fine_scale
         if moving:
             self._moving = True
+            self._adapt_frames()  # the end sample's
             return []
         self._moving_done()
         return self._moving_fit(self.pos, measure, now)
@@ -1181,7 +1212,7 @@ class Default(SearchMachine):
         self, travel: float, measure: float, tiles: tuple[float, ...], now: float
     ) -> list[Command]:
         if self._glide is not None:
-            return self._on_glide(travel, measure, now)
+            return self._on_glide(travel, measure, tiles, now)
         if self._await_zoom:
             return self._zoom_shows()
         if self._leg is not None:
@@ -1201,6 +1232,8 @@ class Default(SearchMachine):
                 p = self._placed(travel, self._glide_from, sgn, self._glide_reversed)
                 if p is not None:
                     self._fine.append((p, measure))
+                    if self._fine_grid(tiles):
+                        self._fine_tiles.append((p, tiles))
             return []
         if not self.moving_edge <= along <= abs(self._move_span) - self.moving_edge:
             # Where the motor starts or stops, by the node's model.  A body whose frames lag
@@ -1214,7 +1247,7 @@ class Default(SearchMachine):
         if self._fine_select and tiles:
             measure = sum(tiles[i] for i in self._fine_select)
         self._fine.append((pos, measure))
-        if not self.depth_mode and tiles and len(tiles) == self.fine_tiles**2:
+        if self._fine_grid(tiles):
             self._fine_tiles.append((pos, tiles))
         return []
 
@@ -1736,8 +1769,41 @@ class Default(SearchMachine):
         assert self.fit is not None
         return landing.flank_reading(self.fit, self._fine, measure)
 
+    def _reading_topped(self, measure: float) -> float | None:
+        """The reading's measure, averaged with the frames before it at this point; None
+        while the noise now known says it needs more frames to read within ``reading_aim``
+        (at most ``reading_frames``): then ``_read_more`` of them come next."""
+        taken = self.frames_per_sample
+        total, n = self._read_sum + measure * taken, self._read_n + taken
+        mean = total / n
+        self._read_sum, self._read_n, self._read_more = 0.0, 0, 0
+        self._read_averaged = n
+        if not (self._single and self.noise_known):
+            return mean
+        assert self.fit is not None
+        d = max(self._read(mean), self.levels[1])
+        err = landing.reading_error(self.fit, d, self.noise)
+        if not math.isfinite(err):
+            return mean
+        need = min(self.reading_frames, math.ceil((err / self.reading_topup_aim) ** 2))
+        if need <= n:
+            return mean
+        self._read_sum, self._read_n, self._read_more = total, n, need - n
+        return None
+
     def _on_landing(self, measure: float, now: float) -> list[Command]:
         assert self.fit is not None
+        if self.state is S.APPROACH:
+            topped = self._reading_topped(measure)
+            if topped is None:
+                return []
+            measure = topped
+            if self._single and self.noise > self.moving_noise:
+                # The first frames at rest in this view since a glide's own: single frames
+                # that noisy were not to be fitted (as a moving scan's end sample says).
+                self._to("noisy")
+                self._leg, self._moving = None, False
+                return self._moving_redo()
         d = self._read(measure)
         if self._leg is not None:
             leg, self._leg, self._moving = self._leg, None, False
@@ -1816,6 +1882,7 @@ class Default(SearchMachine):
             checked=float(self._checked),
             blind=float(outcome == "blind"),
             reading_frames=float(self._read_frames),
+            reading_averaged=float(self._read_averaged),
             dim=float(self._dim_mode),
             resumed=float(self._resumed),
             coarse_error=self.fit.center - (self.coarse_center or 0.0),
@@ -1852,7 +1919,9 @@ class Default(SearchMachine):
         out = {"memory_peak": self.fit.peak}
         if self._dim_mode:
             return {**out, "memory_dim": 1.0} if self._dim_blind else {}
-        best = max((m for _, m in self.climb.samples), default=0.0)
+        # A magnified glide saw no 1x frame near the top: a shell that scores one at the
+        # landing (the view back at 1x) gives it (``memory_coarse``, runner and bench).
+        best = 0.0 if self._glide_zoomed else max((m for _, m in self.climb.samples), default=0.0)
         top = self.recall_coarse if self._recalled > 0 else best
         if top > 0 and self.start_zoom == 1:
             out["memory_coarse"] = top

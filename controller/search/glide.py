@@ -33,6 +33,7 @@ It holds no commands and no clock (``default`` sends the drives), and never slee
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -151,12 +152,16 @@ class Glide:
         """The frames (``sharp``: the finer ones) have fallen to ``fall`` of their best
         without rising to it (no frame before it significantly lower): the top lies behind
         the first frame, or among the first ones (a glide whose first frames came late, as
-        a magnified one's do)."""
+        a magnified one's do).  The finer ones only where the coarse frames have levelled
+        off (:meth:`level`), as for a top: a small part at another depth may have fallen
+        while the region's measure still climbs."""
         s = self.sharp if sharp else self.samples
         if len(s) < 3:
             return False
         best = max(m for _, m in s)
-        return s[-1][1] < fall * best and not self.rose(max(self.significance, 4.0 * self.noise), sharp=sharp)
+        if s[-1][1] >= fall * best or self.rose(max(self.significance, 4.0 * self.noise), sharp=sharp):
+            return False
+        return not sharp or self.level()
 
     def rose(self, fall: float, *, sharp: bool = False) -> bool:
         """The frames (``sharp``: the finer ones) rose to their best: one before it lies
@@ -166,6 +171,24 @@ class Glide:
             return False
         best_p, best_m = max(s, key=lambda p: p[1])
         return any(self.sgn * (p - best_p) < 0 and m < best_m * (1.0 - fall) for p, m in s)
+
+    def top_gap(self, reach: float, *, sharp: bool = False) -> float:
+        """The widest step, along the travel, between frames (``sharp``: the finer ones)
+        next to each other where either lies within ``reach`` of the best: a top, or the
+        flank next to it, that fell between two frames far apart (frames lost while a drive
+        was sent) is not sampled well enough to fit.  0 with fewer than two frames."""
+        s = sorted(self.sharp if sharp else self.samples)
+        if len(s) < 2:
+            return 0.0
+        best_p = max(s, key=lambda p: p[1])[0]
+        return max(
+            (
+                b[0] - a[0]
+                for a, b in itertools.pairwise(s)
+                if min(abs(a[0] - best_p), abs(b[0] - best_p)) <= reach
+            ),
+            default=0.0,
+        )
 
     def level(self) -> bool:
         """The last coarse frame is at most ``level_rise`` above the one ``level_reach``

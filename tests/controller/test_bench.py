@@ -334,16 +334,16 @@ def test_bench_af_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     p = _chart_case(tmp_path)
     out_json = tmp_path / "out.json"
     args = ["bench", "af", str(p), "--strategy", "default", "--json", str(out_json), "--quiet"]
-    assert main([*args, "--option", "cross_slack=0"]) == 0
+    assert main([*args, "--option", "glide_zoom=false"]) == 0
     plain = tmp_path / "plain.json"
     assert main(["bench", "af", str(p), "--strategy", "default", "--json", str(plain), "--quiet"]) == 0
-    (prior,) = json.loads(out_json.read_text())["strategies"]["default"]["runs"]
-    (crossed,) = json.loads(plain.read_text())["strategies"]["default"]["runs"]
-    # without crossing the slack (the default), the approach leans on the prior: other
-    # drives, and another landing
-    assert (crossed["motor_moves"], crossed["final_position"]) != (
-        prior["motor_moves"],
-        prior["final_position"],
+    (unzoomed,) = json.loads(out_json.read_text())["strategies"]["default"]["runs"]
+    (zoomed,) = json.loads(plain.read_text())["strategies"]["default"]["runs"]
+    # the glide at 1x, then a magnified scan back through the top (before session 25's
+    # default): other drives, and another landing
+    assert (zoomed["motor_moves"], zoomed["final_position"]) != (
+        unzoomed["motor_moves"],
+        unzoomed["final_position"],
     )
     capsys.readouterr()
     for bad, says in [

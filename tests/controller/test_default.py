@@ -13,7 +13,17 @@ import statistics
 
 import pytest
 
-from controller.search import Default, Done, Drive, Failed, Observation, Zoom, create_strategy, recall_options
+from controller.search import (
+    Default,
+    Done,
+    Drive,
+    Failed,
+    Observation,
+    Zoom,
+    create_strategy,
+    recall_options,
+    with_landing_top,
+)
 from tests.controller import af_synthetic as syn
 
 TOL = 2.67  # 2 capture pixels of blur, in level-1 steps, with the simulator's defaults
@@ -145,6 +155,50 @@ def test_frames_that_lag_otherwise_than_the_node_says(
     assert landed >= 37, landed
     if lag == 0.0:  # the frames lag less: the shift shows, and it is about 7.5 steps
         assert len(shifts) >= 25 and 6.0 <= statistics.median(shifts) <= 9.5, shifts
+
+
+def test_a_glide_top_between_frames_far_apart_is_scanned_again() -> None:
+    """The synthetic node reads no frame while it sends a drive (0.1 s a command), so a
+    magnified glide loses two or three frames at each of its level-3 drives: 20 steps with
+    none.  Where that gap lies at the top or beside it (within ``glide_gap_reach``), the
+    glide's frames are no fit: the moving scan runs through the top again.  Without the
+    rule, a start at focus with frames lagging 80 ms lands past it in 17 runs of 40."""
+    row = next(r for r in SUCCEEDS if r[0] == "at focus already")
+    _, curve, focus, opts = row
+    landed = {True: 0, False: 0}
+    for rule in (True, False):
+        for seed in RATE_SEEDS:
+            cam = syn.SynthCamera(curve, seed=seed, moving=True, lag=0.08, **opts)  # type: ignore[arg-type]
+            out = _run(cam, **({} if rule else {"glide_gap": 1e9}))
+            assert isinstance(out.end, Done), (seed, out.end)
+            landed[rule] += abs(cam.position - focus) <= TOL
+    assert landed[True] >= 37 and landed[False] <= 30, landed
+
+
+def test_a_reading_after_a_moving_scan_averages_the_frames_its_noise_asks_for() -> None:
+    """A moving scan's frames are single, so its fit says nothing of a frame's noise: the
+    reading's first frames at rest tell it, and the reading averages more of them until its
+    error (the noise over the fitted log-slope there) is within ``reading_topup_aim`` (0.8
+    steps), at most ``reading_frames``.  A magnified curve 100 steps wide with 0.6 % noise
+    asks for 4 to 24; without the top-up each reading is the 3 frames that told the noise,
+    and lands less often.  Quiet frames keep to those 3."""
+    curve = syn.lorentz(420.0, widths={(5, 4): 100.0})
+    taken: dict[bool, list[int]] = {True: [], False: []}
+    landed = {True: 0, False: 0}
+    for topup in (True, False):
+        for seed in RATE_SEEDS:
+            cam = syn.SynthCamera(curve, seed=seed, start=150.0, moving=True, noise=0.006)
+            out = _run(cam, **({} if topup else {"reading_topup_aim": 100.0}))
+            assert isinstance(out.end, Done), (seed, out.end)
+            if out.end.metrics["moving"] == 1.0:
+                taken[topup].append(int(out.end.metrics["reading_averaged"]))
+                landed[topup] += abs(cam.position - 420.0) <= TOL
+    assert len(taken[True]) >= 5 and min(taken[True]) >= 4 and set(taken[False]) == {3}, taken
+    assert landed[True] > landed[False], landed
+    quiet = [
+        _run(syn.SynthCamera(curve, seed=seed, start=150.0, moving=True, noise=0.0005)) for seed in range(12)
+    ]
+    assert {int(o.end.metrics["reading_averaged"]) for o in quiet if o.end.metrics["moving"] == 1.0} == {3}
 
 
 def test_frames_without_travel_are_searched_step_by_step() -> None:
@@ -677,6 +731,21 @@ def test_a_wide_region_refocuses_on_the_view_it_landed_by(drift: float) -> None:
     assert [z.level for z in out.commands if isinstance(z, Zoom)] == [5, 1]  # no 1x depth scan
     full = _wide(syn.SynthCamera(syn.flat(), start=470.0 + drift, seed=2, tiles=_cup_on_a_saucer(cup=470.0)))
     assert isinstance(full.end, Done) and m["seconds"] < full.end.metrics["seconds"]
+
+
+def test_a_landing_remembers_its_1x_measure_where_the_search_saw_none() -> None:
+    """A magnified glide sees no 1x frame near focus: the shell scores the first settled
+    frame back at 1x after the landing, and that is the 1x top a refocus compares its
+    first frame with.  A 1x top the search had stays; a dim look's memory takes none."""
+    seen = recall_options({"memory_peak": 1.2})
+    assert seen == {"recall_peak": 1.2}
+    assert with_landing_top(seen, 3.5) == {"recall_peak": 1.2, "recall_coarse": 3.5}
+    had = recall_options({"memory_peak": 1.2, "memory_coarse": 3.0})
+    assert with_landing_top(had, 3.5) == had
+    dim = recall_options({"memory_peak": 0.05, "memory_dim": 1.0})
+    assert with_landing_top(dim, 3.5) == dim
+    assert with_landing_top(seen, None) == seen and with_landing_top(seen, 0.0) == seen
+    assert with_landing_top({}, 3.5) == {}  # no memory at all: nothing to add to
 
 
 def test_a_wide_region_landed_on_a_part_of_it_leaves_no_memory() -> None:

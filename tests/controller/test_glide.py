@@ -240,14 +240,30 @@ def test_frames_that_fall_without_rising_put_the_top_behind() -> None:
     """A magnified glide's first frames come once the zoom settles, maybe past the top:
     frames that halve from their best with none before it significantly lower say the top
     lies behind them (or among the first).  Frames that rose first do not; nor does a fall
-    short of half."""
+    short of half; nor do finer frames while the coarse ones still climb."""
     g = Glide("far", noise=0.003, significance=0.04)
     for p, m in [(0.0, 1.0), (7.5, 1.01), (15.0, 0.8), (22.5, 0.6)]:
+        g.add(p, 2.0)  # the coarse frames (the same decode shrunk): level
         g.add_sharp(p, m)
     assert not g.fell_unrisen(sharp=True)  # 0.6 of the best: not yet half
+    g.add(30.0, 1.99)
     g.add_sharp(30.0, 0.45)
     assert g.fell_unrisen(sharp=True)
-    assert not g.fell_unrisen()  # the coarse frames: none yet
+    assert not g.fell_unrisen()  # the coarse frames: level, not fallen
+    # af-stress's "tabletop small @60" (session 25): the magnified view's small part at
+    # another depth fell from the first frame, while the region's coarse measure climbed on
+    # (0.318 to 0.364 in 23 steps) to its focus 270 steps farther.  Not behind: glide on.
+    climbing = Glide("far", noise=0.003, significance=0.04)
+    for p, low, sharp in [
+        (376.0, 0.318, 0.0975),
+        (376.9, 0.319, 0.0943),
+        (384.5, 0.333, 0.0719),
+        (392.0, 0.349, 0.0551),
+        (399.5, 0.364, 0.0436),
+    ]:
+        climbing.add(p, low)
+        climbing.add_sharp(p, sharp)
+    assert not climbing.fell_unrisen(sharp=True)
     risen = Glide("far", noise=0.003, significance=0.04)
     for p, m in [(0.0, 0.5), (7.5, 1.0), (15.0, 0.6), (22.5, 0.4)]:
         risen.add_sharp(p, m)

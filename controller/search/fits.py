@@ -226,11 +226,11 @@ def _score(fit: Fit, x: F64, y: F64) -> tuple[float, float]:
     return aic, rms
 
 
-def _best(models: Sequence[str], x: F64, y: F64) -> tuple[Fit, float] | None:
+def _best(models: Sequence[str], x: F64, y: F64, min_width: float = 0.0) -> tuple[Fit, float] | None:
     best: tuple[Fit, float] | None = None
     for m in models:
         fit = _fit_model(m, x, y)
-        if fit is None:
+        if fit is None or fit.width < min_width:
             continue
         aic, rms = _score(fit, x, y)
         fit = _with_rms(fit, rms)
@@ -252,10 +252,13 @@ def fit_peak(
     reject_sigma: float = 4.0,
     noise: float = 0.01,
     min_points: int = 4,
+    min_width: float = 0.0,
 ) -> Fit | None:
     """Fit a peak to measures ``y`` at positions ``x``; see the module docstring.
 
     ``noise`` is the relative noise of one measure (a floor for what counts as a miss).
+    ``min_width``: a model fitted narrower is no candidate (a peak far narrower than the
+    samples' spacing is the fit's invention: nothing between them says so).
     """
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -268,7 +271,7 @@ def fit_peak(
             raise ValueError(f"unknown model {m!r}; known: {', '.join(MODELS)}")
     keep = np.ones(xa.size, dtype=bool)
     rejected: list[float] = []
-    best = _best(models, xa, ya)
+    best = _best(models, xa, ya, min_width)
     while best is not None and len(rejected) < max_reject and keep.sum() > min_points:
         # Leave one out: a point is an outlier when the fit of the others misses it by far
         # more than those others scatter (or than the known noise).
@@ -283,7 +286,7 @@ def fit_peak(
                 continue
             others = keep.copy()
             others[i] = False
-            loo = _best(models, xa[others], ya[others])
+            loo = _best(models, xa[others], ya[others], min_width)
             if loo is None:
                 continue
             r = math.log(ya[i]) - math.log(max(loo[0].predict(float(xa[i])), 1e-300))
@@ -299,7 +302,7 @@ def fit_peak(
             break
         keep[worst] = False
         rejected.append(float(xa[worst]))
-        best = _best(models, xa[keep], ya[keep])
+        best = _best(models, xa[keep], ya[keep], min_width)
     if best is None:
         return None
     fit = best[0]

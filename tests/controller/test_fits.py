@@ -120,3 +120,20 @@ def test_bad_input(x: list[float], y: list[float], match: str) -> None:
 def test_unknown_model() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         fits.fit_peak([1, 2, 3], [1, 2, 1], models=("spline",))
+
+
+def test_a_peak_far_narrower_than_the_samples_is_no_candidate() -> None:
+    # af-refocus's "coffee cup rim, drift +17": the first search's fine samples, 12.8 steps
+    # apart around a magnified peak about 9 wide.  The hyperbola through them is 0.34 wide
+    # and 1.65 times higher than the best sample; the refocus, whose own samples could
+    # never show such a top, took the scene for another.  With ``min_width`` (a quarter of
+    # the spacing) the same model is 11 wide and tops out just above the best sample.
+    xs = [484.09, 496.58, 508.02, 520.43, 533.26]
+    ys = [0.011075, 0.019724, 0.016246, 0.0090247, 0.0062968]
+    models = ("hyperbola", "lorentzian", "gaussian")
+    free = fits.fit_peak(xs, ys, noise=0.005, models=models)
+    floored = fits.fit_peak(xs, ys, noise=0.005, models=models, min_width=3.2)
+    assert free is not None and floored is not None
+    assert free.width < 1.0 and free.peak > 1.6 * max(ys), free
+    assert floored.width >= 3.2 and floored.peak < 1.1 * max(ys), floored
+    assert abs(floored.center - free.center) < 1.0  # the top's place hardly moves

@@ -159,7 +159,7 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   ``reread_within`` of the top (or above it) is taken again after backing off, and a way
   to the reading point longer than a level-3 drive and the slack aims ``moving_margin``
   (at most a fit width) farther down the flank and comes closer by the reading;
-- ``glide_zoom`` (session 24; off by default, see BENCHMARKS.md): the glide magnifies as
+- ``glide_zoom`` (session 24; the default since session 25): the glide magnifies as
   it sets off, every frame decoded at ``fine_scale`` and measured twice: as it is (the
   finer frames) and shrunk ``glide_zoom_coarse`` times by block means (the coarse ones,
   a curve as wide as the 1x one's, for the level guard).  Its finer frames past the top
@@ -168,16 +168,26 @@ were quiet (under ``moving_coarse_noise``, their median under twice that):
   no scan back through it.  Unless the frames before the top rose less than
   ``glide_rise`` (a top the zoom's settling hid most of the way to): then the moving
   scan runs through it again; and finer frames that halve without rising say that the
-  top went by while the zoom settled: the moving scan goes back for it.  A glide that
-  stalls magnified zooms back to 1x for the step-by-step climb.  A far leg to the
+  top went by while the zoom settled (where the coarse frames have levelled off): the
+  moving scan goes back for it.  A top with frames more than ``glide_gap`` apart within
+  ``glide_gap_reach`` of the best (frames lost while a drive was sent) is scanned again
+  too.  The frames carry the fine tiles, for the depth report.  A glide that stalls
+  magnified zooms back to 1x for the step-by-step climb.  A far leg to the
   reading point after a near moving scan that one level-3 drive would end within
   ``one_level3`` (nearer the top, farther down the flank) of the guard point is that
-  drive alone.  ``leg_scale`` (an option): after a magnified near glide, the far leg to
-  the reading point goes in level-2 drives, and its frames say how many of the fitted
-  curve's steps a far step goes (:func:`_leg_scale`); the reading is divided by that.
+  drive alone.  ``leg_scale`` (the default since session 25): after a magnified near
+  glide, the far leg to the reading point goes in level-2 drives, and its frames say how
+  many of the fitted curve's steps a far step goes (:func:`_leg_scale`); the reading is
+  divided by that.  After a moving scan a reading takes 2 frames where frames carry tiles
+  (3 where they do not), and once they tell the noise it averages more at the same spot
+  until its error is within ``reading_topup_aim`` steps (at most ``reading_frames``); if
+  they say the noise is over ``moving_noise``, the usual scan runs around the best frame.
+  The peak remembered for a refocus, and the one a refocus compares with it, is that of
+  the best fit no narrower than ``fit_min_width`` of the samples' median spacing.
 
 Each sample averages 1-3 frames: three until the frame-to-frame noise of the current
-view and scale is known, then as that noise requires.  Every significance test (a rise,
+view and scale is known (two after a moving scan, where frames carry tiles), then as that
+noise requires.  Every significance test (a rise,
 a fall, a peak) is relative to that noise.  The frames of a sample are scored in tiles
 (the search's own, or up to ``noise_tiles`` x ``noise_tiles`` when it wants none), and the
 noise is the larger of the measures' own spread and the one their tiles show

@@ -345,8 +345,8 @@ class Default(SearchMachine):
         moving_noise: float = 0.008,
         reading_topup_aim: float = 0.8,
         glide_gap: float = 15.0,
-        fit_min_width: float = 0.25,
         glide_gap_reach: float = 20.0,
+        fit_min_width: float = 0.25,
         moving_adjust: int = 3,
         moving_guard: float = 12.8,
         reread_within: float = 3.2,
@@ -501,8 +501,6 @@ class Default(SearchMachine):
         self.recall_keep = recall_keep
         self.recall_coarse = recall_coarse
         self.recall_coarse_ratio = recall_coarse_ratio
-        self._tiles_seen = False  # a sample's frames carried tiles: its noise from them too
-        self._glide_tiles: list[tuple[float, tuple[float, ...]]] = []  # a magnified glide's
         self.recall_dim = bool(recall_dim)
         self.moving_fine = bool(moving_fine)
         self.moving_lead = moving_lead
@@ -512,10 +510,12 @@ class Default(SearchMachine):
         self.moving_noise = moving_noise
         self.reading_topup_aim = reading_topup_aim
         self.glide_gap = glide_gap
-        self.fit_min_width = fit_min_width
-        self._peak_kept = 0.0  # the fine fit's peak as a refocus compares it (_kept_peak)
         self.glide_gap_reach = glide_gap_reach
-        self._read_sum, self._read_n, self._read_more = 0.0, 0, 0
+        self.fit_min_width = fit_min_width
+        self._tiles_seen = False  # a sample's frames carried tiles: its noise from them too
+        self._glide_tiles: list[tuple[float, tuple[float, ...]]] = []  # a magnified glide's
+        self._peak_kept = 0.0  # the fine fit's peak as a refocus compares it (_kept_peak)
+        self._read_sum, self._read_n, self._read_more = 0.0, 0, 0  # a reading being topped up
         self._read_averaged = 0  # frames in the last reading (after a moving scan: topped up)
         self.moving_adjust = moving_adjust
         self.moving_guard = moving_guard
@@ -1801,8 +1801,9 @@ class Default(SearchMachine):
 
     def _reading_topped(self, measure: float) -> float | None:
         """The reading's measure, averaged with the frames before it at this point; None
-        while the noise now known says it needs more frames to read within ``reading_aim``
-        (at most ``reading_frames``): then ``_read_more`` of them come next."""
+        while the noise now known says it needs more frames to read within
+        ``reading_topup_aim`` (at most ``reading_frames``): then ``_read_more`` of them come
+        next."""
         taken = self.frames_per_sample
         total, n = self._read_sum + measure * taken, self._read_n + taken
         mean = total / n
